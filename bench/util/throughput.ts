@@ -1,0 +1,86 @@
+/**
+ * Throughput next to `Deno.bench` times: each registered bench records its own wall times, and
+ * when the bench process ends a table prints GFLOP/s and GB/s per bench, grouped, with the ratio
+ * to the group's baseline.
+ *
+ * @module
+ */
+
+/** Work done by one call of a bench function. */
+export interface Work {
+  /** Floating-point operations per call. */
+  flops?: number;
+  /** Bytes moved per call (read + written, counted once). */
+  bytes?: number;
+}
+
+/** A bench registered with {@link benchThroughput}. */
+export interface ThroughputBench {
+  /** Bench name, unique in the file. */
+  name: string;
+  /** Deno.bench group. */
+  group: string;
+  /** True for the group's baseline (CPU twin, naive kernel or peer). */
+  baseline?: boolean;
+  /** Work per call. */
+  work: Work;
+  /** The measured function. */
+  fn: () => Promise<void> | void;
+  /** Skip with this reason (e.g. no GPU). */
+  ignore?: string | false;
+}
+
+const rows: { name: string; group: string; baseline: boolean; work: Work; times: number[] }[] = [];
+
+/**
+ * Registers a `Deno.bench` and records its times for the throughput table.
+ * @example
+ * ```ts
+ * benchThroughput({ name: "twin", group: "axpy", baseline: true, work: { flops: 2e6 }, fn: () => {} });
+ * ```
+ */
+export function benchThroughput(b: ThroughputBench): void {
+  if (b.ignore) console.warn(`skipping bench "${b.name}": ${b.ignore}`);
+  const row = { name: b.name, group: b.group, baseline: !!b.baseline, work: b.work, times: [] };
+  if (!b.ignore) rows.push(row);
+  Deno.bench({
+    name: b.name,
+    group: b.group,
+    baseline: b.baseline,
+    ignore: !!b.ignore,
+    fn: async () => {
+      const t0 = performance.now();
+      await b.fn();
+      (row.times as number[]).push(performance.now() - t0);
+    },
+  });
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+/** Formats the throughput table (median time per call). */
+export function throughputTable(): string {
+  const lines = ["", "throughput (median of the calls Deno.bench made):"];
+  const groups = [...new Set(rows.map((r) => r.group))];
+  for (const g of groups) {
+    const members = rows.filter((r) => r.group === g && r.times.length > 0);
+    const base = members.find((r) => r.baseline);
+    lines.push(`  ${g}`);
+    for (const r of members) {
+      const ms = median(r.times);
+      const parts = [`${ms.toFixed(3).padStart(10)} ms`];
+      if (r.work.flops) parts.push(`${(r.work.flops / ms / 1e6).toFixed(2).padStart(8)} GFLOP/s`);
+      if (r.work.bytes) parts.push(`${(r.work.bytes / ms / 1e6).toFixed(2).padStart(8)} GB/s`);
+      if (base && base !== r) parts.push(`${(median(base.times) / ms).toFixed(2)}x baseline`);
+      lines.push(`    ${r.name.padEnd(44)} ${parts.join("  ")}`);
+    }
+  }
+  return lines.join("\n");
+}
+
+globalThis.addEventListener("unload", () => {
+  if (rows.some((r) => r.times.length > 0)) console.log(throughputTable());
+});

@@ -1,0 +1,318 @@
+/**
+ * The one WebGPU context of a process: adapter, device with the adapter's real limits, a
+ * pipeline cache, a buffer pool, and the error plumbing that turns WebGPU validation errors into
+ * exceptions.
+ *
+ * @module
+ */
+
+import { BufferPool } from "./buffer_pool.ts";
+import type { Dispatch, GpuView, KernelSpec, UniformField } from "./kernel.ts";
+import { packUniforms } from "./kernel.ts";
+import { PipelineCache } from "./pipeline_cache.ts";
+
+/** Usage of the storage buffers this context creates: bindable, copyable both ways. */
+const STORAGE_USAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+
+/** A command of an encoded sequence: a dispatch, or zero-filling a view (e.g. gradients). */
+export type Command = Dispatch | { readonly clear: GpuView };
+
+/** Typed arrays the context uploads and reads back. */
+export type HostArray =
+  | Float32Array<ArrayBuffer>
+  | Int32Array<ArrayBuffer>
+  | Uint32Array<ArrayBuffer>;
+
+/** What the logs say about the GPU in use. */
+export interface GpuInfo {
+  /** Adapter description, e.g. `llvmpipe (LLVM 15.0.6, 256 bits)` or `NVIDIA H100`. */
+  name: string;
+  /** The backend asked for through `DENO_WEBGPU_BACKEND` (`vulkan`, `gl`, …) or `auto`. */
+  backend: string;
+  /** True for a software (fallback) adapter such as Mesa's llvmpipe. */
+  isFallback: boolean;
+}
+
+/** Thrown when no WebGPU adapter can be found; its message names the fix. */
+export class GpuUnavailableError extends Error {
+  /** @param detail what was tried */
+  constructor(detail: string) {
+    super(
+      `No WebGPU adapter found (${detail}). On a machine without a GPU install Mesa's software ` +
+        `Vulkan driver (Debian/Ubuntu: \`apt-get install mesa-vulkan-drivers\`); ` +
+        `DENO_WEBGPU_BACKEND=vulkan or =gl selects the backend.`,
+    );
+    this.name = "GpuUnavailableError";
+  }
+}
+
+/** Thrown when WebGPU reports a validation, out-of-memory or internal error. */
+export class GpuError extends Error {
+  /** @param message WebGPU's message, prefixed with what we were doing */
+  constructor(message: string) {
+    super(message);
+    this.name = "GpuError";
+  }
+}
+
+/**
+ * Device, caches and info. Create it once with {@link GpuContext.create} (or share the
+ * process-wide one from {@link getGpu}).
+ *
+ * @example
+ * ```ts
+ * import { getGpu } from "./context.ts";
+ * const gpu = await getGpu();
+ * console.log(gpu.info.name);
+ * ```
+ */
+export class GpuContext {
+  /** The WebGPU device. */
+  readonly device: GPUDevice;
+  /** Adapter name and backend. */
+  readonly info: GpuInfo;
+  /** Compiled pipelines, keyed by kernel name and constants. */
+  readonly pipelines: PipelineCache;
+  /** Reusable buffers. */
+  readonly pool: BufferPool;
+  #uncaptured: string[] = [];
+
+  private constructor(device: GPUDevice, info: GpuInfo) {
+    this.device = device;
+    this.info = info;
+    this.pipelines = new PipelineCache(device);
+    this.pool = new BufferPool(device);
+    device.addEventListener("uncapturederror", (e) => {
+      this.#uncaptured.push((e as GPUUncapturedErrorEvent).error.message);
+    });
+  }
+
+  /**
+   * Requests an adapter and a device with the adapter's own limits (not WebGPU's defaults).
+   * @throws {GpuUnavailableError} when there is no adapter.
+   */
+  static async create(): Promise<GpuContext> {
+    const backend = Deno.env.get("DENO_WEBGPU_BACKEND") ?? "auto";
+    if (!("gpu" in navigator) || !navigator.gpu) {
+      throw new GpuUnavailableError("this Deno has no navigator.gpu");
+    }
+    const adapter = await navigator.gpu.requestAdapter({ powerPreference: "high-performance" });
+    if (!adapter) throw new GpuUnavailableError(`backend ${backend}`);
+    const requiredLimits: Record<string, number> = {};
+    for (
+      const key of [
+        "maxStorageBufferBindingSize",
+        "maxBufferSize",
+        "maxComputeWorkgroupStorageSize",
+        "maxComputeInvocationsPerWorkgroup",
+        "maxComputeWorkgroupSizeX",
+        "maxComputeWorkgroupSizeY",
+        "maxComputeWorkgroupsPerDimension",
+        "maxStorageBuffersPerShaderStage",
+      ] as const
+    ) requiredLimits[key] = adapter.limits[key];
+    const device = await adapter.requestDevice({ requiredLimits });
+    const info: GpuInfo = {
+      name: adapter.info.description || adapter.info.vendor || "unknown adapter",
+      backend,
+      isFallback: adapter.info.isFallbackAdapter ?? false,
+    };
+    return new GpuContext(device, info);
+  }
+
+  /** Device limits in force. */
+  get limits(): GPUSupportedLimits {
+    return this.device.limits;
+  }
+
+  /**
+   * Runs `fn` inside validation and out-of-memory error scopes and throws the first error.
+   * @param what named in the error message
+   */
+  async scoped<T>(what: string, fn: () => T): Promise<T> {
+    this.device.pushErrorScope("out-of-memory");
+    this.device.pushErrorScope("validation");
+    const result = fn();
+    const validation = await this.device.popErrorScope();
+    const oom = await this.device.popErrorScope();
+    const err = validation ?? oom;
+    if (err) throw new GpuError(`${what}: ${err.message}`);
+    return result;
+  }
+
+  /**
+   * A new storage buffer holding `data`, or `length` zeros, as a view over the whole buffer.
+   * @param label shown in WebGPU error messages
+   */
+  storage(data: number | HostArray, label?: string): GpuView {
+    const length = typeof data === "number" ? data : data.length;
+    const buffer = this.device.createBuffer({
+      size: Math.max(16, Math.ceil((length * 4) / 16) * 16),
+      usage: STORAGE_USAGE,
+      label,
+    });
+    if (typeof data !== "number" && length > 0) this.device.queue.writeBuffer(buffer, 0, data);
+    return { buffer, offset: 0, length };
+  }
+
+  /** Overwrites a view with `data` (queue-ordered). */
+  write(view: GpuView, data: HostArray): void {
+    if (data.length > view.length) {
+      throw new RangeError(`write of ${data.length} elements into a view of ${view.length}`);
+    }
+    this.device.queue.writeBuffer(view.buffer, view.offset, data);
+  }
+
+  /**
+   * Prepares a dispatch of `spec` over `views` (in binding order, after the uniform struct if the
+   * kernel has one) with `workgroups` groups.
+   */
+  prepare(
+    spec: KernelSpec,
+    uniforms: readonly UniformField[] | null,
+    views: readonly GpuView[],
+    workgroups: number | readonly [number, number?, number?],
+  ): Dispatch {
+    const hasUniform = spec.bindings[0] === "uniform";
+    const expected = spec.bindings.length - (hasUniform ? 1 : 0);
+    if (views.length !== expected) {
+      throw new Error(`${spec.name}: expected ${expected} buffers, got ${views.length}`);
+    }
+    if (hasUniform !== (uniforms !== null)) {
+      throw new Error(`${spec.name}: uniforms ${hasUniform ? "required" : "not expected"}`);
+    }
+    const grid = typeof workgroups === "number" ? [workgroups] : workgroups;
+    const wg: [number, number, number] = [grid[0] ?? 1, grid[1] ?? 1, grid[2] ?? 1];
+    const max = this.device.limits.maxComputeWorkgroupsPerDimension;
+    if (wg.some((n) => !Number.isInteger(n) || n < 1 || n > max)) {
+      throw new RangeError(`${spec.name}: workgroup grid ${wg} outside 1..${max}`);
+    }
+    const { pipeline, layout } = this.pipelines.get(spec);
+    const entries: GPUBindGroupEntry[] = [];
+    let uniform: GPUBuffer | undefined;
+    if (uniforms !== null) {
+      const data = packUniforms(uniforms);
+      uniform = this.device.createBuffer({
+        size: data.byteLength,
+        usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+        label: `${spec.name} uniforms`,
+      });
+      this.device.queue.writeBuffer(uniform, 0, data);
+      entries.push({ binding: 0, resource: { buffer: uniform } });
+    }
+    views.forEach((v, i) => {
+      if (v.length < 1) throw new RangeError(`${spec.name}: binding ${i} is empty`);
+      entries.push({
+        binding: entries.length,
+        resource: { buffer: v.buffer, offset: v.offset, size: v.length * 4 },
+      });
+    });
+    const bindGroup = this.device.createBindGroup({ label: spec.name, layout, entries });
+    return { spec, pipeline, bindGroup, workgroups: wg, uniform };
+  }
+
+  /** Encodes `commands` in order into `encoder` (consecutive dispatches share one pass). */
+  encode(encoder: GPUCommandEncoder, commands: readonly Command[]): void {
+    let pass: GPUComputePassEncoder | null = null;
+    for (const c of commands) {
+      if ("clear" in c) {
+        pass?.end();
+        pass = null;
+        encoder.clearBuffer(c.clear.buffer, c.clear.offset, c.clear.length * 4);
+        continue;
+      }
+      pass ??= encoder.beginComputePass();
+      pass.setPipeline(c.pipeline);
+      pass.setBindGroup(0, c.bindGroup);
+      pass.dispatchWorkgroups(c.workgroups[0], c.workgroups[1], c.workgroups[2]);
+    }
+    pass?.end();
+  }
+
+  /** Encodes and submits `commands` without waiting. */
+  submit(commands: readonly Command[]): void {
+    const encoder = this.device.createCommandEncoder();
+    this.encode(encoder, commands);
+    this.device.queue.submit([encoder.finish()]);
+  }
+
+  /** Submits `commands` and waits until the GPU has finished them; throws WebGPU errors. */
+  async run(commands: readonly Command[]): Promise<void> {
+    this.submit(commands);
+    await this.device.queue.onSubmittedWorkDone();
+    this.throwIfFailed("run");
+  }
+
+  /**
+   * Reads views back as raw bytes in one round trip (one submit, all staging buffers mapped
+   * together). A round trip costs a fixed ~10 ms on a software adapter whatever the size: read
+   * rarely.
+   */
+  async readBytes(views: readonly GpuView[]): Promise<ArrayBuffer[]> {
+    const encoder = this.device.createCommandEncoder();
+    const staging = views.map((v) => {
+      const s = this.pool.acquire(v.length * 4, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
+      encoder.copyBufferToBuffer(v.buffer, v.offset, s, 0, v.length * 4);
+      return s;
+    });
+    this.device.queue.submit([encoder.finish()]);
+    await Promise.all(staging.map((s) => s.mapAsync(GPUMapMode.READ)));
+    this.throwIfFailed("read");
+    return staging.map((s, i) => {
+      const out = s.getMappedRange(0, views[i].length * 4).slice(0);
+      s.unmap();
+      this.pool.release(s);
+      return out;
+    });
+  }
+
+  /** Reads float32 views back in one round trip (see {@link readBytes}). */
+  async readMany(views: readonly GpuView[]): Promise<Float32Array<ArrayBuffer>[]> {
+    return (await this.readBytes(views)).map((b) => new Float32Array(b));
+  }
+
+  /** Reads one float32 view back (see {@link readBytes}). */
+  async read(view: GpuView): Promise<Float32Array<ArrayBuffer>> {
+    return (await this.readMany([view]))[0];
+  }
+
+  /** Throws the first error WebGPU reported outside an error scope since the last check. */
+  throwIfFailed(what = "GPU work"): void {
+    if (this.#uncaptured.length > 0) {
+      const messages = this.#uncaptured.splice(0);
+      throw new GpuError(`${what}: ${messages.join("\n")}`);
+    }
+  }
+}
+
+let shared: Promise<GpuContext> | undefined;
+
+/**
+ * The process-wide context, created on first use.
+ * @example
+ * ```ts
+ * const gpu = await getGpu();
+ * ```
+ */
+export function getGpu(): Promise<GpuContext> {
+  shared ??= GpuContext.create();
+  return shared;
+}
+
+/**
+ * The process-wide context, or `null` when no adapter exists (for tests and tools that can
+ * run without a GPU).
+ * @example
+ * ```ts
+ * const gpu = await tryGetGpu();
+ * if (!gpu) console.log("no GPU");
+ * ```
+ */
+export async function tryGetGpu(): Promise<GpuContext | null> {
+  try {
+    return await getGpu();
+  } catch (e) {
+    if (e instanceof GpuUnavailableError) return null;
+    throw e;
+  }
+}

@@ -1,0 +1,101 @@
+/**
+ * One cache of compiled compute pipelines, keyed by kernel name and compile-time constants.
+ *
+ * @module
+ */
+
+import type { BindingKind, KernelSpec } from "./kernel.ts";
+
+const KERNEL_DIR = new URL("../../kernels/", import.meta.url);
+
+const BUFFER_TYPE: Record<BindingKind, GPUBufferBindingType> = {
+  uniform: "uniform",
+  read: "read-only-storage",
+  write: "storage",
+};
+
+/** A compiled pipeline and the layout its bind groups use. */
+export interface CompiledKernel {
+  /** The pipeline. */
+  readonly pipeline: GPUComputePipeline;
+  /** Layout of bind group 0. */
+  readonly layout: GPUBindGroupLayout;
+}
+
+/**
+ * Compiles each (kernel, constants) pair once.
+ * @example
+ * ```ts
+ * // const { pipeline } = gpu.pipelines.get(spec);
+ * ```
+ */
+export class PipelineCache {
+  readonly #device: GPUDevice;
+  readonly #modules = new Map<string, GPUShaderModule>();
+  readonly #pipelines = new Map<string, CompiledKernel>();
+
+  /** @param device the device pipelines are compiled for */
+  constructor(device: GPUDevice) {
+    this.#device = device;
+  }
+
+  /** Number of compiled pipelines. */
+  get size(): number {
+    return this.#pipelines.size;
+  }
+
+  /** The compiled kernel for `spec`, compiling it on first use. */
+  get(spec: KernelSpec): CompiledKernel {
+    const constants = overrideConstants(spec);
+    const key = `${spec.name}|${spec.file}:${spec.entryPoint}|${JSON.stringify(constants)}|${
+      spec.bindings.join(",")
+    }`;
+    let compiled = this.#pipelines.get(key);
+    if (!compiled) {
+      compiled = this.#compile(spec, constants);
+      this.#pipelines.set(key, compiled);
+    }
+    return compiled;
+  }
+
+  #module(file: string): GPUShaderModule {
+    let module = this.#modules.get(file);
+    if (!module) {
+      const url = new URL(file, KERNEL_DIR);
+      if (url.protocol !== "file:") {
+        throw new Error(`kernel ${file}: WGSL sources must be local files, got ${url.href}`);
+      }
+      const code = Deno.readTextFileSync(url);
+      module = this.#device.createShaderModule({ label: file, code });
+      this.#modules.set(file, module);
+    }
+    return module;
+  }
+
+  #compile(spec: KernelSpec, constants: Record<string, number>): CompiledKernel {
+    const device = this.#device;
+    // Compilation and validation errors reach GpuContext's uncaptured-error handler and are
+    // thrown, with this label, at the next submit or read.
+    const layout = device.createBindGroupLayout({
+      label: spec.name,
+      entries: spec.bindings.map((kind, binding) => ({
+        binding,
+        visibility: GPUShaderStage.COMPUTE,
+        buffer: { type: BUFFER_TYPE[kind] },
+      })),
+    });
+    const pipeline = device.createComputePipeline({
+      label: spec.name,
+      layout: device.createPipelineLayout({ bindGroupLayouts: [layout] }),
+      compute: { module: this.#module(spec.file), entryPoint: spec.entryPoint, constants },
+    });
+    return { pipeline, layout };
+  }
+}
+
+function overrideConstants(spec: KernelSpec): Record<string, number> {
+  const names = ["WG_X", "WG_Y", "WG_Z"];
+  const constants: Record<string, number> = {};
+  spec.workgroupSize.forEach((n, i) => constants[names[i]] = n);
+  return { ...constants, ...spec.constants };
+}

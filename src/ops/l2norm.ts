@@ -1,0 +1,78 @@
+/**
+ * Row-wise L2 normalization on the GPU (`kernels/l2norm.wgsl`); twin in
+ * `src/reference/l2norm.ts`.
+ *
+ * @module
+ */
+
+import type { GpuContext } from "../gpu/context.ts";
+import type { Dispatch, GpuView, KernelSpec } from "../gpu/kernel.ts";
+import type { L2NormShape } from "../reference/l2norm.ts";
+import { checkLength } from "./shapes.ts";
+
+export type { L2NormShape } from "../reference/l2norm.ts";
+
+const WG = 64;
+
+/** `l2norm_forward`: uniform, x, y, norm. */
+export const L2NORM_FORWARD: KernelSpec = {
+  name: "l2norm_forward",
+  file: "l2norm.wgsl",
+  entryPoint: "l2norm_forward",
+  workgroupSize: [WG],
+  bindings: ["uniform", "read", "write", "write"],
+};
+
+/** `l2norm_backward`: uniform, y, norm, dy, dx (accumulated). */
+export const L2NORM_BACKWARD: KernelSpec = {
+  name: "l2norm_backward",
+  file: "l2norm.wgsl",
+  entryPoint: "l2norm_backward",
+  workgroupSize: [WG],
+  bindings: ["uniform", "read", "read", "read", "write"],
+};
+
+/**
+ * Prepares `y = x / max(|x|, eps)`, `norm = |x|` per row.
+ * @example
+ * ```ts
+ * // const d = l2normForward(gpu, x, y, norm, { rows: 8, dim: 512, eps: 1e-12 });
+ * // await gpu.run([d]);
+ * ```
+ */
+export function l2normForward(
+  gpu: GpuContext,
+  x: GpuView,
+  y: GpuView,
+  norm: GpuView,
+  shape: L2NormShape,
+): Dispatch {
+  const { rows, dim } = shape;
+  checkLength("l2norm_forward", { x: [x, rows * dim], y: [y, rows * dim], norm: [norm, rows] });
+  return gpu.prepare(L2NORM_FORWARD, uniforms(shape), [x, y, norm], rows);
+}
+
+/**
+ * Prepares `dx += (dy - y (y·dy)) / |x|` per row.
+ * @example
+ * ```ts
+ * // const d = l2normBackward(gpu, y, norm, dy, dx, { rows: 8, dim: 512, eps: 1e-12 });
+ * ```
+ */
+export function l2normBackward(
+  gpu: GpuContext,
+  y: GpuView,
+  norm: GpuView,
+  dy: GpuView,
+  dx: GpuView,
+  shape: L2NormShape,
+): Dispatch {
+  const { rows, dim } = shape;
+  const n = rows * dim;
+  checkLength("l2norm_backward", { y: [y, n], norm: [norm, rows], dy: [dy, n], dx: [dx, n] });
+  return gpu.prepare(L2NORM_BACKWARD, uniforms(shape), [y, norm, dy, dx], rows);
+}
+
+function uniforms(s: L2NormShape) {
+  return [{ u32: s.rows }, { u32: s.dim }, { f32: s.eps }];
+}
