@@ -14,8 +14,14 @@ import { PipelineCache } from "./pipeline_cache.ts";
 /** Usage of the storage buffers this context creates: bindable, copyable both ways. */
 const STORAGE_USAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
 
-/** A command of an encoded sequence: a dispatch, or zero-filling a view (e.g. gradients). */
-export type Command = Dispatch | { readonly clear: GpuView };
+/**
+ * A command of an encoded sequence: a dispatch, zero-filling a view (e.g. gradients), or a copy
+ * between views of equal length (offsets need only be multiples of 4 bytes, unlike bindings).
+ */
+export type Command =
+  | Dispatch
+  | { readonly clear: GpuView }
+  | { readonly copy: { readonly src: GpuView; readonly dst: GpuView } };
 
 /** Typed arrays the context uploads and reads back. */
 export type HostArray =
@@ -192,13 +198,13 @@ export class GpuContext {
     let uniform: GPUBuffer | undefined;
     if (uniforms !== null) {
       const data = packUniforms(uniforms);
-      uniform = this.device.createBuffer({
-        size: data.byteLength,
-        usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
-        label: `${spec.name} uniforms`,
-      });
+      uniform = this.pool.acquire(
+        data.byteLength,
+        GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+        "uniforms",
+      );
       this.device.queue.writeBuffer(uniform, 0, data);
-      entries.push({ binding: 0, resource: { buffer: uniform } });
+      entries.push({ binding: 0, resource: { buffer: uniform, size: data.byteLength } });
     }
     views.forEach((v, i) => {
       if (v.length < 1) throw new RangeError(`${spec.name}: binding ${i} is empty`);
@@ -211,14 +217,35 @@ export class GpuContext {
     return { spec, pipeline, bindGroup, workgroups: wg, uniform };
   }
 
+  /**
+   * Returns the uniform buffers of dispatches that will not be encoded again to the pool. Call it
+   * only once the GPU has finished the work that used them.
+   */
+  recycle(dispatches: readonly Dispatch[]): void {
+    for (const d of dispatches) if (d.uniform) this.pool.release(d.uniform);
+  }
+
   /** Encodes `commands` in order into `encoder` (consecutive dispatches share one pass). */
   encode(encoder: GPUCommandEncoder, commands: readonly Command[]): void {
     let pass: GPUComputePassEncoder | null = null;
     for (const c of commands) {
-      if ("clear" in c) {
+      if ("clear" in c || "copy" in c) {
         pass?.end();
         pass = null;
-        encoder.clearBuffer(c.clear.buffer, c.clear.offset, c.clear.length * 4);
+        if ("clear" in c) encoder.clearBuffer(c.clear.buffer, c.clear.offset, c.clear.length * 4);
+        else {
+          const { src, dst } = c.copy;
+          if (src.length !== dst.length) {
+            throw new RangeError(`copy of ${src.length} elements into ${dst.length}`);
+          }
+          encoder.copyBufferToBuffer(
+            src.buffer,
+            src.offset,
+            dst.buffer,
+            dst.offset,
+            src.length * 4,
+          );
+        }
         continue;
       }
       pass ??= encoder.beginComputePass();

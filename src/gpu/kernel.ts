@@ -66,7 +66,7 @@ export interface Dispatch {
   readonly bindGroup: GPUBindGroup;
   /** Number of workgroups in x, y, z. */
   readonly workgroups: readonly [number, number, number];
-  /** The uniform buffer, when the kernel has one; rewrite it with {@link writeUniforms}. */
+  /** The uniform buffer (from the pool), when the kernel has one; see {@link writeUniforms}. */
   readonly uniform?: GPUBuffer;
 }
 

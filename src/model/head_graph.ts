@@ -1,0 +1,232 @@
+/**
+ * Dispatches of one projector head (image or text): forward `linear → GELU → dropout → … →
+ * linear → L2 normalize` and the matching backward, over activation buffers sized for a fixed
+ * number of rows.
+ *
+ * @module
+ */
+
+import type { GpuContext } from "../gpu/context.ts";
+import type { Dispatch, GpuView } from "../gpu/kernel.ts";
+import { dropoutBackward, dropoutForward } from "../ops/dropout.ts";
+import { geluBackward, geluForward } from "../ops/gelu.ts";
+import { l2normBackward, l2normForward } from "../ops/l2norm.ts";
+import { linearBackward, linearForward } from "../ops/linear.ts";
+import { type HeadConfig, layerWidths } from "./config.ts";
+import type { ParameterLayout } from "./parameters.ts";
+
+/** Which head. */
+export type Tower = "image" | "text";
+
+/** PyTorch's F.normalize epsilon. */
+export const NORM_EPS = 1e-12;
+
+/** Activations of one head for `rows` rows (forward values; gradients live in {@link HeadGrads}). */
+export interface HeadActivations {
+  /** Rows the buffers hold. */
+  rows: number;
+  /** Pre-activation output of each linear layer; the last one is the projection. */
+  pre: GpuView[];
+  /** GELU output of each hidden layer. */
+  act: GpuView[];
+  /** Dropout output of each hidden layer (same as `act` when dropout is 0). */
+  drop: GpuView[];
+  /** L2-normalized projection [rows, outDim]. */
+  z: GpuView;
+  /** Row norms of the projection. */
+  norm: GpuView;
+}
+
+/** Gradients of a head's activations (cleared before each backward). */
+export interface HeadGrads {
+  /** d loss / d pre-activation of each linear layer. */
+  pre: GpuView[];
+  /** d loss / d GELU output of each hidden layer. */
+  act: GpuView[];
+  /** d loss / d dropout output of each hidden layer (same as `act` when dropout is 0). */
+  drop: GpuView[];
+  /** d loss / d z. */
+  z: GpuView;
+}
+
+/**
+ * Allocates a head's activation buffers for `rows` rows.
+ * @example
+ * ```ts
+ * // const acts = allocateHeadActivations(gpu, head, 256);
+ * ```
+ */
+export function allocateHeadActivations(
+  gpu: GpuContext,
+  head: HeadConfig,
+  rows: number,
+): HeadActivations {
+  const widths = layerWidths(head);
+  const pre = widths.slice(1).map((w) => gpu.storage(rows * w, "head pre-activation"));
+  const act = widths.slice(1, -1).map((w) => gpu.storage(rows * w, "head GELU"));
+  const drop = head.dropout > 0
+    ? widths.slice(1, -1).map((w) => gpu.storage(rows * w, "head dropout"))
+    : act;
+  return {
+    rows,
+    pre,
+    act,
+    drop,
+    z: gpu.storage(rows * head.outDim, "head z"),
+    norm: gpu.storage(rows, "head norm"),
+  };
+}
+
+/**
+ * Views of a head's activation gradients inside `arena` (one buffer, cleared with one command),
+ * starting at float offset `start`; returns the views and the next free (aligned) offset.
+ * @example
+ * ```ts
+ * // const { grads, end } = headGradViews(arena, head, 256, 0);
+ * ```
+ */
+export function headGradViews(
+  arena: GPUBuffer,
+  head: HeadConfig,
+  rows: number,
+  start: number,
+): { grads: HeadGrads; end: number } {
+  let at = start;
+  const take = (length: number): GpuView => {
+    const v = { buffer: arena, offset: at * 4, length };
+    at += Math.ceil(length / 64) * 64;
+    return v;
+  };
+  const widths = layerWidths(head);
+  const pre = widths.slice(1).map((w) => take(rows * w));
+  const act = widths.slice(1, -1).map((w) => take(rows * w));
+  const drop = head.dropout > 0 ? widths.slice(1, -1).map((w) => take(rows * w)) : act;
+  return { grads: { pre, act, drop, z: take(rows * head.outDim) }, end: at };
+}
+
+/**
+ * Floats {@link headGradViews} needs for one head.
+ * @example
+ * ```ts
+ * // const n = headGradLength(head, 256);
+ * ```
+ */
+export function headGradLength(head: HeadConfig, rows: number): number {
+  const widths = layerWidths(head);
+  const sizes = [
+    ...widths.slice(1),
+    ...widths.slice(1, -1),
+    ...(head.dropout > 0 ? widths.slice(1, -1) : []),
+    head.outDim,
+  ];
+  return sizes.reduce((a, w) => a + Math.ceil((rows * w) / 64) * 64, 0);
+}
+
+/** Per-step dropout seeds of a head, one per hidden layer (ignored when dropout is 0). */
+export type DropoutSeeds = readonly number[];
+
+/**
+ * Forward dispatches of one head: `x` [rows, inDim] → `acts.z` (normalized) and `acts.pre`.
+ * With `seeds` null dropout is off (evaluation).
+ * @example
+ * ```ts
+ * // gpu.submit(headForward(gpu, layout, params, "image", head, x, acts, [1]));
+ * ```
+ */
+export function headForward(
+  gpu: GpuContext,
+  layout: ParameterLayout,
+  params: GpuView,
+  tower: Tower,
+  head: HeadConfig,
+  x: GpuView,
+  acts: HeadActivations,
+  seeds: DropoutSeeds | null,
+): Dispatch[] {
+  const widths = layerWidths(head);
+  const rows = acts.rows;
+  const out: Dispatch[] = [];
+  let input = x;
+  for (let l = 0; l < head.layers; l++) {
+    const shape = { rows, inDim: widths[l], outDim: widths[l + 1] };
+    const w = layout.view(params, `${tower}_head.${3 * l}.weight`);
+    const b = layout.view(params, `${tower}_head.${3 * l}.bias`);
+    out.push(...[linearForward(gpu, input, w, b, acts.pre[l], shape)].flat());
+    if (l === head.layers - 1) break;
+    const length = rows * widths[l + 1];
+    out.push(geluForward(gpu, acts.pre[l], acts.act[l], { length }));
+    input = acts.act[l];
+    if (head.dropout > 0 && seeds) {
+      out.push(dropoutForward(gpu, acts.act[l], acts.drop[l], {
+        length,
+        p: head.dropout,
+        seed: seeds[l],
+      }));
+      input = acts.drop[l];
+    }
+  }
+  const shape = { rows, dim: head.outDim, eps: NORM_EPS };
+  out.push(l2normForward(gpu, acts.pre[head.layers - 1], acts.z, acts.norm, shape));
+  return out;
+}
+
+/**
+ * Backward dispatches of one head from `grads.z` (filled by the losses) to the parameter
+ * gradients in `gradsFlat`; the frozen input gets no gradient.
+ * @example
+ * ```ts
+ * // commands.push(...headBackward(gpu, layout, params, grads, "image", head, x, acts, g, seeds));
+ * ```
+ */
+export function headBackward(
+  gpu: GpuContext,
+  layout: ParameterLayout,
+  params: GpuView,
+  gradsFlat: GpuView,
+  tower: Tower,
+  head: HeadConfig,
+  x: GpuView,
+  acts: HeadActivations,
+  grads: HeadGrads,
+  seeds: DropoutSeeds,
+): Dispatch[] {
+  const widths = layerWidths(head);
+  const rows = acts.rows;
+  const L = head.layers;
+  const out: Dispatch[] = [
+    l2normBackward(gpu, acts.z, acts.norm, grads.z, grads.pre[L - 1], {
+      rows,
+      dim: head.outDim,
+      eps: NORM_EPS,
+    }),
+  ];
+  const dropping = head.dropout > 0;
+  for (let l = L - 1; l >= 0; l--) {
+    const name = `${tower}_head.${3 * l}`;
+    const input = l === 0 ? x : dropping ? acts.drop[l - 1] : acts.act[l - 1];
+    const dInput = l === 0 ? null : grads.drop[l - 1];
+    out.push(
+      ...linearBackward(
+        gpu,
+        input,
+        layout.view(params, `${name}.weight`),
+        grads.pre[l],
+        dInput,
+        layout.view(gradsFlat, `${name}.weight`),
+        layout.view(gradsFlat, `${name}.bias`),
+        { rows, inDim: widths[l], outDim: widths[l + 1] },
+      ),
+    );
+    if (l === 0) break;
+    const length = rows * widths[l];
+    if (dropping) {
+      out.push(dropoutBackward(gpu, grads.drop[l - 1], grads.act[l - 1], {
+        length,
+        p: head.dropout,
+        seed: seeds[l - 1],
+      }));
+    }
+    out.push(geluBackward(gpu, acts.pre[l - 1], grads.act[l - 1], grads.pre[l - 1], { length }));
+  }
+  return out;
+}

@@ -1,0 +1,458 @@
+/**
+ * One training step of the method as GPU commands, built once per run:
+ *
+ * ```
+ * gather batch → image head / text head → L2 normalize → fused similarity → composite loss
+ *   w_clip·CLIP + w_supcon·SupCon + w_bce·BCE → backward → grad-norm → AdamW (one dispatch)
+ * ```
+ *
+ * Everything a step needs stays on the GPU; the host only writes the epoch's batch index list
+ * and reads the per-step loss terms every few steps. Dispatches that do not change between steps
+ * (similarity, classifier, loss backward) are prepared once; those whose uniforms change (batch
+ * offset, dropout seeds, learning rate and step, loss slot) are prepared per step, their uniform
+ * buffers taken from the pool and recycled once the GPU is done with them.
+ *
+ * @module
+ */
+
+import type { Command, GpuContext } from "../gpu/context.ts";
+import type { Dispatch, GpuView } from "../gpu/kernel.ts";
+import { adamwUpdate } from "../ops/adamw.ts";
+import { bceBackward, bceForward } from "../ops/bce.ts";
+import { clipLossBackward, clipLossForward } from "../ops/clip_loss.ts";
+import { gatherRows } from "../ops/gather.ts";
+import { gradNorm } from "../ops/grad_norm.ts";
+import { linearBackward, linearForward } from "../ops/linear.ts";
+import { similarityBackward, similarityForward } from "../ops/similarity.ts";
+import { supconBackward, supconForward } from "../ops/supcon.ts";
+import type { HeadConfig, LossConfig } from "./config.ts";
+import {
+  allocateHeadActivations,
+  type HeadActivations,
+  headBackward,
+  headForward,
+  headGradLength,
+  type HeadGrads,
+  headGradViews,
+  type Tower,
+} from "./head_graph.ts";
+import { alignUp, ParameterLayout } from "./parameters.ts";
+
+/** AdamW hyper-parameters other than the learning rate. */
+export interface OptimizerConfig {
+  /** First-moment decay. */
+  beta1: number;
+  /** Second-moment decay. */
+  beta2: number;
+  /** Denominator epsilon. */
+  eps: number;
+  /** Decoupled weight decay (weights only). */
+  weightDecay: number;
+  /** Global gradient-norm clipping threshold; 0 disables clipping. */
+  maxGradNorm: number;
+}
+
+/** open_clip's defaults for AdamW (beta2 0.98 for ViT models) and no clipping. */
+export const DEFAULT_OPTIMIZER: OptimizerConfig = {
+  beta1: 0.9,
+  beta2: 0.98,
+  eps: 1e-6,
+  weightDecay: 0.2,
+  maxGradNorm: 1,
+};
+
+/** The frozen-embedding data a graph trains on, resident on the GPU. */
+export interface GpuDataset {
+  /** Image embeddings [count, inDim]. */
+  image: GpuView;
+  /** Report embeddings [count, inDim]. */
+  text: GpuView;
+  /** Labels [count] (i32). */
+  label: GpuView;
+}
+
+/** Per-step inputs. */
+export interface StepInputs {
+  /** Index of the step inside the current epoch (selects the batch in the index list). */
+  stepInEpoch: number;
+  /** 1-based optimizer step (bias correction). */
+  optimizerStep: number;
+  /** Learning rate of this step. */
+  lr: number;
+  /** Seed of this step's dropout masks. */
+  seed: number;
+  /** Loss slot (0 ≤ slot < slots) the step's loss terms are written to. */
+  slot: number;
+}
+
+/** Loss terms written by a step, in slot order: CLIP, SupCon, BCE. */
+export const LOSS_TERMS = ["clip", "supcon", "bce"] as const;
+
+/**
+ * The prepared training step of the projector heads.
+ * @example
+ * ```ts
+ * // const graph = new TrainGraph(gpu, head, loss, optimizer, 256, data, stepsPerEpoch, 8);
+ * // graph.setEpochIndex(indexList);
+ * // gpu.submit(graph.step({ stepInEpoch: 0, optimizerStep: 1, lr: 1e-3, seed: 1, slot: 0 }));
+ * ```
+ */
+export class TrainGraph {
+  /** Named layout of the flat parameter buffer. */
+  readonly layout: ParameterLayout;
+  /** Parameters, gradients and AdamW moments, flat. */
+  readonly params: GpuView;
+  /** Gradients (same layout). */
+  readonly grads: GpuView;
+  /** First moments. */
+  readonly m: GpuView;
+  /** Second moments. */
+  readonly v: GpuView;
+  /** Loss terms per slot: slot s term k at float `(s·3 + k)·64`. */
+  readonly losses: GpuView;
+  /** Global gradient norm of the last step. */
+  readonly gradNormOut: GpuView;
+  readonly #gpu: GpuContext;
+  readonly #head: HeadConfig;
+  readonly #loss: LossConfig;
+  readonly #opt: OptimizerConfig;
+  readonly #batch: number;
+  readonly #index: GpuView;
+  readonly #data: GpuDataset;
+  readonly #x: Record<Tower, GpuView>;
+  readonly #labels2: GpuView;
+  readonly #acts: Record<Tower, HeadActivations>;
+  readonly #dacts: Record<Tower, HeadGrads>;
+  readonly #actGrads: GpuView;
+  readonly #z: GpuView;
+  readonly #dz: GpuView;
+  readonly #logits: GpuView;
+  readonly #dlogits: GpuView;
+  readonly #cls: GpuView;
+  readonly #dcls: GpuView;
+  readonly #fixedForward: Dispatch[];
+  readonly #lossBackward: Command[];
+
+  /**
+   * @param batch pairs per step (B)
+   * @param stepsPerEpoch batches in the epoch index list
+   * @param slots loss slots (steps between two read-backs)
+   */
+  constructor(
+    gpu: GpuContext,
+    head: HeadConfig,
+    loss: LossConfig,
+    optimizer: OptimizerConfig,
+    batch: number,
+    data: GpuDataset,
+    stepsPerEpoch: number,
+    slots: number,
+  ) {
+    this.#gpu = gpu;
+    this.#head = head;
+    this.#loss = loss;
+    this.#opt = optimizer;
+    this.#batch = batch;
+    this.#data = data;
+    const layout = this.layout = new ParameterLayout(head);
+    this.params = gpu.storage(layout.length, "params");
+    this.grads = gpu.storage(layout.length, "grads");
+    this.m = gpu.storage(layout.length, "adam m");
+    this.v = gpu.storage(layout.length, "adam v");
+    this.gradNormOut = gpu.storage(1, "grad norm");
+    this.losses = gpu.storage(slots * LOSS_TERMS.length * 64, "loss slots");
+    // Each batch appears twice in the index list: rows 0..B-1 select the images and texts,
+    // all 2B rows select the labels of [image rows; text rows].
+    this.#index = gpu.storage(stepsPerEpoch * 2 * batch, "epoch index");
+    const B = batch, D = head.outDim;
+    this.#x = {
+      image: gpu.storage(B * head.inDim, "batch images"),
+      text: gpu.storage(B * head.inDim, "batch texts"),
+    };
+    this.#labels2 = gpu.storage(2 * B, "batch labels x2");
+    this.#acts = {
+      image: allocateHeadActivations(gpu, head, B),
+      text: allocateHeadActivations(gpu, head, B),
+    };
+    const perHead = headGradLength(head, B);
+    const extra = [2 * B * D, B * B, 2 * B].map(alignUp);
+    const arena = gpu.storage(2 * perHead + extra.reduce((a, b) => a + b, 0), "activation grads");
+    this.#actGrads = arena;
+    const img = headGradViews(arena.buffer, head, B, 0);
+    const txt = headGradViews(arena.buffer, head, B, img.end);
+    this.#dacts = { image: img.grads, text: txt.grads };
+    let at = txt.end;
+    const take = (length: number): GpuView => {
+      const v = { buffer: arena.buffer, offset: at * 4, length };
+      at += alignUp(length);
+      return v;
+    };
+    this.#dz = take(2 * B * D);
+    this.#dlogits = take(B * B);
+    this.#dcls = take(2 * B);
+    this.#z = gpu.storage(2 * B * D, "z = [z_image; z_text]");
+    this.#logits = gpu.storage(B * B, "logits");
+    this.#cls = gpu.storage(2 * B, "classifier logits");
+    this.#fixedForward = this.#buildFixedForward();
+    this.#lossBackward = this.#buildLossBackward();
+  }
+
+  /** Writes the epoch's batch list: `order` holds stepsPerEpoch·B dataset row indices. */
+  setEpochIndex(order: Uint32Array): void {
+    const B = this.#batch;
+    const steps = order.length / B;
+    if (!Number.isInteger(steps) || 2 * order.length > this.#index.length) {
+      throw new RangeError(`epoch order of ${order.length} rows does not fit batches of ${B}`);
+    }
+    const list = new Uint32Array(2 * order.length);
+    for (let s = 0; s < steps; s++) {
+      const batch = order.subarray(s * B, (s + 1) * B);
+      list.set(batch, 2 * s * B);
+      list.set(batch, 2 * s * B + B);
+    }
+    this.#gpu.write(this.#index, list);
+  }
+
+  /** View of the loss term `k` of `slot`. */
+  lossView(slot: number, k: number): GpuView {
+    return { buffer: this.losses.buffer, offset: (slot * LOSS_TERMS.length + k) * 256, length: 1 };
+  }
+
+  /**
+   * The commands of one training step, and the per-step dispatches among them, to hand to
+   * `gpu.recycle` once the GPU has finished the step.
+   */
+  step(inputs: StepInputs): { commands: Command[]; varying: Dispatch[] } {
+    const gpu = this.#gpu, B = this.#batch, head = this.#head, layout = this.layout;
+    const offset = inputs.stepInEpoch * 2 * B;
+    const varying: Dispatch[] = [
+      gatherRows(gpu, this.#data.image, this.#index, this.#x.image, {
+        rows: B,
+        dim: head.inDim,
+        offset,
+      }),
+      gatherRows(gpu, this.#data.text, this.#index, this.#x.text, {
+        rows: B,
+        dim: head.inDim,
+        offset,
+      }),
+      gatherRows(gpu, this.#data.label, this.#index, this.#labels2, {
+        rows: 2 * B,
+        dim: 1,
+        offset,
+      }),
+    ];
+    const seeds = {
+      image: dropoutSeeds(inputs.seed, 0, head.layers),
+      text: dropoutSeeds(inputs.seed, 1, head.layers),
+    };
+    const towers: Tower[] = ["image", "text"];
+    const commands: Command[] = [...varying];
+    for (const t of towers) {
+      const d = headForward(gpu, layout, this.params, t, head, this.#x[t], this.#acts[t], seeds[t]);
+      varying.push(...d);
+      commands.push(...d);
+    }
+    commands.push(...this.#concatZ());
+    commands.push(...this.#fixedForward);
+    const lossForward = this.#lossForward(inputs.slot);
+    varying.push(...lossForward);
+    commands.push(...lossForward);
+    // backward
+    commands.push({ clear: this.grads }, { clear: this.#actGrads });
+    commands.push(...this.#lossBackward);
+    for (const t of towers) {
+      const d = headBackward(
+        gpu,
+        layout,
+        this.params,
+        this.grads,
+        t,
+        head,
+        this.#x[t],
+        this.#acts[t],
+        this.#dacts[t],
+        seeds[t],
+      );
+      varying.push(...d);
+      commands.push(...d);
+    }
+    const o = this.#opt;
+    const update = [
+      ...gradNorm(gpu, this.grads, this.gradNormOut, { length: layout.length }),
+      adamwUpdate(gpu, this.params, this.grads, this.m, this.v, this.gradNormOut, {
+        length: layout.length,
+        lr: inputs.lr,
+        beta1: o.beta1,
+        beta2: o.beta2,
+        eps: o.eps,
+        weightDecay: o.weightDecay,
+        step: inputs.optimizerStep,
+        decayEnd: layout.decayEnd,
+        maxNorm: o.maxGradNorm,
+      }),
+    ];
+    varying.push(...update);
+    commands.push(...update);
+    return { commands, varying };
+  }
+
+  /** z = [z_image; z_text] (copies: a binding offset must be 256-byte aligned, a copy need not). */
+  #concatZ(): Command[] {
+    const n = this.#batch * this.#head.outDim;
+    return [
+      { copy: { src: this.#acts.image.z, dst: { ...this.#z, length: n } } },
+      {
+        copy: {
+          src: this.#acts.text.z,
+          dst: { ...this.#z, offset: this.#z.offset + n * 4, length: n },
+        },
+      },
+    ];
+  }
+
+  #buildFixedForward(): Dispatch[] {
+    const gpu = this.#gpu, B = this.#batch, D = this.#head.outDim, layout = this.layout;
+    const out: Dispatch[] = [];
+    if (this.#loss.wClip > 0) {
+      out.push(
+        ...[similarityForward(
+          gpu,
+          this.#acts.image.z,
+          this.#acts.text.z,
+          layout.view(this.params, "logit_scale"),
+          this.#logits,
+          { rows: B, cols: B, dim: D },
+        )].flat(),
+      );
+    }
+    if (this.#loss.wBce > 0) {
+      out.push(
+        ...[linearForward(
+          gpu,
+          this.#z,
+          layout.view(this.params, "classifier.weight"),
+          layout.view(this.params, "classifier.bias"),
+          this.#cls,
+          { rows: 2 * B, inDim: D, outDim: 1 },
+        )].flat(),
+      );
+    }
+    return out;
+  }
+
+  #lossForward(slot: number): Dispatch[] {
+    const gpu = this.#gpu, B = this.#batch, D = this.#head.outDim;
+    const out: Dispatch[] = [];
+    if (this.#loss.wClip > 0) {
+      out.push(...[clipLossForward(gpu, this.#logits, this.lossView(slot, 0), { n: B })].flat());
+    }
+    if (this.#loss.wSupcon > 0) {
+      out.push(
+        ...[supconForward(gpu, this.#z, this.#labels2, this.lossView(slot, 1), {
+          n: 2 * B,
+          dim: D,
+          temperature: this.#loss.temperature,
+        })].flat(),
+      );
+    }
+    if (this.#loss.wBce > 0) {
+      out.push(
+        ...[bceForward(gpu, this.#cls, this.#labels2, this.lossView(slot, 2), { n: 2 * B })].flat(),
+      );
+    }
+    return out;
+  }
+
+  #buildLossBackward(): Command[] {
+    const gpu = this.#gpu, B = this.#batch, D = this.#head.outDim, layout = this.layout;
+    const { wClip, wSupcon, wBce, temperature } = this.#loss;
+    const out: Command[] = [];
+    if (wBce > 0) {
+      out.push(
+        ...[bceBackward(gpu, this.#cls, this.#labels2, this.#dcls, { n: 2 * B, weight: wBce })]
+          .flat(),
+      );
+      out.push(
+        ...linearBackward(
+          gpu,
+          this.#z,
+          layout.view(this.params, "classifier.weight"),
+          this.#dcls,
+          this.#dz,
+          layout.view(this.grads, "classifier.weight"),
+          layout.view(this.grads, "classifier.bias"),
+          { rows: 2 * B, inDim: D, outDim: 1 },
+        ),
+      );
+    }
+    if (wSupcon > 0) {
+      out.push(
+        ...[supconBackward(gpu, this.#z, this.#labels2, this.#dz, {
+          n: 2 * B,
+          dim: D,
+          temperature,
+          weight: wSupcon,
+        })].flat(),
+      );
+    }
+    const n = B * D;
+    out.push(
+      { copy: { src: { ...this.#dz, length: n }, dst: this.#dacts.image.z } },
+      {
+        copy: {
+          src: { ...this.#dz, offset: this.#dz.offset + n * 4, length: n },
+          dst: this.#dacts.text.z,
+        },
+      },
+    );
+    if (wClip > 0) {
+      out.push(
+        ...[clipLossBackward(gpu, this.#logits, this.#dlogits, { n: B, weight: wClip })].flat(),
+      );
+      out.push(
+        ...[similarityBackward(
+          gpu,
+          this.#acts.image.z,
+          this.#acts.text.z,
+          layout.view(this.params, "logit_scale"),
+          this.#dlogits,
+          this.#dacts.image.z,
+          this.#dacts.text.z,
+          layout.view(this.grads, "logit_scale"),
+          { rows: B, cols: B, dim: D },
+        )].flat(),
+      );
+    }
+    return out;
+  }
+}
+
+/**
+ * Seeds of the dropout masks of one head's hidden layers at one step (a 32-bit mix of the step
+ * seed, the tower and the layer).
+ * @example
+ * ```ts
+ * dropoutSeeds(12345, 0, 3); // two seeds
+ * ```
+ */
+export function dropoutSeeds(stepSeed: number, tower: number, layers: number): number[] {
+  return Array.from({ length: layers - 1 }, (_, l) => mix32(stepSeed, tower * 65536 + l));
+}
+
+/**
+ * A 32-bit hash of two integers (murmur3 finalizer), for deriving seeds.
+ * @example
+ * ```ts
+ * mix32(1, 2);
+ * ```
+ */
+export function mix32(a: number, b: number): number {
+  let h = (Math.imul(a >>> 0, 0x9e3779b1) ^ Math.imul(b >>> 0, 0x85ebca77)) >>> 0;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
