@@ -107,6 +107,32 @@ export class ParameterLayout {
     return { buffer: flat.buffer, offset: flat.offset + e.offset * 4, length: e.length };
   }
 
+  /**
+   * The flat buffer from parameters in PyTorch's names and layout; `get` returns a named tensor's
+   * values (row-major, PyTorch layout) or throws naming what is wrong.
+   */
+  fromTorch(get: (entry: ParamEntry) => Float32Array): Float32Array<ArrayBuffer> {
+    const flat = new Float32Array(this.length);
+    for (const e of this.entries) {
+      const values = get(e);
+      if (values.length !== e.length) {
+        throw new Error(`parameter "${e.name}" has ${values.length} values, expected ${e.length}`);
+      }
+      flat.set(e.shape.length === 2 ? transpose(values, e.shape[1], e.shape[0]) : values, e.offset);
+    }
+    return flat;
+  }
+
+  /** Each parameter of a flat buffer in PyTorch's name and layout. */
+  toTorch(flat: Float32Array): Map<ParamEntry, Float32Array<ArrayBuffer>> {
+    const out = new Map<ParamEntry, Float32Array<ArrayBuffer>>();
+    for (const e of this.entries) {
+      const values = flat.slice(e.offset, e.offset + e.length);
+      out.set(e, e.shape.length === 2 ? transpose(values, e.shape[0], e.shape[1]) : values);
+    }
+    return out;
+  }
+
   /** Number of learnable scalars (without padding). */
   get count(): number {
     return this.entries.reduce((a, e) => a + e.length, 0);

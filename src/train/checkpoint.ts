@@ -8,7 +8,7 @@
  */
 
 import type { HeadConfig } from "../model/config.ts";
-import { ParameterLayout, transpose } from "../model/parameters.ts";
+import { ParameterLayout } from "../model/parameters.ts";
 import {
   asF32,
   readSafetensors,
@@ -65,10 +65,8 @@ export async function saveCheckpoint(path: string, c: Checkpoint): Promise<void>
     );
   }
   const tensors = new Map<string, Tensor>();
-  for (const e of layout.entries) {
-    const values = c.params.slice(e.offset, e.offset + e.length);
-    const torch = e.shape.length === 2 ? transpose(values, e.shape[0], e.shape[1]) : values;
-    tensors.set(e.name, tensor(torch, e.torchShape));
+  for (const [e, values] of layout.toTorch(c.params)) {
+    tensors.set(e.name, tensor(values, e.torchShape));
   }
   if (c.m && c.v) {
     tensors.set("optimizer.exp_avg", tensor(c.m, [c.m.length]));

@@ -11,7 +11,12 @@ import { join } from "node:path";
 import type { GpuContext } from "../gpu/context.ts";
 import { getGpu } from "../gpu/context.ts";
 import type { Dispatch } from "../gpu/kernel.ts";
-import { type EmbeddingSet, loadEmbeddings, splitRows } from "../io/embeddings.ts";
+import {
+  type EmbeddingSet,
+  loadEmbeddings,
+  splitRows,
+  validateEmbeddings,
+} from "../io/embeddings.ts";
 import { writeFileAtomic } from "../io/safetensors.ts";
 import {
   DEFAULT_HEAD,
@@ -199,6 +204,7 @@ export async function train(
   const o: TrainOptions = { ...DEFAULT_TRAIN_OPTIONS, ...options };
   const set = typeof o.trainData === "string" ? await loadEmbeddings(o.trainData) : o.trainData;
   const source = typeof o.trainData === "string" ? o.trainData : "trainData";
+  if (typeof o.trainData !== "string") validateEmbeddings(set, source);
   const head: HeadConfig = { inDim: set.dim, ...o.head };
   validateHeadConfig(head);
   validateOptions(o);

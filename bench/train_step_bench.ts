@@ -1,0 +1,69 @@
+/**
+ * One full training step (B=256, 512→512→256 heads, dropout 0.1, CLIP + SupCon + BCE, grad
+ * clipping, AdamW) on the GPU, against the same step in PyTorch on this machine's CPU
+ * (bench/peers/train_step_torch.py), in one group so the ratio is read off one run.
+ */
+import { tryGetGpu } from "../src/gpu/context.ts";
+import { DEFAULT_LOSS } from "../src/model/config.ts";
+import { initialParameters } from "../src/model/init.ts";
+import { DEFAULT_OPTIMIZER, TrainGraph } from "../src/model/train_graph.ts";
+import { Rng } from "../src/util/rng.ts";
+import { startPeer } from "./util/peer.ts";
+import { benchThroughput } from "./util/throughput.ts";
+
+const B = 256, N = 4096, STEPS = 4;
+const head = { inDim: 512, hidden: 512, outDim: 256, layers: 2, dropout: 0.1 };
+const group = "train step B=256 512→512→256";
+// Multiply-adds of the step: forward linears (2 heads × 2 layers + classifier), backward 2× that
+// (dW and dX, no dX for the first layer), similarity B²·D fwd + 2× bwd, SupCon (2B)²·D fwd + bwd.
+const linear = 2 * B * (512 * 512 + 512 * 256);
+const flops = 2 * (3 * linear - 2 * B * 512 * 512) + 2 * 3 * B * B * 256 + 2 * 3 * 4 * B * B * 256;
+
+const gpu = await tryGetGpu();
+if (gpu) {
+  const rng = new Rng(1);
+  const data = {
+    image: gpu.storage(Float32Array.from({ length: N * 512 }, () => rng.normal())),
+    text: gpu.storage(Float32Array.from({ length: N * 512 }, () => rng.normal())),
+    label: gpu.storage(Int32Array.from({ length: N }, () => rng.int(2))),
+  };
+  const steps = N / B;
+  const graph = new TrainGraph(gpu, head, DEFAULT_LOSS, DEFAULT_OPTIMIZER, B, data, steps, STEPS);
+  graph.setEpochIndex(rng.permutation(N));
+  gpu.write(graph.params, initialParameters(graph.layout, 1));
+  let done = 0;
+  benchThroughput({
+    name: `GPU step (${STEPS} per submit, encode included)`,
+    group,
+    work: { flops: flops * STEPS },
+    fn: async () => {
+      const built = Array.from({ length: STEPS }, (_, k) =>
+        graph.step({
+          stepInEpoch: (done + k) % steps,
+          optimizerStep: done + k + 1,
+          lr: 1e-4,
+          seed: done + k,
+          slot: k,
+        }));
+      await gpu.run(built.flatMap((b) => b.commands));
+      gpu.recycle(built.flatMap((b) => b.varying));
+      done += STEPS;
+    },
+  });
+} else {
+  benchThroughput({ name: "GPU step", group, work: {}, fn: () => {}, ignore: "no WebGPU adapter" });
+}
+
+const peer = await startPeer("/usr/bin/python3", ["bench/peers/train_step_torch.py"]);
+if (peer) console.log(`peer: ${peer.banner}`);
+benchThroughput({
+  name: `PyTorch CPU step ×${STEPS} (peer)`,
+  group,
+  baseline: true,
+  work: { flops: flops * STEPS },
+  ignore: peer ? false : "/usr/bin/python3 with torch not found (apt-get install python3-torch)",
+  fn: async () => {
+    for (let k = 0; k < STEPS; k++) await peer!.call();
+  },
+});
+globalThis.addEventListener("unload", () => void peer?.close());
