@@ -1,0 +1,93 @@
+/**
+ * A trained projector loaded from a checkpoint: projects frozen-encoder embeddings of images or
+ * reports into the shared retrieval space (L2-normalized), on the GPU.
+ *
+ * @module
+ */
+
+import { getGpu, type GpuContext } from "../gpu/context.ts";
+import type { GpuView } from "../gpu/kernel.ts";
+import { projectRows } from "../eval/evaluate.ts";
+import type { HeadConfig } from "../model/config.ts";
+import type { Tower } from "../model/head_graph.ts";
+import { ParameterLayout } from "../model/parameters.ts";
+import { loadCheckpoint } from "../train/checkpoint.ts";
+
+/**
+ * Trained image and text heads.
+ * @example
+ * ```ts
+ * // const projector = await Projector.load("logs/run/checkpoints/best.safetensors");
+ * // const z = await projector.project("image", embeddings, count);
+ * ```
+ */
+export class Projector {
+  /** Head configuration. */
+  readonly head: HeadConfig;
+  /** Parameter layout. */
+  readonly layout: ParameterLayout;
+  /** Flat parameters on the GPU. */
+  readonly params: GpuView;
+  /** The GPU. */
+  readonly gpu: GpuContext;
+
+  /**
+   * @param gpu the context the parameters live on
+   * @param head head configuration
+   * @param params flat parameters (our layout)
+   */
+  constructor(gpu: GpuContext, head: HeadConfig, params: Float32Array<ArrayBuffer>) {
+    this.gpu = gpu;
+    this.head = head;
+    this.layout = new ParameterLayout(head);
+    if (params.length !== this.layout.length) {
+      throw new Error(
+        `projector: ${params.length} parameters, the head needs ${this.layout.length}`,
+      );
+    }
+    this.params = gpu.storage(params, "projector params");
+  }
+
+  /** Loads a checkpoint written by the trainer. */
+  static async load(path: string, gpu?: GpuContext): Promise<Projector> {
+    const c = await loadCheckpoint(path);
+    return new Projector(gpu ?? await getGpu(), c.head, c.params);
+  }
+
+  /** The logit scale view (for scoring). */
+  get logitScale(): GpuView {
+    return this.layout.view(this.params, "logit_scale");
+  }
+
+  /**
+   * Projects `count` embeddings [count, inDim] of one modality; returns a GPU buffer of
+   * normalized projections [count, outDim].
+   */
+  async projectToGpu(
+    tower: Tower,
+    embeddings: Float32Array<ArrayBuffer>,
+    count: number,
+  ): Promise<GpuView> {
+    if (embeddings.length !== count * this.head.inDim) {
+      throw new Error(
+        `projector: ${tower} embeddings must be [${count}, ${this.head.inDim}], got ${embeddings.length} values`,
+      );
+    }
+    const x = this.gpu.storage(embeddings, `${tower} embeddings`);
+    const z = await projectRows(this.gpu, this, tower, x, count);
+    x.buffer.destroy();
+    return z;
+  }
+
+  /** Projects and reads back: normalized projections [count, outDim]. */
+  async project(
+    tower: Tower,
+    embeddings: Float32Array<ArrayBuffer>,
+    count: number,
+  ): Promise<Float32Array> {
+    const z = await this.projectToGpu(tower, embeddings, count);
+    const out = await this.gpu.read(z);
+    z.buffer.destroy();
+    return out;
+  }
+}
