@@ -19,6 +19,7 @@
 import { join } from "node:path";
 import { XMLParser, XMLValidator } from "fast-xml-parser";
 import { isFile, lineIndex } from "./files.ts";
+import { meshLabel } from "./labels.ts";
 import {
   collapse,
   finishLoad,
@@ -123,12 +124,9 @@ function parseReport(file: string, xml: string, opts: OpenIOptions): Parsed {
   }
 
   const mesh = children(root, "MeSH")[0];
-  const majors = children(mesh, "major").map(text).filter(Boolean);
-  const normal = majors.filter((m) => m === "normal").length;
-  if (majors.length === 0 || (normal > 0 && normal < majors.length)) {
-    const reason = majors.length === 0
-      ? `${id}: no MeSH <major> term, so no normal/abnormal label`
-      : `${id}: MeSH major terms mix "normal" with ${JSON.stringify(majors)}`;
+  const label = meshLabel(children(mesh, "major").map(text));
+  if (typeof label === "string") {
+    const reason = `${id}: ${label.replace("MeSH", "MeSH <major>")}`;
     return { problem: { file, line: lineAt(mesh ?? root), reason, kind: "unknown-label" } };
   }
 
@@ -147,15 +145,14 @@ function parseReport(file: string, xml: string, opts: OpenIOptions): Parsed {
     }
     imagePaths.push(path);
   }
-  const findings = normal > 0 ? [] : majors;
   const record: StudyRecord = {
     id,
     patientId: id,
     split: null,
     imagePaths,
     report,
-    label: normal > 0 ? 0 : 1,
-    findings,
+    label: label.label,
+    findings: label.findings,
     meta: { source: "openi" },
   };
   return { record, line };
