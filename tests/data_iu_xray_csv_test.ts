@@ -62,7 +62,8 @@ Deno.test("iu-xray csv: bad rows are problems on their own line (multi-line rows
 Deno.test("csv: an unclosed quote or a missing column fails naming the file and line", () => {
   assert.throws(
     () => parseCsv("x.csv", 'a,b\n1,2\n3,"oops\n4,5\n'),
-    (e) => e instanceof DatasetError && /x\.csv:4: cannot parse CSV: Quote Not Closed/.test(e.message),
+    (e) =>
+      e instanceof DatasetError && /x\.csv:4: cannot parse CSV: Quote Not Closed/.test(e.message),
   );
   assert.throws(
     () => parseCsv("y.csv", "a,b\n1,2\n", ["a", "c"]),
