@@ -108,8 +108,9 @@ export const TEXT_FINDINGS: readonly { name: string; pattern: RegExp }[] = [
   {
     name: "device or surgery",
     pattern: new RegExp(
-      String.raw`sternotomy|surgical|clips?\b|pacemaker|pacer|defibrillator|catheter|\btube\b|` +
-        String.raw`\bport\b|stent|prosthe|hardware|mastectomy|cabg|postoperative|status post|` +
+      String.raw`sternotomy|surgical|\bclips?\b|pacemaker|pacer|defibrillator|catheter|\btube\b|` +
+        String
+          .raw`\bport\b|\bstents?\b|prosthe|hardware|mastectomy|cabg|postoperative|status post|` +
         String.raw`fixation|wires?\b|picc|central (?:venous )?line`,
     ),
   },
