@@ -1,10 +1,10 @@
 /**
  * Draws a SYNTHETIC chest-radiograph-like grayscale image of a {@link SyntheticStudy}: an
  * attenuation map (soft tissue, aerated lungs with vessel markings, heart, mediastinum and spine,
- * diaphragm domes with sharp costophrenic angles, stomach bubble, ribs, clavicles, humeral heads)
+ * diaphragm domes with sharp costophrenic angles, stomach bubble, ribs, clavicles)
  * plus the findings (effusion with a meniscus, enlarged heart, patchy consolidation, round
  * nodule, pneumothorax with a pleural line and no markings beyond it), blurred slightly, passed
- * through an exposure curve, with film noise. Fast: one pass over the pixels plus a few
+ * through a tone curve, with film noise. Fast: one pass over the pixels plus a few
  * per-column passes; no allocation beyond a few buffers per image.
  *
  * @module
@@ -14,6 +14,7 @@ import { Rng } from "../util/rng.ts";
 import type { Anatomy, Side, SyntheticStudy, Zone } from "./synthetic_study.ts";
 
 const TEX = 256; // side of the shared noise textures (power of two)
+const LUNG_Y = 0.64; // below this y the hemithorax keeps its full width
 
 let textures: { smooth: Float32Array; gauss: Float32Array } | undefined;
 
@@ -152,7 +153,7 @@ function shadeRow(
   const { a, heart, effusion, consolidation, nodule, ptx } = sc;
   const px = 1 / S;
   const cosT = Math.cos(heart.tilt), sinT = Math.sin(heart.tilt);
-  const lungY = 0.72, lungB = lungY - a.apex, lungA = a.halfWidth / 2 + 0.012;
+  const lungY = LUNG_Y, lungB = lungY - a.apex, lungA = a.halfWidth / 2 + 0.012;
   {
     const v = (j + 0.5) * px;
     const bodyHalf = v < 0.01
@@ -208,7 +209,7 @@ function shadeRow(
       d -= 0.075 * ptxSpace * (1 - fluid);
       d += 0.1 * pleuralLine + 0.02 * lung * (1 - ptxSpace) * (ptx.s === s ? 1 : 0);
       d += vessels[row + i] * airy * (1 - ptxSpace);
-      d += 0.03 * heartIn + 0.04 * medIn;
+      d += 0.01 * heartIn + 0.03 * medIn;
       d -= trachea * ramp((0.014 - Math.abs(dx + 0.004)) / (1.2 * px));
       d += spineRow * ramp((0.03 - adx) / (1.5 * px));
       d += (dx < 0 ? 0.05 : 0.02) * (1 - above) * body; // liver under the right dome
@@ -232,13 +233,13 @@ function shadeRow(
   }
 }
 
-/** Exposure curve (a lookup table) and film noise to 8-bit pixels. */
+/** Tone curve (a lookup table: ((d - 0.07) / 0.55) ^ gamma) and film noise to 8-bit pixels. */
 function expose(D: Float32Array, a: Anatomy, g0: number): Uint8Array {
   const { gauss } = getTextures();
-  const steps = 1024, top = 1.2, k = a.exposure, norm = 1 / (1 - Math.exp(-k * 0.72));
+  const steps = 1024, lo = 0.07, hi = 0.62, top = 1;
   const curve = Float32Array.from(
     { length: steps + 1 },
-    (_, n) => (1 - Math.exp(-k * (n / steps) * top)) * norm,
+    (_, n) => Math.min(1, Math.max(0, ((n / steps) * top - lo) / (hi - lo))) ** a.gamma,
   );
   const out = new Uint8Array(D.length);
   const mask = TEX * TEX - 1, scale = steps / top;
@@ -294,15 +295,15 @@ function drawVessels(V: Float32Array, S: number, a: Anatomy, rng: Rng): void {
       // fan from up-lateral to down-lateral
       const spread = -1.25 + (2.5 * (n + rng.uniform())) / 11;
       const angle = s > 0 ? spread : Math.PI - spread;
-      grow(hx, hy, angle, 0.008, 0.085, 0);
+      grow(hx, hy, angle, 0.008, 0.1, 0);
     }
   }
 }
 
-/** Posterior and anterior ribs, clavicles and humeral heads, added column by column; ribs
+/** Posterior and anterior ribs and clavicles, added column by column; ribs
  * fade outside the hemithoraces and below the diaphragm. */
 function drawBones(D: Float32Array, S: number, a: Anatomy, rng: Rng): void {
-  const W = a.halfWidth, lungY = 0.72, lungB = lungY - a.apex, lungA = W / 2 + 0.012;
+  const W = a.halfWidth, lungY = LUNG_Y, lungB = lungY - a.apex, lungA = W / 2 + 0.012;
   const jitter = Float32Array.from({ length: 24 }, () => (rng.uniform() - 0.5) * 0.008);
   for (let i = 0; i < S; i++) {
     const u = (i + 0.5) / S, dx = u - a.cx, dn = Math.abs(dx) / W, s = dx < 0 ? -1 : 1;
@@ -321,28 +322,11 @@ function drawBones(D: Float32Array, S: number, a: Anatomy, rng: Rng): void {
         band(D, S, i, ant, 0.012, 0.024, 0.01, ex, lungY, lungB, dome);
       }
     }
-    // clavicle: medial end low near the midline, lateral end higher, slight S
+    // clavicle: medial end low near the midline, lateral end higher, tapered ends
     if (dn > 0.1 && dn < 1.0) {
-      const c = a.apex + 0.085 - 0.08 * dn + 0.015 * Math.sin(dn * Math.PI * 2);
-      band(D, S, i, c, 0.017, 0.08, 0.04, 0, lungY, lungB, 1);
-    }
-  }
-  // humeral heads at the top corners, partly out of the frame
-  for (const s of [-1, 1]) {
-    const hx = a.cx + s * (W + 0.115), hy = 0.17, r = 0.075;
-    for (
-      let j = Math.max(0, Math.floor((hy - r) * S));
-      j < Math.min(S, Math.ceil((hy + r) * S));
-      j++
-    ) {
-      for (
-        let i = Math.max(0, Math.floor((hx - r) * S));
-        i < Math.min(S, Math.ceil((hx + r) * S));
-        i++
-      ) {
-        const q = Math.hypot((i + 0.5) / S - hx, (j + 0.5) / S - hy) / r;
-        if (q < 1.1) D[j * S + i] += 0.12 * ramp((1 - q) * r * S / 1.5);
-      }
+      const c = a.apex + 0.12 - 0.12 * dn + 0.015 * Math.sin(dn * Math.PI * 2);
+      const taper = Math.min(ramp((dn - 0.16) / 0.06), ramp((0.94 - dn) / 0.06));
+      band(D, S, i, c, 0.019, 0.07 * taper, 0.03 * taper, 0, lungY, lungB, 1);
     }
   }
 }
@@ -369,7 +353,7 @@ function band(
     if (t >= 1.2) continue;
     const ey = v < lungY ? (v - lungY) / lungB : 0;
     const rho = Math.sqrt(ex * ex + ey * ey);
-    const vis = (rho < 1.05 ? 1 : 0.35) * (v < dome + 0.02 ? 1 : 0.35);
+    const vis = (rho < 1.05 ? 1 : 0.35) * (v < dome + 0.02 ? 1 : 0.15);
     const c = (t - 0.9) / 0.15;
     D[j * S + i] += vis *
       (amp * ramp((1 - t) * half * S / 0.8) + (c * c < 1 ? edge * (1 - c * c) : 0));

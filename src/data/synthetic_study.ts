@@ -54,8 +54,8 @@ export interface Anatomy {
   tissue: number;
   /** How much air darkens the lungs. */
   air: number;
-  /** Tone curve steepness (exposure) and film noise level. */
-  exposure: number;
+  /** Gamma of the tone curve (exposure). */
+  gamma: number;
   /** Standard deviation of the pixel noise. */
   noise: number;
 }
@@ -98,7 +98,7 @@ export function sampleAnatomy(rng: Rng): Anatomy {
     ribs: { first: 0.15 + j(0.006), spacing: 0.058 + j(0.003) },
     tissue: 0.5 + j(0.02),
     air: 0.31 + j(0.015),
-    exposure: 2.5 + j(0.12),
+    gamma: 1.1 + j(0.08),
     noise: 0.012 + Math.abs(j(0.004)),
   };
 }
