@@ -34,7 +34,13 @@ export function firstExisting(candidates: readonly string[]): string | undefined
   return candidates.find(isFile);
 }
 
-/** True when `path` is an existing file. @example `isFile("a.png")` */
+/**
+ * True when `path` is an existing file.
+ * @example
+ * ```ts
+ * if (!isFile("images/CXR1_1_IM-0001-3001.png")) console.warn("missing");
+ * ```
+ */
 export function isFile(path: string): boolean {
   try {
     return Deno.statSync(path).isFile;

@@ -88,7 +88,17 @@ export interface LoadOptions {
   log?: (message: string) => void;
 }
 
-/** Thrown by a strict load (or a file that cannot be read at all); lists the problems. */
+/**
+ * Thrown by a strict load (or a file that cannot be read at all); lists the problems.
+ * @example
+ * ```ts
+ * try {
+ *   await loadOpenI({ reportsDir, imagesDir, strict: true });
+ * } catch (e) {
+ *   if (e instanceof DatasetError) console.error(e.problems.length, "bad reports");
+ * }
+ * ```
+ */
 export class DatasetError extends Error {
   /** Every problem found. */
   readonly problems: Problem[];

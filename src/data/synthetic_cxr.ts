@@ -21,7 +21,6 @@ import { assignPatientSplits, type SplitFractions } from "./splits.ts";
 import { renderSyntheticCxr } from "./synthetic_render.ts";
 import { writeSyntheticReport } from "./synthetic_report.ts";
 import {
-  FINDING_KINDS,
   sampleAnatomy,
   sampleStudy,
   type SyntheticFinding,
@@ -177,6 +176,3 @@ function mix(seed: number, index: number, stream: number): number {
   h = Math.imul(h ^ (h >>> 15), 0x846ca68b);
   return (h ^ (h >>> 16)) >>> 0;
 }
-
-export { FINDING_KINDS };
-export type { SyntheticFinding, SyntheticStudy };

@@ -254,48 +254,58 @@ function expose(D: Float32Array, a: Anatomy, g0: number): Uint8Array {
 
 /** Branching vessel markings radiating from the hila, fading towards the periphery. */
 function drawVessels(V: Float32Array, S: number, a: Anatomy, rng: Rng): void {
-  const stamp = (x: number, y: number, w: number, amp: number) => {
-    const ci = Math.round(x * S - 0.5), cj = Math.round(y * S - 0.5);
-    const r = Math.max(1, Math.ceil(w * S));
-    for (let j = cj - r; j <= cj + r; j++) {
-      if (j < 0 || j >= S) continue;
-      for (let i = ci - r; i <= ci + r; i++) {
-        if (i < 0 || i >= S) continue;
-        const du = (i + 0.5) / S - x, dv = (j + 0.5) / S - y;
-        const q = (du * du + dv * dv) / (w * w);
-        if (q < 1) V[j * S + i] = Math.max(V[j * S + i], amp * (1 - q));
-      }
-    }
-  };
-  const grow = (x: number, y: number, angle: number, width: number, amp: number, depth: number) => {
-    const steps = 10 + rng.int(8);
-    for (let k = 0; k < steps; k++) {
-      angle += (rng.uniform() - 0.5) * 0.35;
-      x += Math.cos(angle) * 0.011;
-      y += Math.sin(angle) * 0.011;
-      stamp(x, y, width, amp);
-      width *= 0.95;
-      amp *= 0.93;
-      if (depth < 3 && rng.uniform() < 0.16) {
-        grow(
-          x,
-          y,
-          angle + (rng.uniform() < 0.5 ? -1 : 1) * (0.4 + rng.uniform() * 0.4),
-          width * 0.8,
-          amp * 0.9,
-          depth + 1,
-        );
-      }
-    }
-  };
   for (const s of [-1, 1]) {
     const hx = a.cx + s * (a.mediastinum + 0.06), hy = 0.43;
-    stamp(hx, hy, 0.028, 0.1); // hilum
+    stamp(V, S, hx, hy, 0.028, 0.1); // hilum
     for (let n = 0; n < 11; n++) {
       // fan from up-lateral to down-lateral
       const spread = -1.25 + (2.5 * (n + rng.uniform())) / 11;
-      const angle = s > 0 ? spread : Math.PI - spread;
-      grow(hx, hy, angle, 0.008, 0.1, 0);
+      grow(V, S, rng, hx, hy, s > 0 ? spread : Math.PI - spread, 0.008, 0.1, 0);
+    }
+  }
+}
+
+/** One vessel: a jittered walk that thins and fades, sometimes branching. */
+function grow(
+  V: Float32Array,
+  S: number,
+  rng: Rng,
+  x: number,
+  y: number,
+  angle: number,
+  width: number,
+  amp: number,
+  depth: number,
+): void {
+  const steps = 10 + rng.int(8);
+  for (let k = 0; k < steps; k++) {
+    angle += (rng.uniform() - 0.5) * 0.35;
+    x += Math.cos(angle) * 0.011;
+    y += Math.sin(angle) * 0.011;
+    stamp(V, S, x, y, width, amp);
+    width *= 0.95;
+    amp *= 0.93;
+    if (depth < 3 && rng.uniform() < 0.16) {
+      const turn = (rng.uniform() < 0.5 ? -1 : 1) * (0.4 + rng.uniform() * 0.4);
+      grow(V, S, rng, x, y, angle + turn, width * 0.8, amp * 0.9, depth + 1);
+    }
+  }
+}
+
+/** A soft disc of radius `w` (max-combined, so crossings do not add up). */
+function stamp(V: Float32Array, S: number, x: number, y: number, w: number, amp: number): void {
+  const ci = Math.round(x * S - 0.5), cj = Math.round(y * S - 0.5);
+  const r = Math.max(1, Math.ceil(w * S)), inv = 1 / (w * w * S * S);
+  const j0 = Math.max(0, cj - r), j1 = Math.min(S - 1, cj + r);
+  const i0 = Math.max(0, ci - r), i1 = Math.min(S - 1, ci + r);
+  const xs = x * S - 0.5, ys = y * S - 0.5;
+  for (let j = j0; j <= j1; j++) {
+    const dv = j - ys;
+    for (let i = i0; i <= i1; i++) {
+      const du = i - xs;
+      const q = (du * du + dv * dv) * inv;
+      const p = j * S + i;
+      if (q < 1 && V[p] < amp * (1 - q)) V[p] = amp * (1 - q);
     }
   }
 }
