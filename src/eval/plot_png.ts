@@ -269,7 +269,6 @@ function range(
   }
   if (lo === Infinity) return [0, 1];
   if (hi - lo < 1e-12 * Math.max(1, Math.abs(hi))) {
-    const pad = Math.max(Math.abs(hi) * 0.1, 1);
     const wide = Math.max(Math.abs(hi) * 0.1, 1);
     return [lo - wide, hi + wide];
   }
