@@ -292,7 +292,8 @@ export function klDivergence(p: Float64Array, y: Float64Array, count: number): n
 /**
  * Embeds `count` points of `dim` values (row-major) in 2-D with exact t-SNE. Returns count×2
  * coordinates, interleaved `[x0, y0, x1, y1, …]`. The same inputs and seed give the same bits.
- * About 6 s for 2,000 points × 1,000 iterations on one core (see `bench/tsne_bench.ts`).
+ * One core does 2,000 points of 512 values × 1,000 iterations in about 16 s of CPU time (the
+ * iterations are O(N²) each; see `bench/tsne_bench.ts`).
  * @example
  * ```ts
  * const points = new Float32Array(200 * 8).map(() => Math.random());
