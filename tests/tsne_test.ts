@@ -104,6 +104,12 @@ Deno.test("t-SNE with the cosine metric separates directions", () => {
   assert.ok(agreement > 0.95, `kNN label agreement ${agreement}`);
 });
 
+Deno.test("t-SNE lowers the default perplexity for small sets", () => {
+  const { points } = blobs(12, 3, 2, 3);
+  const y = tsne(points, 12, 3, { iterations: 50 });
+  assert.ok(y.length === 24 && y.every(Number.isFinite));
+});
+
 Deno.test("t-SNE rejects bad input with clear errors", () => {
   const pts = new Float32Array(10 * 3);
   assert.throws(() => tsne(pts, 10, 4), /expected count × dim = 10 × 4 = 40 values, got 30/);

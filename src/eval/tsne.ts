@@ -33,7 +33,10 @@ export interface TsneProgress {
 
 /** Options of {@link tsne}. */
 export interface TsneOptions {
-  /** Effective number of neighbours, 0 < perplexity < count (default 30). */
+  /**
+   * Effective number of neighbours, 0 < perplexity < count (default 30, lowered to
+   * (count − 1) / 3 for small sets, as openTSNE does).
+   */
   perplexity?: number;
   /** Gradient-descent iterations (default 1000). */
   iterations?: number;
@@ -306,7 +309,8 @@ export function tsne(
   dim: number,
   opts: TsneOptions = {},
 ): Float64Array {
-  const { perplexity, iterations, seed, metric } = { ...TSNE_DEFAULTS, ...opts };
+  const { iterations, seed, metric } = { ...TSNE_DEFAULTS, ...opts };
+  const perplexity = opts.perplexity ?? Math.min(TSNE_DEFAULTS.perplexity, (count - 1) / 3);
   if (!Number.isInteger(iterations) || iterations < 0) {
     throw new Error(`t-SNE iterations must be an integer >= 0, got ${iterations}`);
   }
