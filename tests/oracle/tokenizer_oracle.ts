@@ -5,7 +5,7 @@
  * (`env.allowRemoteModels = false`, files under a temporary `env.localModelPath`).
  *
  * Run by hand from the repository root (downloads the package on first use):
- *   deno run -A tests/oracle/tokenizer_oracle.ts
+ *   deno run -A --no-lock tests/oracle/tokenizer_oracle.ts   (keeps transformers.js out of deno.lock)
  *
  * 1. Checks WordPieceTokenizer against it on all 3,826 IU X-ray reports (findings + " " +
  *    impression), ids and masks at context 256:
