@@ -11,7 +11,7 @@
 
 import assert from "node:assert/strict";
 import { Tokenizer } from "@huggingface/tokenizers";
-import { WordPieceTokenizer } from "../src/encoders/tokenizer.ts";
+import { parseVocab, WordPieceTokenizer } from "../src/encoders/tokenizer.ts";
 import { bertTokenizerFiles } from "./util/hf_bert.ts";
 import { readIuReports } from "./util/iu_reports.ts";
 import { EDGE_CASES } from "./util/tokenizer_cases.ts";
@@ -164,9 +164,7 @@ Deno.test({
   ignore: VOCAB === null || CSV === null,
   fn: async () => {
     const tok = await WordPieceTokenizer.fromVocabFile(VOCAB!);
-    const lines = (await Deno.readTextFile(VOCAB!)).split("\n");
-    if (lines.at(-1) === "") lines.pop();
-    const files = bertTokenizerFiles(lines);
+    const files = bertTokenizerFiles(parseVocab(await Deno.readTextFile(VOCAB!)));
     const hf = new Tokenizer(files.tokenizer, files.config);
     const reports = await readIuReports(CSV!);
     assert.equal(reports.length, 3826);

@@ -4,11 +4,13 @@
  * `Normalize(CLIP mean, std)`) as Pillow 9.4 + torchvision 0.14 compute it:
  *
  * 1. Decode JPEG with image-js (jpeg-js underneath; reads baseline and progressive) and PNG with
- *    fast-png, the PNG decoder image-js wraps: image-js 1.7's own PNG step unpacks 1-bit grey and
- *    1/2/4-bit palette rows without their byte padding (wrong pixels whenever width × depth is
- *    not a multiple of 8) and rejects 2/4-bit grey. Pixels are held the way Pillow opens them: 8-bit grey "L", grey+alpha "LA", "RGB", "RGBA";
- *    16-bit grey as 32-bit "I" (values 0..65535); 16-bit RGB/RGBA as their high bytes; 16-bit
- *    grey+alpha as "RGBA"; palette "P" and 1-bit "1"; JPEG grey "L" or "RGB".
+ *    fast-png, the PNG decoder image-js wraps: image-js 1.7's own PNG step unpacks 1-bit grey
+ *    and 1/2/4-bit palette rows without their byte padding (wrong pixels whenever width × depth
+ *    is not a multiple of 8) and rejects 2/4-bit grey. Pixels are held the way Pillow opens
+ *    them: 8-bit grey "L", grey+alpha "LA", "RGB", "RGBA"; 16-bit grey as 32-bit "I" (values
+ *    0..65535); 16-bit RGB/RGBA as their high bytes; 16-bit grey+alpha as "RGBA"; palette "P";
+ *    1-bit "1"; 2/4-bit grey "L"; JPEG grey "L" or "RGB" (CMYK is refused). EXIF orientation is
+ *    ignored, as Pillow's `Image.open` does.
  * 2. Resize the shortest side to S (`int(S * long / short)` for the other side), bicubic with
  *    Pillow's antialiasing and rounding (`pil_resample.ts`); modes "P" and "1" resize with
  *    nearest (Pillow forces it); "LA"/"RGBA" resize premultiplied by alpha, as Pillow does.
@@ -22,9 +24,11 @@
  * image-js with jpeg-js.
  *
  * Memory: the header is read first and images above `maxPixels` are refused before decoding
- * (default: Pillow's `MAX_IMAGE_PIXELS`, 89,478,485, about 360 MB of decoded RGBA). Below it the
- * decoded image is held once (premultiplied in place) and the resize computes only the S×S crop
- * window, so the extra memory is a few rows of S columns.
+ * (default: Pillow's `MAX_IMAGE_PIXELS`, 89,478,485 pixels: 358 MB as 8-bit RGBA, twice that
+ * at 16 bits, plus the decoder's compressed-rows buffer while it decodes). The decoded image is
+ * not copied again (alpha is premultiplied in place; 16-bit colour keeps one 8-bit copy) and
+ * the resize computes only the S×S crop window: its intermediate is S columns by the source
+ * rows the crop needs.
  *
  * @module
  */

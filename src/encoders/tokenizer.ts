@@ -53,12 +53,28 @@ const WORD = new RegExp(`[^\\s${PUNCT}]+|[${PUNCT}]`, "gu");
 const CACHE_LIMIT = 100_000;
 
 /**
+ * The tokens of a `vocab.txt`: one per line (CR LF accepted), id = line number; a final newline
+ * ends the last token.
+ * @example
+ * ```ts
+ * parseVocab("[PAD]\n[UNK]\n"); // ["[PAD]", "[UNK]"]
+ * ```
+ */
+export function parseVocab(text: string): string[] {
+  const lines = text.split("\n").map((l) => l.replace(/\r$/, ""));
+  if (lines.at(-1) === "") lines.pop();
+  return lines;
+}
+
+/**
  * Uncased BERT WordPiece tokenizer over a `vocab.txt` vocabulary.
  * @example
  * ```ts
- * const tok = await WordPieceTokenizer.fromVocabFile("../shared/data/tokenizer/bert-base-uncased.vocab.txt");
+ * const vocab = "../shared/data/tokenizer/bert-base-uncased.vocab.txt";
+ * const tok = await WordPieceTokenizer.fromVocabFile(vocab);
  * const { ids, mask } = tok.encode("No acute cardiopulmonary process.", 16);
- * // ids: [101, 2053, 11325, ..., 1012, 102, 0, 0, ...], mask: [1, 1, ..., 0, 0]
+ * // ids [101, 2053, 11325, 4003, 3695, 14289, 13728, 7856, 2854, 2832, 1012, 102, 0, 0, 0, 0]
+ * // mask [1 × 12, 0 × 4]
  * ```
  */
 export class WordPieceTokenizer {
@@ -113,9 +129,7 @@ export class WordPieceTokenizer {
     } catch (e) {
       throw new Error(`${path}: cannot read vocabulary: ${e instanceof Error ? e.message : e}`);
     }
-    const lines = text.split("\n").map((l) => l.replace(/\r$/, ""));
-    if (lines.at(-1) === "") lines.pop();
-    return new WordPieceTokenizer(lines, path);
+    return new WordPieceTokenizer(parseVocab(text), path);
   }
 
   /**

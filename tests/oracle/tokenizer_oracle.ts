@@ -23,7 +23,7 @@
  * @module
  */
 
-import { WordPieceTokenizer } from "../../src/encoders/tokenizer.ts";
+import { parseVocab, WordPieceTokenizer } from "../../src/encoders/tokenizer.ts";
 import { bertTokenizerFiles } from "../util/hf_bert.ts";
 import { readIuReports } from "../util/iu_reports.ts";
 import { EDGE_CASES } from "../util/tokenizer_cases.ts";
@@ -43,10 +43,8 @@ type HfTokenizer = (text: string, opts?: Record<string, unknown>) => HfEncoded;
 const transformersSpecifier = "npm:@huggingface/transformers@4.3.1";
 const { AutoTokenizer, env } = await import(transformersSpecifier);
 
-const lines = (await Deno.readTextFile(VOCAB)).split("\n");
-if (lines.at(-1) === "") lines.pop();
 const dir = await Deno.makeTempDir();
-const files = bertTokenizerFiles(lines);
+const files = bertTokenizerFiles(parseVocab(await Deno.readTextFile(VOCAB)));
 await Deno.mkdir(`${dir}/bert-base-uncased`);
 await Deno.writeTextFile(
   `${dir}/bert-base-uncased/tokenizer.json`,
