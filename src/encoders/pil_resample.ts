@@ -108,86 +108,79 @@ function fixedPoint(weights: Float64Array): Int32Array {
 }
 
 /**
- * Output size and addressing of one separable pass (x or y): output pixel (x, y) reads `taps[i]`
- * samples `step` apart from `base + start[i]·step + x·px + y·py` (i = x or y).
+ * Pillow's rounding at the end of each pass: 8-bit sums are 22-bit fixed point started at
+ * 2^21, shifted and clipped to 0..255 (`clip8`); 32-bit sums are rounded half away from zero.
  */
-function passLayout(
-  src: Raster<Uint8Array | Uint16Array | Int32Array>,
-  c: Coefficients,
-  horizontal: boolean,
-  rows: number,
-  rowOffset: number,
-) {
-  const w = src.width, s = src.stride;
-  return {
-    width: horizontal ? c.start.length : w,
-    height: horizontal ? rows : c.start.length,
-    step: horizontal ? s : w * s,
-    px: horizontal ? 0 : s,
-    py: horizontal ? w * s : 0,
-    base: horizontal ? rowOffset * w * s : -rowOffset * w * s,
-  };
+function finish(ss: number, eightBit: boolean): number {
+  if (!eightBit) return ss >= 0 ? Math.floor(ss + 0.5) : -Math.floor(-ss + 0.5);
+  const v = ss >> PRECISION_BITS; // |ss| < 2^31 for 8-bit samples, as in Pillow's int arithmetic
+  return v < 0 ? 0 : v > 255 ? 255 : v;
+}
+
+/** Weights and starting sum of a pass: fixed point for 8-bit, doubles for 32-bit. */
+function passWeights(c: Coefficients, eightBit: boolean) {
+  return eightBit
+    ? { k: fixedPoint(c.weights), init: 1 << (PRECISION_BITS - 1) }
+    : { k: c.weights, init: 0 };
 }
 
 /**
- * One bicubic pass over 8-bit samples (Pillow's `ImagingResample{Horizontal,Vertical}_8bpc`):
- * 22-bit fixed-point weights, rounding offset 2^21, clip to 0..255. `rows` / `rowOffset`: the
- * source rows a horizontal pass covers, or where the vertical pass's source starts.
+ * Horizontal pass (Pillow's `ImagingResampleHorizontal_8bpc` / `_32bpc`) over source rows
+ * `y0 .. y0 + rows - 1`: one output pixel per coefficient set, `bands` samples each.
  */
-function pass8(
-  src: Raster<Uint8Array>,
+function horizontalPass(
+  src: Raster<Uint8Array | Uint16Array>,
   bands: number,
   c: Coefficients,
-  horizontal: boolean,
+  y0: number,
   rows: number,
-  rowOffset: number,
-): Raster<Uint8Array> {
-  const { width, height, step, px, py, base } = passLayout(src, c, horizontal, rows, rowOffset);
-  const k = fixedPoint(c.weights), ksize = c.ksize, taps = c.taps, start = c.start;
-  const data = src.data;
-  const out = new Uint8Array(width * height * bands);
+  eightBit: boolean,
+): Raster<Uint8Array | Int32Array> {
+  const { k, init } = passWeights(c, eightBit);
+  const { start, taps, ksize } = c, width = start.length;
+  const { data, stride, width: w } = src;
+  const out = eightBit
+    ? new Uint8Array(width * rows * bands)
+    : new Int32Array(width * rows * bands);
   let o = 0;
-  for (let y = 0; y < height; y++) {
+  for (let y = 0; y < rows; y++) {
     for (let x = 0; x < width; x++) {
-      const i = horizontal ? x : y, kb = i * ksize, n = taps[i];
-      const p0 = base + start[i] * step + x * px + y * py;
+      const kb = x * ksize, n = taps[x], p0 = ((y0 + y) * w + start[x]) * stride;
       for (let b = 0; b < bands; b++) {
-        // |ss| < 2^31 for 8-bit samples, as in Pillow's int arithmetic
-        let ss = 1 << (PRECISION_BITS - 1);
-        for (let t = 0, p = p0 + b; t < n; t++, p += step) ss += data[p] * k[kb + t];
-        const v = ss >> PRECISION_BITS;
-        out[o++] = v < 0 ? 0 : v > 255 ? 255 : v;
+        let ss = init;
+        for (let t = 0, p = p0 + b; t < n; t++, p += stride) ss += data[p] * k[kb + t];
+        out[o++] = finish(ss, eightBit);
       }
     }
   }
-  return { width, height, data: out, stride: bands };
+  return { width, height: rows, data: out, stride: bands };
 }
 
 /**
- * One bicubic pass over 32-bit integer samples (Pillow's `*_32bpc` for mode "I"): double
- * weights, each pass rounded half away from zero, no clipping.
+ * Vertical pass (Pillow's `ImagingResampleVertical_8bpc` / `_32bpc`) over a source whose first
+ * row is source row `y0`: whole output rows accumulated tap by tap (the same sums, in the same
+ * order, as Pillow's per-pixel loop; exact in float64 for 8-bit).
  */
-function pass32(
-  src: Raster<Uint16Array | Int32Array>,
+function verticalPass(
+  src: Raster<Uint8Array | Int32Array>,
   c: Coefficients,
-  horizontal: boolean,
-  rows: number,
-  rowOffset: number,
-): Raster<Int32Array> {
-  const { width, height, step, px, py, base } = passLayout(src, c, horizontal, rows, rowOffset);
-  const k = c.weights, ksize = c.ksize, taps = c.taps, start = c.start, data = src.data;
-  const out = new Int32Array(width * height);
-  let o = 0;
+  y0: number,
+  eightBit: boolean,
+): Raster<Uint8Array | Int32Array> {
+  const { k, init } = passWeights(c, eightBit);
+  const { start, taps, ksize } = c, height = start.length;
+  const { data, stride, width } = src, rowLen = width * stride;
+  const out = eightBit ? new Uint8Array(rowLen * height) : new Int32Array(rowLen * height);
+  const acc = new Float64Array(rowLen);
   for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
-      const i = horizontal ? x : y, kb = i * ksize, n = taps[i];
-      let ss = 0;
-      const p0 = base + start[i] * step + x * px + y * py;
-      for (let t = 0, p = p0; t < n; t++, p += step) ss += data[p] * k[kb + t];
-      out[o++] = ss >= 0 ? Math.floor(ss + 0.5) : -Math.floor(-ss + 0.5);
+    acc.fill(init);
+    for (let t = 0; t < taps[y]; t++) {
+      const kt = k[y * ksize + t], r = (start[y] - y0 + t) * rowLen;
+      for (let j = 0; j < rowLen; j++) acc[j] += data[r + j] * kt;
     }
+    for (let j = 0, o = y * rowLen; j < rowLen; j++) out[o + j] = finish(acc[j], eightBit);
   }
-  return { width, height, data: out, stride: 1 };
+  return { width, height, data: out, stride };
 }
 
 /**
@@ -210,12 +203,8 @@ export function resizeBicubic(
   // rows of the source that the vertical pass reads
   const y0 = cy.start[0];
   const y1 = cy.start[win.height - 1] + cy.taps[win.height - 1];
-  if (src.data instanceof Uint8Array) {
-    const tmp = pass8(src as Raster<Uint8Array>, bands, cx, true, y1 - y0, y0);
-    return pass8(tmp, bands, cy, false, 0, y0);
-  }
-  const tmp = pass32(src as Raster<Uint16Array>, cx, true, y1 - y0, y0);
-  return pass32(tmp, cy, false, 0, y0);
+  const eightBit = src.data instanceof Uint8Array;
+  return verticalPass(horizontalPass(src, bands, cx, y0, y1 - y0, eightBit), cy, y0, eightBit);
 }
 
 /** Source indices of Pillow's nearest resize (`ImagingScaleAffine`) for `first .. first+count`. */
