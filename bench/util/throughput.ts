@@ -1,7 +1,7 @@
 /**
  * Throughput next to `Deno.bench` times: each registered bench records its own wall times, and
- * when the bench process ends a table prints GFLOP/s and GB/s per bench, grouped, with the ratio
- * to the group's baseline.
+ * when the bench process ends a table prints GFLOP/s, GB/s or items/s per bench, grouped, with
+ * the ratio to the group's baseline.
  *
  * @module
  */
@@ -12,6 +12,10 @@ export interface Work {
   flops?: number;
   /** Bytes moved per call (read + written, counted once). */
   bytes?: number;
+  /** Items processed per call (images, reports, …), named by `unit`: reported as unit/s. */
+  items?: number;
+  /** Name of one item, e.g. "images". */
+  unit?: string;
 }
 
 /** A bench registered with {@link benchThroughput}. */
@@ -74,6 +78,11 @@ export function throughputTable(): string {
       const parts = [`${ms.toFixed(3).padStart(10)} ms`];
       if (r.work.flops) parts.push(`${(r.work.flops / ms / 1e6).toFixed(2).padStart(8)} GFLOP/s`);
       if (r.work.bytes) parts.push(`${(r.work.bytes / ms / 1e6).toFixed(2).padStart(8)} GB/s`);
+      if (r.work.items) {
+        parts.push(
+          `${(r.work.items / ms * 1e3).toFixed(1).padStart(9)} ${r.work.unit ?? "items"}/s`,
+        );
+      }
       if (base && base !== r) parts.push(`${(median(base.times) / ms).toFixed(2)}x baseline`);
       lines.push(`    ${r.name.padEnd(44)} ${parts.join("  ")}`);
     }
