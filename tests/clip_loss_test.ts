@@ -54,6 +54,8 @@ gpuTest("clip loss rejects a short buffer with a clear error", (gpu) => {
     clipLossForward(gpu, gpu.storage(8), gpu.storage(1), { n: 3 });
     throw new Error("no error");
   } catch (e) {
-    if (!String(e).includes("clip_loss_forward: logits has 8 elements, expected at least 9")) throw e;
+    if (!String(e).includes("clip_loss_forward: logits has 8 elements, expected at least 9")) {
+      throw e;
+    }
   }
 });

@@ -95,13 +95,17 @@ Deno.test("composite loss: float64 twins chained match PyTorch autograd", () => 
   );
   l2norm.l2normBackward(z, norm, dz, dx, { rows: n, dim, eps: EPS });
   bce.bceBackward(cls, labels2, dcls, { n, weight: weights.bce });
-  compare({
-    terms: { clip: clipTerm, supcon: supconTerm, bce: bceTerm },
-    du: dx.subarray(0, B * dim),
-    dv: dx.subarray(B * dim),
-    dt: dt[0],
-    dcls,
-  }, { atol: 1e-12, rtol: 1e-10 }, "twins");
+  compare(
+    {
+      terms: { clip: clipTerm, supcon: supconTerm, bce: bceTerm },
+      du: dx.subarray(0, B * dim),
+      dv: dx.subarray(B * dim),
+      dt: dt[0],
+      dcls,
+    },
+    { atol: 1e-12, rtol: 1e-10 },
+    "twins",
+  );
 });
 
 gpuTest("composite loss: GPU ops chained match PyTorch autograd (rel 1e-4)", async (gpu) => {
@@ -149,11 +153,15 @@ gpuTest("composite loss: GPU ops chained match PyTorch autograd (rel 1e-4)", asy
     dt,
     dcls,
   ]);
-  compare({
-    terms: { clip: clipTerm[0], supcon: supconTerm[0], bce: bceTerm[0] },
-    du: rdx.subarray(0, B * dim),
-    dv: rdx.subarray(B * dim),
-    dt: rdt[0],
-    dcls: rdcls,
-  }, { atol: 1e-5, rtol: 1e-4 }, "GPU");
+  compare(
+    {
+      terms: { clip: clipTerm[0], supcon: supconTerm[0], bce: bceTerm[0] },
+      du: rdx.subarray(0, B * dim),
+      dv: rdx.subarray(B * dim),
+      dt: rdt[0],
+      dcls: rdcls,
+    },
+    { atol: 1e-5, rtol: 1e-4 },
+    "GPU",
+  );
 });

@@ -4,7 +4,9 @@ import { assertClose, f32, f64, gpuTest, numericGradient, randn, Rng } from "./u
 
 Deno.test("similarity twin: backward matches finite differences (below and above the cap)", () => {
   const rng = new Rng(1);
-  for (const [rows, cols, dim, t0] of [[1, 1, 1, 0.3], [3, 5, 7, Math.log(1 / 0.07)], [4, 2, 3, 5]]) {
+  for (
+    const [rows, cols, dim, t0] of [[1, 1, 1, 0.3], [3, 5, 7, Math.log(1 / 0.07)], [4, 2, 3, 5]]
+  ) {
     const shape = { rows, cols, dim };
     const u = randn(rng, rows * dim), v = randn(rng, cols * dim), t = new Float64Array([t0]);
     const w = randn(rng, rows * cols); // loss = sum(w * logits)
@@ -71,8 +73,17 @@ gpuTest("similarity backward with du and dv on one view adds both products", asy
   const dz = new Float64Array(n * dim), dt = new Float64Array(1);
   twin.similarityBackward(z, z, t, dl, dz, dz, dt, shape);
   const gz = gpu.storage(f32(z)), gdz = gpu.storage(n * dim);
-  const ds = similarityBackward(gpu, gz, gz, gpu.storage(f32(t)), gpu.storage(f32(dl)), gdz, gdz,
-    gpu.storage(1), shape);
+  const ds = similarityBackward(
+    gpu,
+    gz,
+    gz,
+    gpu.storage(f32(t)),
+    gpu.storage(f32(dl)),
+    gdz,
+    gdz,
+    gpu.storage(1),
+    shape,
+  );
   await gpu.run(ds);
   assertClose(await gpu.read(gdz), dz, { atol: 1e-4, rtol: 1e-4 }, "dz");
 });

@@ -6,7 +6,7 @@
  */
 
 import type { GpuContext } from "../gpu/context.ts";
-import { type Dispatch, groups, type GpuView, type KernelSpec } from "../gpu/kernel.ts";
+import { type Dispatch, type GpuView, groups, type KernelSpec } from "../gpu/kernel.ts";
 import type { BceBackwardShape, BceShape } from "../reference/bce.ts";
 import { checkLength } from "./shapes.ts";
 

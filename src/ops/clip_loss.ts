@@ -9,7 +9,7 @@
  */
 
 import type { GpuContext } from "../gpu/context.ts";
-import { type Dispatch, groups, type GpuView, type KernelSpec } from "../gpu/kernel.ts";
+import { type Dispatch, type GpuView, groups, type KernelSpec } from "../gpu/kernel.ts";
 import type { ClipLossBackwardShape, ClipLossShape } from "../reference/clip_loss.ts";
 import { checkLength } from "./shapes.ts";
 

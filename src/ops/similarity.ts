@@ -10,7 +10,7 @@
  */
 
 import type { GpuContext } from "../gpu/context.ts";
-import { type Dispatch, groups, type GpuView, type KernelSpec } from "../gpu/kernel.ts";
+import { type Dispatch, type GpuView, groups, type KernelSpec } from "../gpu/kernel.ts";
 import type { SimilarityShape } from "../reference/similarity.ts";
 import { checkLength } from "./shapes.ts";
 
@@ -127,7 +127,10 @@ export function similarityBackward(
     dv: [dv, cols * dim],
     dt: [dt, 1],
   });
-  const partials = gpu.storage(Math.ceil(rows / TILE) * Math.ceil(dim / TILE), "similarity dt partials");
+  const partials = gpu.storage(
+    Math.ceil(rows / TILE) * Math.ceil(dim / TILE),
+    "similarity dt partials",
+  );
   const u8 = uniforms(shape);
   return [
     gpu.prepare(SIMILARITY_BACKWARD_U, u8, [t, u, v, dlogits, du, partials], grid(rows, dim)),

@@ -3,8 +3,9 @@
  * similarity kernel computes `S = z zᵀ / τ` (as a similarity of z with itself at the constant log
  * scale ln(1/τ)), `kernels/supcon.wgsl` reduces it. Twin in `src/reference/supcon.ts`.
  *
- * Scratch: each call allocates, once, an `n x n` similarity buffer, `3n + 3` floats of per-anchor
- * statistics and totals, and the log scale; its dispatches keep them. The backward recomputes
+ * Scratch: each call allocates, once, an `n x n` similarity buffer (the backward overwrites it
+ * with dS), `3n` floats of per-anchor statistics and a few scalars (the log scale ln(1/τ), the
+ * anchor count); its dispatches keep them. The backward recomputes
  * the similarity and statistics, so it does not depend on the forward having run (a trainer may
  * run the forward only on the steps whose loss it reads). `z` and `labels` must not share a
  * buffer with `out` or `dz`.
@@ -13,7 +14,7 @@
  */
 
 import type { GpuContext } from "../gpu/context.ts";
-import { type Dispatch, groups, type GpuView, type KernelSpec } from "../gpu/kernel.ts";
+import { type Dispatch, type GpuView, groups, type KernelSpec } from "../gpu/kernel.ts";
 import { MAX_LOGIT_SCALE } from "../reference/similarity.ts";
 import type { SupconBackwardShape, SupconShape } from "../reference/supcon.ts";
 import { checkLength } from "./shapes.ts";
