@@ -131,11 +131,11 @@ export function similarityBackward(
     Math.ceil(rows / TILE) * Math.ceil(dim / TILE),
     "similarity dt partials",
   );
-  const u8 = uniforms(shape);
+  const params = uniforms(shape);
   return [
-    gpu.prepare(SIMILARITY_BACKWARD_U, u8, [t, u, v, dlogits, du, partials], grid(rows, dim)),
-    gpu.prepare(SIMILARITY_BACKWARD_V, u8, [t, u, v, dlogits, dv], grid(cols, dim)),
-    gpu.prepare(SIMILARITY_BACKWARD_T, u8, [t, partials, dt], 1),
+    gpu.prepare(SIMILARITY_BACKWARD_U, params, [t, u, v, dlogits, du, partials], grid(rows, dim)),
+    gpu.prepare(SIMILARITY_BACKWARD_V, params, [t, u, v, dlogits, dv], grid(cols, dim)),
+    gpu.prepare(SIMILARITY_BACKWARD_T, params, [t, partials, dt], 1),
   ];
 }
 
