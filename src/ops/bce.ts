@@ -1,0 +1,77 @@
+/**
+ * Binary cross-entropy with logits on the GPU (`kernels/bce.wgsl`), numerically stable, mean
+ * over `n`; labels are i32 0/1. Twin in `src/reference/bce.ts`.
+ *
+ * @module
+ */
+
+import type { GpuContext } from "../gpu/context.ts";
+import { type Dispatch, type GpuView, groups, type KernelSpec } from "../gpu/kernel.ts";
+import type { BceBackwardShape, BceShape } from "../reference/bce.ts";
+import { checkLength } from "./shapes.ts";
+
+export type { BceBackwardShape, BceShape } from "../reference/bce.ts";
+
+const WG = 64;
+
+/** `bce_forward`: uniform, logits, labels (i32), out. One workgroup. */
+export const BCE_FORWARD: KernelSpec = {
+  name: "bce_forward",
+  file: "bce.wgsl",
+  entryPoint: "bce_forward",
+  workgroupSize: [WG],
+  bindings: ["uniform", "read", "read", "write"],
+};
+
+/** `bce_backward`: uniform, logits, labels (i32), dlogits (accumulated). */
+export const BCE_BACKWARD: KernelSpec = {
+  name: "bce_backward",
+  file: "bce.wgsl",
+  entryPoint: "bce_backward",
+  workgroupSize: [WG],
+  bindings: ["uniform", "read", "read", "write"],
+};
+
+/**
+ * Prepares `out[0] = mean_i max(x, 0) - x y + log1p(exp(-|x|))`.
+ * @example
+ * ```ts
+ * // const d = bceForward(gpu, logits, labels, loss, { n: 512 });
+ * // await gpu.run([d]);
+ * ```
+ */
+export function bceForward(
+  gpu: GpuContext,
+  logits: GpuView,
+  labels: GpuView,
+  out: GpuView,
+  shape: BceShape,
+): Dispatch {
+  const { n } = shape;
+  checkLength("bce_forward", { logits: [logits, n], labels: [labels, n], out: [out, 1] });
+  return gpu.prepare(BCE_FORWARD, uniforms(n, 0), [logits, labels, out], 1);
+}
+
+/**
+ * Prepares `dlogits += weight (σ(x) - y) / n`; `weight` is the loss weight times the upstream
+ * gradient.
+ * @example
+ * ```ts
+ * // const d = bceBackward(gpu, logits, labels, dlogits, { n: 512, weight: 0.3 });
+ * ```
+ */
+export function bceBackward(
+  gpu: GpuContext,
+  logits: GpuView,
+  labels: GpuView,
+  dlogits: GpuView,
+  shape: BceBackwardShape,
+): Dispatch {
+  const { n, weight } = shape;
+  checkLength("bce_backward", { logits: [logits, n], labels: [labels, n], dlogits: [dlogits, n] });
+  return gpu.prepare(BCE_BACKWARD, uniforms(n, weight), [logits, labels, dlogits], groups(n, WG));
+}
+
+function uniforms(n: number, weight: number) {
+  return [{ u32: n }, { f32: weight }];
+}
