@@ -65,6 +65,19 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)];
 }
 
+/**
+ * Throughput of `r` over the baseline's: work per second, by the first measure both declare
+ * (flops, bytes, items), else calls per second.
+ */
+function speedup(r: (typeof rows)[number], base: (typeof rows)[number]): number {
+  const rate = (x: (typeof rows)[number], key: "flops" | "bytes" | "items") =>
+    (x.work[key] ?? 0) / median(x.times);
+  for (const key of ["flops", "bytes", "items"] as const) {
+    if (r.work[key] && base.work[key]) return rate(r, key) / rate(base, key);
+  }
+  return median(base.times) / median(r.times);
+}
+
 /** Formats the throughput table (median time per call). */
 export function throughputTable(): string {
   const lines = ["", "throughput (median of the calls Deno.bench made):"];
@@ -83,7 +96,7 @@ export function throughputTable(): string {
           `${(r.work.items / ms * 1e3).toFixed(1).padStart(9)} ${r.work.unit ?? "items"}/s`,
         );
       }
-      if (base && base !== r) parts.push(`${(median(base.times) / ms).toFixed(2)}x baseline`);
+      if (base && base !== r) parts.push(`${speedup(r, base).toFixed(2)}x baseline`);
       lines.push(`    ${r.name.padEnd(44)} ${parts.join("  ")}`);
     }
   }
