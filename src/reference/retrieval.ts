@@ -102,14 +102,23 @@ export function topK(
 ): void {
   checkRetrieval("top_k", shape);
   const { rows, cols, k } = shape;
+  // (s, j) ranks before (t, i): higher score, or equal score and lower index; NaN never does.
+  const before = (s: number, j: number, t: number, i: number) => s > t || (s === t && j < i);
   for (let i = 0; i < rows; i++) {
-    const row = scores.subarray(i * cols, (i + 1) * cols);
-    const order = [...row.keys()].filter((j) => !Number.isNaN(row[j]))
-      .sort((a, b) => row[b] - row[a] || a - b);
-    for (let r = 0; r < k; r++) {
-      const j = order[r];
-      outIndex[i * k + r] = j ?? NO_INDEX;
-      outScore[i * k + r] = j === undefined ? -Infinity : row[j];
+    // One sequential scan with a sorted list of k, starting from padding entries.
+    const best = new Float64Array(k).fill(-Infinity), index = new Uint32Array(k).fill(NO_INDEX);
+    for (let j = 0; j < cols; j++) {
+      const s = scores[i * cols + j];
+      if (!before(s, j, best[k - 1], index[k - 1])) continue;
+      let p = k - 1;
+      for (; p > 0 && before(s, j, best[p - 1], index[p - 1]); p--) {
+        best[p] = best[p - 1];
+        index[p] = index[p - 1];
+      }
+      best[p] = s;
+      index[p] = j;
     }
+    outScore.set(best, i * k);
+    outIndex.set(index, i * k);
   }
 }
