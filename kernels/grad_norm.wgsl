@@ -7,7 +7,7 @@
 // 1e-7 relative for millions of elements.
 
 override WG_X: u32 = 64;
-override CHUNK: u32 = 32;
+override CHUNK: u32 = 128;
 
 struct Shape {
   // grad_norm_partial: elements of x; grad_norm_final: number of partials.

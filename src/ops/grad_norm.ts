@@ -15,7 +15,7 @@ export type { GradNormShape } from "../reference/grad_norm.ts";
 
 const WG = 64;
 /** Elements each invocation of the first pass sums. */
-const CHUNK = 32;
+const CHUNK = 128;
 
 /** `grad_norm_partial`: uniform, x, partials (one per workgroup). */
 export const GRAD_NORM_PARTIAL: KernelSpec = {
@@ -38,7 +38,7 @@ export const GRAD_NORM_FINAL: KernelSpec = {
 
 /**
  * Prepares the two passes that write `sqrt(sum x²)` over `length` elements to `out[0]`. Each
- * call allocates a small scratch buffer (one float per 2,048 elements): prepare once, encode
+ * call allocates a small scratch buffer (one float per 8,192 elements): prepare once, encode
  * every step.
  * @example
  * ```ts
