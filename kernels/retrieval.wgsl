@@ -5,12 +5,12 @@
 //   invocations stride over the row and add their counts into a workgroup atomic.
 //
 // top_k_pass: the k best of each row, best first, equal scores by lower column index (NaN
-//   scores are never selected). One pass cuts each row's input candidates into chunks of
-//   `per_chunk`; one invocation keeps the k best of its chunk in private memory (insertion into
-//   a sorted list) and writes them, sorted, as one list of the pass's output. The first pass
-//   reads the raw scores (candidate column = position; in_index is not read); later passes
-//   merge the previous pass's lists (in_index holds their columns) until one list of k remains
-//   per row.
+//   scores are never selected). A pass splits each row's input candidates among `chunks`
+//   invocations (invocation c takes candidates c, c + chunks, …; the host bounds their count);
+//   each keeps the k best of its share in a sorted list (insertion) and writes that list as one
+//   of the pass's outputs. The first pass reads the raw scores (candidate column = position;
+//   in_index is not read); later passes merge the previous pass's lists (in_index holds their
+//   columns) until one list of k remains per row.
 //
 // Mesa's llvmpipe stops an invocation's loops silently after 65,535 iterations in total, all
 // loops together: the host keeps every invocation below that (src/ops/retrieval.ts).
@@ -18,16 +18,16 @@
 
 override WG_X: u32 = 64;
 
-const K_MAX: u32 = 64u;
+// Capacity of each invocation's list (k <= K_CAP).
+override K_CAP: u32 = 64;
 
 struct Shape {
   rows: u32,
   cols: u32,
   k: u32,
-  // top_k_pass only: candidates per row in the input, candidates per invocation, output lists
-  // per row (chunks), and 1 when the input is the raw score matrix.
+  // top_k_pass only: candidates per row in the input, output lists per row (= invocations per
+  // row), and 1 when the input is the raw score matrix.
   in_len: u32,
-  per_chunk: u32,
   chunks: u32,
   first: u32,
 }
@@ -77,6 +77,12 @@ fn retrieval_rank(
 @group(0) @binding(3) var<storage, read_write> top_out_score: array<f32>;
 @group(0) @binding(4) var<storage, read_write> top_out_index: array<u32>;
 
+// Each invocation's sorted list, a slice of K_CAP entries of workgroup memory that no other
+// invocation touches (workgroup memory rather than a private array: llvmpipe keeps private
+// arrays in registers and pays for their whole size on every loop iteration).
+var<workgroup> list_score: array<f32, WG_X * K_CAP>;
+var<workgroup> list_index: array<u32, WG_X * K_CAP>;
+
 // True when candidate (s, j) ranks before (t, i): higher score, or equal score and lower column.
 fn before(s: f32, j: u32, t: f32, i: u32) -> bool {
   return s > t || (s == t && j < i);
@@ -97,35 +103,38 @@ fn top_k_pass(
   let k = shape.k;
   // The list starts full of placeholders (-inf, no column) that every real candidate beats, so
   // a chunk with fewer than k candidates still writes k well-ordered entries.
-  var best: array<f32, K_MAX>;
-  var index: array<u32, K_MAX>;
+  let slot = lid.x * K_CAP;
   for (var r = 0u; r < k; r = r + 1u) {
-    best[r] = bitcast<f32>(0xff800000u);
-    index[r] = 0xffffffffu;
+    list_score[slot + r] = bitcast<f32>(0xff800000u);
+    list_index[slot + r] = 0xffffffffu;
   }
-  let end = min((chunk + 1u) * shape.per_chunk, shape.in_len);
-  for (var c = chunk * shape.per_chunk; c < end; c = c + 1u) {
+  // The last entry, kept in registers: most candidates only meet this test.
+  var last_s = list_score[slot + k - 1u];
+  var last_j = list_index[slot + k - 1u];
+  for (var c = chunk; c < shape.in_len; c = c + shape.chunks) {
     let s = top_in_score[row * shape.in_len + c];
     var j = c;
     if (shape.first == 0u) {
       j = top_in_index[row * shape.in_len + c];
     }
-    if (!before(s, j, best[k - 1u], index[k - 1u])) {
+    if (!before(s, j, last_s, last_j)) {
       continue;
     }
     // Insert in order; the last entry falls off.
     var p = k - 1u;
-    while (p > 0u && before(s, j, best[p - 1u], index[p - 1u])) {
-      best[p] = best[p - 1u];
-      index[p] = index[p - 1u];
+    while (p > 0u && before(s, j, list_score[slot + p - 1u], list_index[slot + p - 1u])) {
+      list_score[slot + p] = list_score[slot + p - 1u];
+      list_index[slot + p] = list_index[slot + p - 1u];
       p = p - 1u;
     }
-    best[p] = s;
-    index[p] = j;
+    list_score[slot + p] = s;
+    list_index[slot + p] = j;
+    last_s = list_score[slot + k - 1u];
+    last_j = list_index[slot + k - 1u];
   }
   let out_base = (row * shape.chunks + chunk) * k;
   for (var r = 0u; r < k; r = r + 1u) {
-    top_out_score[out_base + r] = best[r];
-    top_out_index[out_base + r] = index[r];
+    top_out_score[out_base + r] = list_score[slot + r];
+    top_out_index[out_base + r] = list_index[slot + r];
   }
 }

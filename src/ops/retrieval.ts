@@ -8,19 +8,25 @@
 
 import type { GpuContext } from "../gpu/context.ts";
 import type { Dispatch, GpuView, KernelSpec } from "../gpu/kernel.ts";
-import { checkRetrieval, type RetrievalShape, type TopKShape } from "../reference/retrieval.ts";
+import {
+  checkRetrieval,
+  type RetrievalShape,
+  TOP_K_MAX,
+  type TopKShape,
+} from "../reference/retrieval.ts";
 import { grid2d } from "./grid.ts";
 import { checkLength } from "./shapes.ts";
 
 export { INVALID_RANK, NO_INDEX, TOP_K_MAX } from "../reference/retrieval.ts";
 export type { RetrievalShape, TopKShape } from "../reference/retrieval.ts";
 
-const RANK_WG = 256;
-const TOP_K_WG = 64;
+const RANK_WG = 64;
+/** 32 invocations × 64 entries × 8 bytes of lists: 16 KiB of workgroup memory. */
+const TOP_K_WG = 32;
 /**
- * Candidates one top-k invocation scans. Worst case (every candidate inserted at the front) it
- * runs about CANDIDATES · k loop iterations, 32,768 for k = 64: below the 65,535 that Mesa's
- * llvmpipe allows one invocation in total.
+ * Candidates one top-k invocation scans, at most. Worst case (every candidate inserted at the
+ * front) it runs about CANDIDATES · k loop iterations, 32,768 for k = 64: below the 65,535 that
+ * Mesa's llvmpipe allows one invocation in total.
  */
 const CANDIDATES = 512;
 /** llvmpipe's loop budget per invocation (all loops together); see kernels/retrieval.wgsl. */
@@ -41,6 +47,7 @@ export const TOP_K_PASS: KernelSpec = {
   file: "retrieval.wgsl",
   entryPoint: "top_k_pass",
   workgroupSize: [TOP_K_WG],
+  constants: { K_CAP: TOP_K_MAX },
   bindings: ["uniform", "read", "read", "write", "write"],
 };
 
@@ -74,16 +81,16 @@ export function retrievalRank(
     target: [target, rows],
     rank: [rank, rows],
   });
-  const uniforms = [rows, cols, 0, 0, 0, 0, 0].map((u32) => ({ u32 }));
+  const uniforms = [rows, cols, 0, 0, 0, 0].map((u32) => ({ u32 }));
   return gpu.prepare(RETRIEVAL_RANK, uniforms, [scores, target, rank], grid2d(gpu, rows, 1));
 }
 
 /**
  * Prepares the top `k` (≤ {@link TOP_K_MAX}, ≤ cols) of each row, best first, equal scores by
  * lower index: `outIndex[i * k + r]` (u32) and `outScore[i * k + r]`. NaN scores are never
- * selected. Returns the passes to encode in order: the first takes the k best of every chunk of
- * 512 columns, each further one merges up to 512 / k of those lists (one pass for rows up to
- * 512²/k columns). Allocates scratch buffers: prepare once, encode as often as needed.
+ * selected. Returns the passes to encode in order: the first keeps the k best of every 512
+ * columns, each further one merges those lists 512 candidates at a time (one pass up to 512
+ * columns, two up to 512 · ⌊512 / k⌋). Allocates scratch buffers: prepare once, encode often.
  * @example
  * ```ts
  * // const passes = topK(gpu, scores, idx, val, { rows: n, cols: n, k: 10 });
@@ -108,9 +115,9 @@ export function topK(
   const scratch: { score: GpuView; index: GpuView }[] = [];
   // The first pass reads raw scores, its candidate columns are positions: `index` is not read.
   let input = { score: scores, index: scores };
-  let inLen = cols, perChunk = CANDIDATES, first = 1;
+  let inLen = cols, first = 1;
   for (;;) {
-    const chunks = Math.ceil(inLen / perChunk);
+    const chunks = Math.ceil(inLen / CANDIDATES);
     let output = { score: outScore, index: outIndex };
     if (chunks > 1) {
       const slot = passes.length % 2;
@@ -120,13 +127,12 @@ export function topK(
       };
       output = scratch[slot];
     }
-    const uniforms = [rows, cols, k, inLen, perChunk, chunks, first].map((u32) => ({ u32 }));
+    const uniforms = [rows, cols, k, inLen, chunks, first].map((u32) => ({ u32 }));
     const views = [input.score, input.index, output.score, output.index];
     passes.push(gpu.prepare(TOP_K_PASS, uniforms, views, grid2d(gpu, rows * chunks, TOP_K_WG)));
     if (chunks === 1) return passes;
     input = output;
     inLen = chunks * k;
-    perChunk = Math.floor(CANDIDATES / k) * k;
     first = 0;
   }
 }
