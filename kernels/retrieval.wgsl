@@ -18,8 +18,8 @@
 
 override WG_X: u32 = 64;
 
-// Capacity of each invocation's list (k <= K_CAP).
-override K_CAP: u32 = 64;
+// Capacity of each invocation's list (k <= K_MAX).
+const K_MAX: u32 = 64u;
 
 struct Shape {
   rows: u32,
@@ -77,12 +77,6 @@ fn retrieval_rank(
 @group(0) @binding(3) var<storage, read_write> top_out_score: array<f32>;
 @group(0) @binding(4) var<storage, read_write> top_out_index: array<u32>;
 
-// Each invocation's sorted list, a slice of K_CAP entries of workgroup memory that no other
-// invocation touches (workgroup memory rather than a private array: llvmpipe keeps private
-// arrays in registers and pays for their whole size on every loop iteration).
-var<workgroup> list_score: array<f32, WG_X * K_CAP>;
-var<workgroup> list_index: array<u32, WG_X * K_CAP>;
-
 // True when candidate (s, j) ranks before (t, i): higher score, or equal score and lower column.
 fn before(s: f32, j: u32, t: f32, i: u32) -> bool {
   return s > t || (s == t && j < i);
@@ -102,15 +96,16 @@ fn top_k_pass(
   let chunk = id - row * shape.chunks;
   let k = shape.k;
   // The list starts full of placeholders (-inf, no column) that every real candidate beats, so
-  // a chunk with fewer than k candidates still writes k well-ordered entries.
-  let slot = lid.x * K_CAP;
+  // a share of fewer than k candidates still writes k well-ordered entries.
+  var best: array<f32, K_MAX>;
+  var index: array<u32, K_MAX>;
   for (var r = 0u; r < k; r = r + 1u) {
-    list_score[slot + r] = bitcast<f32>(0xff800000u);
-    list_index[slot + r] = 0xffffffffu;
+    best[r] = bitcast<f32>(0xff800000u);
+    index[r] = 0xffffffffu;
   }
   // The last entry, kept in registers: most candidates only meet this test.
-  var last_s = list_score[slot + k - 1u];
-  var last_j = list_index[slot + k - 1u];
+  var last_s = best[k - 1u];
+  var last_j = index[k - 1u];
   for (var c = chunk; c < shape.in_len; c = c + shape.chunks) {
     let s = top_in_score[row * shape.in_len + c];
     var j = c;
@@ -122,19 +117,19 @@ fn top_k_pass(
     }
     // Insert in order; the last entry falls off.
     var p = k - 1u;
-    while (p > 0u && before(s, j, list_score[slot + p - 1u], list_index[slot + p - 1u])) {
-      list_score[slot + p] = list_score[slot + p - 1u];
-      list_index[slot + p] = list_index[slot + p - 1u];
+    while (p > 0u && before(s, j, best[p - 1u], index[p - 1u])) {
+      best[p] = best[p - 1u];
+      index[p] = index[p - 1u];
       p = p - 1u;
     }
-    list_score[slot + p] = s;
-    list_index[slot + p] = j;
-    last_s = list_score[slot + k - 1u];
-    last_j = list_index[slot + k - 1u];
+    best[p] = s;
+    index[p] = j;
+    last_s = best[k - 1u];
+    last_j = index[k - 1u];
   }
   let out_base = (row * shape.chunks + chunk) * k;
   for (var r = 0u; r < k; r = r + 1u) {
-    top_out_score[out_base + r] = list_score[slot + r];
-    top_out_index[out_base + r] = list_index[slot + r];
+    top_out_score[out_base + r] = best[r];
+    top_out_index[out_base + r] = index[r];
   }
 }

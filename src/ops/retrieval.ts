@@ -8,12 +8,7 @@
 
 import type { GpuContext } from "../gpu/context.ts";
 import type { Dispatch, GpuView, KernelSpec } from "../gpu/kernel.ts";
-import {
-  checkRetrieval,
-  type RetrievalShape,
-  TOP_K_MAX,
-  type TopKShape,
-} from "../reference/retrieval.ts";
+import { checkRetrieval, type RetrievalShape, type TopKShape } from "../reference/retrieval.ts";
 import { grid2d } from "./grid.ts";
 import { checkLength } from "./shapes.ts";
 
@@ -21,8 +16,7 @@ export { INVALID_RANK, NO_INDEX, TOP_K_MAX } from "../reference/retrieval.ts";
 export type { RetrievalShape, TopKShape } from "../reference/retrieval.ts";
 
 const RANK_WG = 64;
-/** 32 invocations × 64 entries × 8 bytes of lists: 16 KiB of workgroup memory. */
-const TOP_K_WG = 32;
+const TOP_K_WG = 64;
 /**
  * Candidates one top-k invocation scans, at most. Worst case (every candidate inserted at the
  * front) it runs about CANDIDATES · k loop iterations, 32,768 for k = 64: below the 65,535 that
@@ -47,7 +41,6 @@ export const TOP_K_PASS: KernelSpec = {
   file: "retrieval.wgsl",
   entryPoint: "top_k_pass",
   workgroupSize: [TOP_K_WG],
-  constants: { K_CAP: TOP_K_MAX },
   bindings: ["uniform", "read", "read", "write", "write"],
 };
 
