@@ -78,6 +78,6 @@ out = {
     "scenarios": {"clipped": run(1.0, rng), "unclipped": run(0.0, rng)},
 }
 path = pathlib.Path(__file__).resolve().parent.parent / "fixtures" / "adamw_steps.json"
-path.write_text(json.dumps(out) + "\n")
+path.write_text(json.dumps(out, indent=2) + "\n")
 norms = [s["totalNorm"] for s in out["scenarios"]["clipped"]["steps"]]
 print(f"wrote {path}; clipped scenario grad norms {norms}")

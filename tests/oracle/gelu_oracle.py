@@ -25,5 +25,5 @@ out = {
     "erfc": torch.erfc(xd).tolist(),
 }
 path = pathlib.Path(__file__).resolve().parent.parent / "fixtures" / "gelu_points.json"
-path.write_text(json.dumps(out) + "\n")
+path.write_text(json.dumps(out, indent=2) + "\n")
 print(f"wrote {path}")
