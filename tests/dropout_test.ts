@@ -1,5 +1,6 @@
 import { deepEqual, throws } from "node:assert/strict";
-import { dropoutBackward, dropoutForward } from "../src/ops/dropout.ts";
+import { writeUniforms } from "../src/gpu/kernel.ts";
+import { dropoutBackward, dropoutForward, dropoutUniforms } from "../src/ops/dropout.ts";
 import * as twin from "../src/reference/dropout.ts";
 import { assertClose, f32, f64, gpuTest, numericGradient, randn, Rng } from "./util/check.ts";
 
@@ -90,6 +91,19 @@ gpuTest("dropout GPU: kept fraction ≈ 1 - p and reproducible per seed", async 
   const frac = ra.filter((v) => v !== 0).length / n;
   if (Math.abs(frac - (1 - p)) > 5 * Math.sqrt(p * (1 - p) / n)) {
     throw new Error(`kept fraction ${frac}, expected ≈ ${1 - p}`);
+  }
+});
+
+gpuTest("dropout GPU: a prepared dispatch takes a new seed through its uniforms", async (gpu) => {
+  const n = 4096, x = f64(f32(randn(new Rng(5), n)));
+  const gx = gpu.storage(f32(x)), gy = gpu.storage(n);
+  const forward = dropoutForward(gpu, gx, gy, { length: n, p: 0.5, seed: 1 });
+  for (const seed of [2, 3]) {
+    writeUniforms(gpu.device, forward, dropoutUniforms({ length: n, p: 0.5, seed }));
+    await gpu.run([forward]);
+    const y = new Float64Array(n);
+    twin.dropoutForward(x, y, { length: n, p: 0.5, seed });
+    assertClose(await gpu.read(gy), y, { atol: 0, rtol: 2e-7 }, `seed ${seed}`);
   }
 });
 
