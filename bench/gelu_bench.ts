@@ -1,0 +1,46 @@
+import { tryGetGpu } from "../src/gpu/context.ts";
+import { geluBackward, geluForward } from "../src/ops/gelu.ts";
+import * as twin from "../src/reference/gelu.ts";
+import { Rng } from "../src/util/rng.ts";
+import { benchThroughput } from "./util/throughput.ts";
+
+const gpu = await tryGetGpu();
+const n = 1 << 20, REPS = 10;
+const shape = { length: n };
+const rng = new Rng(0);
+const x = Float64Array.from({ length: n }, () => rng.normal());
+const y = new Float64Array(n), dx = new Float64Array(n);
+const group = `gelu ${n}`;
+// forward reads x, writes y; backward reads x, dy, dx and writes dx.
+const bytes = 4 * (2 * n + 4 * n);
+
+benchThroughput({
+  name: "CPU twin (float64) forward+backward",
+  group,
+  baseline: true,
+  work: { bytes },
+  fn: () => {
+    twin.geluForward(x, y, shape);
+    twin.geluBackward(x, y, dx, shape);
+  },
+});
+
+if (gpu) {
+  const gx = gpu.storage(Float32Array.from(x)), gy = gpu.storage(n), gdx = gpu.storage(n);
+  const step = [geluForward(gpu, gx, gy, shape), geluBackward(gpu, gx, gy, gdx, shape)];
+  const commands = Array.from({ length: REPS }, () => step).flat();
+  benchThroughput({
+    name: `GPU forward+backward (${REPS} per submit)`,
+    group,
+    work: { bytes: bytes * REPS },
+    fn: () => gpu.run(commands),
+  });
+} else {
+  benchThroughput({
+    name: "GPU forward+backward",
+    group,
+    work: {},
+    fn: () => {},
+    ignore: "no WebGPU adapter",
+  });
+}

@@ -1,0 +1,59 @@
+// One AdamW step over a flat parameter buffer, with global gradient-norm clipping folded in,
+// in the operation order of PyTorch 1.13's clip_grad_norm_ + AdamW (non-fused, foreach=False):
+//   clip = max_norm > 0 ? min(1, max_norm / (grad_norm[0] + 1e-6)) : 1
+//   g = grads[i] · clip                       (grads themselves are left unmodified)
+//   p = p · decay                             for i < decay_end only; decay = 1 - lr · wd
+//   m = β1 m + (1 - β1) g
+//   v = β2 v + (1 - β2) g²
+//   p = p - step_size · m / (sqrt(v) / bc2_sqrt + eps)
+// step_size = lr / (1 - β1^t) and bc2_sqrt = sqrt(1 - β2^t) come from the host (float64).
+// One parameter per invocation; 2-D grid of 1-D workgroups (src/ops/grid.ts).
+
+override WG_X: u32 = 256;
+
+struct Params {
+  length: u32,
+  decay_end: u32,
+  decay: f32,
+  beta1: f32,
+  one_minus_beta1: f32,
+  beta2: f32,
+  one_minus_beta2: f32,
+  eps: f32,
+  step_size: f32,
+  bc2_sqrt: f32,
+  max_norm: f32,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read_write> p: array<f32>;
+@group(0) @binding(2) var<storage, read> grads: array<f32>;
+@group(0) @binding(3) var<storage, read_write> m: array<f32>;
+@group(0) @binding(4) var<storage, read_write> v: array<f32>;
+@group(0) @binding(5) var<storage, read> grad_norm: array<f32>;
+
+@compute @workgroup_size(WG_X)
+fn adamw_update(
+  @builtin(workgroup_id) wid: vec3<u32>,
+  @builtin(num_workgroups) nwg: vec3<u32>,
+  @builtin(local_invocation_id) lid: vec3<u32>,
+) {
+  let i = (wid.y * nwg.x + wid.x) * WG_X + lid.x;
+  if (i >= params.length) {
+    return;
+  }
+  var clip = 1.0;
+  if (params.max_norm > 0.0) {
+    clip = min(1.0, params.max_norm / (grad_norm[0] + 1e-6));
+  }
+  let g = grads[i] * clip;
+  var w = p[i];
+  if (i < params.decay_end) {
+    w = w * params.decay;
+  }
+  let m_new = params.beta1 * m[i] + params.one_minus_beta1 * g;
+  let v_new = params.beta2 * v[i] + params.one_minus_beta2 * g * g;
+  m[i] = m_new;
+  v[i] = v_new;
+  p[i] = w - params.step_size * (m_new / (sqrt(v_new) / params.bc2_sqrt + params.eps));
+}

@@ -1,0 +1,74 @@
+// Global L2 norm of a flat buffer, out[0] = sqrt(sum x²), in two passes:
+//   grad_norm_partial   workgroup g sums the squares of its CHUNK · WG_X elements (each
+//                       invocation CHUNK of them, WG_X apart, then a tree in workgroup memory)
+//                       into partials[g]; 2-D grid of 1-D workgroups (src/ops/grid.ts)
+//   grad_norm_final     one workgroup sums the partials and writes the square root
+// Sums stay short (CHUNK terms per invocation, then trees), which keeps float32 rounding near
+// 1e-7 relative for millions of elements.
+
+override WG_X: u32 = 64;
+override CHUNK: u32 = 128;
+
+struct Shape {
+  // grad_norm_partial: elements of x; grad_norm_final: number of partials.
+  length: u32,
+}
+
+@group(0) @binding(0) var<uniform> shape: Shape;
+
+var<workgroup> scratch: array<f32, WG_X>;
+
+// Sum of `value` over the workgroup; every invocation gets the result.
+fn workgroup_sum(t: u32, value: f32) -> f32 {
+  scratch[t] = value;
+  workgroupBarrier();
+  for (var stride = WG_X / 2u; stride > 0u; stride = stride / 2u) {
+    if (t < stride) {
+      scratch[t] = scratch[t] + scratch[t + stride];
+    }
+    workgroupBarrier();
+  }
+  let total = scratch[0];
+  workgroupBarrier();
+  return total;
+}
+
+@group(0) @binding(1) var<storage, read> part_x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> part_out: array<f32>;
+
+@compute @workgroup_size(WG_X)
+fn grad_norm_partial(
+  @builtin(workgroup_id) wid: vec3<u32>,
+  @builtin(num_workgroups) nwg: vec3<u32>,
+  @builtin(local_invocation_id) lid: vec3<u32>,
+) {
+  let group = wid.y * nwg.x + wid.x;
+  let base = group * CHUNK * WG_X + lid.x;
+  var sq = 0.0;
+  for (var k = 0u; k < CHUNK; k = k + 1u) {
+    let i = base + k * WG_X;
+    if (i < shape.length) {
+      let v = part_x[i];
+      sq = sq + v * v;
+    }
+  }
+  let total = workgroup_sum(lid.x, sq);
+  if (lid.x == 0u) {
+    part_out[group] = total;
+  }
+}
+
+@group(0) @binding(1) var<storage, read> final_partials: array<f32>;
+@group(0) @binding(2) var<storage, read_write> final_out: array<f32>;
+
+@compute @workgroup_size(WG_X)
+fn grad_norm_final(@builtin(local_invocation_id) lid: vec3<u32>) {
+  var sum = 0.0;
+  for (var i = lid.x; i < shape.length; i = i + WG_X) {
+    sum = sum + final_partials[i];
+  }
+  let total = workgroup_sum(lid.x, sum);
+  if (lid.x == 0u) {
+    final_out[0] = sqrt(total);
+  }
+}

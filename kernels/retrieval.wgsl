@@ -1,0 +1,135 @@
+// Retrieval evaluation over a score matrix (rows = queries, cols = candidates, row-major).
+//
+// retrieval_rank: rank[i] = #{ j : scores[i, j] > scores[i, target[i]] } (0 = best; ties count
+//   in the query's favour; 2^32 - 1 for a target outside [0, cols)). One workgroup per row: the
+//   invocations stride over the row and add their counts into a workgroup atomic.
+//
+// top_k_pass: the k best of each row, best first, equal scores by lower column index (NaN
+//   scores are never selected). A pass splits each row's input candidates among `chunks`
+//   invocations (invocation c takes candidates c, c + chunks, …; the host bounds their count);
+//   each keeps the k best of its share in a sorted list (insertion) and writes that list as one
+//   of the pass's outputs. The first pass reads the raw scores (candidate column = position;
+//   in_index is not read); later passes merge the previous pass's lists (in_index holds their
+//   columns) until one list of k remains per row.
+//
+// Mesa's llvmpipe stops an invocation's loops silently after 65,535 iterations in total, all
+// loops together: the host keeps every invocation below that (src/ops/retrieval.ts).
+// Both kernels run on a 2-D grid of workgroups (src/ops/grid.ts).
+
+override WG_X: u32 = 64;
+
+// Capacity of each invocation's list (k <= K_MAX).
+const K_MAX: u32 = 64u;
+
+struct Shape {
+  rows: u32,
+  cols: u32,
+  k: u32,
+  // top_k_pass only: candidates per row in the input, output lists per row (= invocations per
+  // row), and 1 when the input is the raw score matrix.
+  in_len: u32,
+  chunks: u32,
+  first: u32,
+}
+
+@group(0) @binding(0) var<uniform> shape: Shape;
+
+fn group_index(wid: vec3<u32>, nwg: vec3<u32>) -> u32 {
+  return wid.y * nwg.x + wid.x;
+}
+
+@group(0) @binding(1) var<storage, read> rank_scores: array<f32>;
+@group(0) @binding(2) var<storage, read> rank_target: array<u32>;
+@group(0) @binding(3) var<storage, read_write> rank_out: array<u32>;
+
+var<workgroup> rank_total: atomic<u32>;
+
+@compute @workgroup_size(WG_X)
+fn retrieval_rank(
+  @builtin(workgroup_id) wid: vec3<u32>,
+  @builtin(num_workgroups) nwg: vec3<u32>,
+  @builtin(local_invocation_id) lid: vec3<u32>,
+) {
+  let row = group_index(wid, nwg);
+  if (row >= shape.rows) {
+    return;
+  }
+  let want = rank_target[row];
+  let base = row * shape.cols;
+  let own = rank_scores[base + min(want, shape.cols - 1u)];
+  var count = 0u;
+  for (var j = lid.x; j < shape.cols; j = j + WG_X) {
+    count = count + select(0u, 1u, rank_scores[base + j] > own);
+  }
+  if (lid.x == 0u) {
+    atomicStore(&rank_total, 0u);
+  }
+  workgroupBarrier();
+  atomicAdd(&rank_total, count);
+  workgroupBarrier();
+  if (lid.x == 0u) {
+    rank_out[row] = select(atomicLoad(&rank_total), 0xffffffffu, want >= shape.cols);
+  }
+}
+
+@group(0) @binding(1) var<storage, read> top_in_score: array<f32>;
+@group(0) @binding(2) var<storage, read> top_in_index: array<u32>;
+@group(0) @binding(3) var<storage, read_write> top_out_score: array<f32>;
+@group(0) @binding(4) var<storage, read_write> top_out_index: array<u32>;
+
+// True when candidate (s, j) ranks before (t, i): higher score, or equal score and lower column.
+fn before(s: f32, j: u32, t: f32, i: u32) -> bool {
+  return s > t || (s == t && j < i);
+}
+
+@compute @workgroup_size(WG_X)
+fn top_k_pass(
+  @builtin(workgroup_id) wid: vec3<u32>,
+  @builtin(num_workgroups) nwg: vec3<u32>,
+  @builtin(local_invocation_id) lid: vec3<u32>,
+) {
+  let id = group_index(wid, nwg) * WG_X + lid.x;
+  if (id >= shape.rows * shape.chunks) {
+    return;
+  }
+  let row = id / shape.chunks;
+  let chunk = id - row * shape.chunks;
+  let k = shape.k;
+  // The list starts full of placeholders (-inf, no column) that every real candidate beats, so
+  // a share of fewer than k candidates still writes k well-ordered entries.
+  var best: array<f32, K_MAX>;
+  var index: array<u32, K_MAX>;
+  for (var r = 0u; r < k; r = r + 1u) {
+    best[r] = bitcast<f32>(0xff800000u);
+    index[r] = 0xffffffffu;
+  }
+  // The last entry, kept in registers: most candidates only meet this test.
+  var last_s = best[k - 1u];
+  var last_j = index[k - 1u];
+  for (var c = chunk; c < shape.in_len; c = c + shape.chunks) {
+    let s = top_in_score[row * shape.in_len + c];
+    var j = c;
+    if (shape.first == 0u) {
+      j = top_in_index[row * shape.in_len + c];
+    }
+    if (!before(s, j, last_s, last_j)) {
+      continue;
+    }
+    // Insert in order; the last entry falls off.
+    var p = k - 1u;
+    while (p > 0u && before(s, j, best[p - 1u], index[p - 1u])) {
+      best[p] = best[p - 1u];
+      index[p] = index[p - 1u];
+      p = p - 1u;
+    }
+    best[p] = s;
+    index[p] = j;
+    last_s = best[k - 1u];
+    last_j = index[k - 1u];
+  }
+  let out_base = (row * shape.chunks + chunk) * k;
+  for (var r = 0u; r < k; r = r + 1u) {
+    top_out_score[out_base + r] = best[r];
+    top_out_index[out_base + r] = index[r];
+  }
+}

@@ -1,0 +1,88 @@
+/**
+ * AdamW with global gradient-norm clipping in one dispatch over a flat parameter buffer
+ * (`kernels/adamw.wgsl`), as PyTorch 1.13's `clip_grad_norm_` + `AdamW` (non-fused); twin in
+ * `src/reference/adamw.ts`. The norm comes from {@link gradNorm} in the same command encoder.
+ *
+ * @module
+ */
+
+import type { GpuContext } from "../gpu/context.ts";
+import type { Dispatch, GpuView, KernelSpec, UniformField } from "../gpu/kernel.ts";
+import { adamwConstants, type AdamWOptions } from "../reference/adamw.ts";
+import { grid2d } from "./grid.ts";
+import { checkLength } from "./shapes.ts";
+
+export type { AdamWOptions } from "../reference/adamw.ts";
+
+const WG = 256;
+
+/** `adamw_update`: uniform, params, grads, m, v (all updated but grads), gradNorm (1 element). */
+export const ADAMW_UPDATE: KernelSpec = {
+  name: "adamw_update",
+  file: "adamw.wgsl",
+  entryPoint: "adamw_update",
+  workgroupSize: [WG],
+  bindings: ["uniform", "write", "read", "write", "write", "read"],
+};
+
+/**
+ * The uniforms of an AdamW dispatch for one step. A training loop prepares the dispatch once and
+ * rewrites them every step (new `step`, scheduled `lr`):
+ * `writeUniforms(gpu.device, update, adamwUniforms(opts))`, with the `length` it was prepared for.
+ * @example
+ * ```ts
+ * adamwUniforms({
+ *   length: 1024, lr: 1e-4, beta1: 0.9, beta2: 0.98, eps: 1e-6, weightDecay: 0.2, step: 1,
+ *   decayEnd: 1000, maxNorm: 1,
+ * });
+ * ```
+ */
+export function adamwUniforms(opts: AdamWOptions): UniformField[] {
+  const { decay, stepSize, bc2Sqrt } = adamwConstants("adamw", opts);
+  return [
+    { u32: opts.length },
+    { u32: opts.decayEnd },
+    { f32: decay },
+    { f32: opts.beta1 },
+    { f32: 1 - opts.beta1 },
+    { f32: opts.beta2 },
+    { f32: 1 - opts.beta2 },
+    { f32: opts.eps },
+    { f32: stepSize },
+    { f32: bc2Sqrt },
+    { f32: opts.maxNorm },
+  ];
+}
+
+/**
+ * Prepares one AdamW step with clipping by `gradNorm[0]` (see the twin for the exact
+ * semantics); updates `params`, `m`, `v` in place and leaves `grads` unmodified.
+ * @example
+ * ```ts
+ * // const norm = gpu.storage(1);
+ * // const opts = { length: n, lr: 1e-4, beta1: 0.9, beta2: 0.98, eps: 1e-6, weightDecay: 0.2,
+ * //   step: 1, decayEnd: nWeights, maxNorm: 1 };
+ * // const update = adamwUpdate(gpu, params, grads, m, v, norm, opts);
+ * // await gpu.run([...gradNorm(gpu, grads, norm, { length: n }), update]);
+ * ```
+ */
+export function adamwUpdate(
+  gpu: GpuContext,
+  params: GpuView,
+  grads: GpuView,
+  m: GpuView,
+  v: GpuView,
+  gradNorm: GpuView,
+  opts: AdamWOptions,
+): Dispatch {
+  const { length } = opts;
+  checkLength("adamw", {
+    params: [params, length],
+    grads: [grads, length],
+    m: [m, length],
+    v: [v, length],
+    gradNorm: [gradNorm, 1],
+  });
+  const views = [params, grads, m, v, gradNorm];
+  return gpu.prepare(ADAMW_UPDATE, adamwUniforms(opts), views, grid2d(gpu, length, WG));
+}

@@ -1,0 +1,65 @@
+/**
+ * Global gradient norm on the GPU (`kernels/grad_norm.wgsl`), the input of AdamW's gradient
+ * clipping; twin in `src/reference/grad_norm.ts`.
+ *
+ * @module
+ */
+
+import type { GpuContext } from "../gpu/context.ts";
+import type { Dispatch, GpuView, KernelSpec } from "../gpu/kernel.ts";
+import type { GradNormShape } from "../reference/grad_norm.ts";
+import { grid2d } from "./grid.ts";
+import { checkLength } from "./shapes.ts";
+
+export type { GradNormShape } from "../reference/grad_norm.ts";
+
+const WG = 64;
+/** Elements each invocation of the first pass sums. */
+const CHUNK = 128;
+
+/** `grad_norm_partial`: uniform, x, partials (one per workgroup). */
+export const GRAD_NORM_PARTIAL: KernelSpec = {
+  name: "grad_norm_partial",
+  file: "grad_norm.wgsl",
+  entryPoint: "grad_norm_partial",
+  workgroupSize: [WG],
+  constants: { CHUNK },
+  bindings: ["uniform", "read", "write"],
+};
+
+/** `grad_norm_final`: uniform, partials, out (one element). */
+export const GRAD_NORM_FINAL: KernelSpec = {
+  name: "grad_norm_final",
+  file: "grad_norm.wgsl",
+  entryPoint: "grad_norm_final",
+  workgroupSize: [WG],
+  bindings: ["uniform", "read", "write"],
+};
+
+/**
+ * Prepares the two passes that write `sqrt(sum x²)` over `length` elements to `out[0]`. Each
+ * call allocates a small scratch buffer (one float per 8,192 elements): prepare once, encode
+ * every step.
+ * @example
+ * ```ts
+ * // const norm = gpu.storage(1);
+ * // const passes = gradNorm(gpu, grads, norm, { length: grads.length });
+ * // await gpu.run([...passes, adamw]);
+ * ```
+ */
+export function gradNorm(
+  gpu: GpuContext,
+  x: GpuView,
+  out: GpuView,
+  shape: GradNormShape,
+): Dispatch[] {
+  const { length } = shape;
+  checkLength("grad_norm", { x: [x, length], out: [out, 1] });
+  const grid = grid2d(gpu, length, CHUNK * WG);
+  const count = grid[0] * grid[1];
+  const partials = gpu.storage(count, "grad_norm partials");
+  return [
+    gpu.prepare(GRAD_NORM_PARTIAL, [{ u32: length }], [x, partials], grid),
+    gpu.prepare(GRAD_NORM_FINAL, [{ u32: count }], [partials, out], 1),
+  ];
+}

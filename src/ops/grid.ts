@@ -1,0 +1,31 @@
+/**
+ * Workgroup grids for kernels over a flat range of items. A 1-D grid stops at the device's
+ * `maxComputeWorkgroupsPerDimension` (65,535): past that the groups are laid out in 2-D, and the
+ * WGSL recovers the flat index as `(wid.y * num_workgroups.x + wid.x) * WG_X + lid.x`, checking
+ * it against the item count (the 2-D grid may cover a few groups too many).
+ *
+ * @module
+ */
+
+import type { GpuContext } from "../gpu/context.ts";
+import { groups } from "../gpu/kernel.ts";
+
+/**
+ * A 1-D or 2-D grid `[x, y]` of at least `groups(n, perGroup)` workgroups, each side within the
+ * device limit.
+ * @example
+ * ```ts
+ * // grid2d(gpu, 10_000_000, 256); // [39063, 1]
+ * // grid2d(gpu, 20_000_000, 256); // [39063, 2]
+ * ```
+ */
+export function grid2d(gpu: GpuContext, n: number, perGroup: number): [number, number] {
+  const total = groups(n, perGroup);
+  const max = gpu.limits.maxComputeWorkgroupsPerDimension;
+  if (total <= max) return [total, 1];
+  const y = Math.ceil(total / max);
+  if (y > max) {
+    throw new RangeError(`grid2d: ${n} items need ${total} workgroups, more than ${max}²`);
+  }
+  return [Math.ceil(total / y), y];
+}

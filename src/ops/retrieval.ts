@@ -1,0 +1,131 @@
+/**
+ * Retrieval evaluation on the GPU (`kernels/retrieval.wgsl`): the rank of each query's matching
+ * candidate and each query's top k, from a score matrix that never leaves the GPU; twin in
+ * `src/reference/retrieval.ts`.
+ *
+ * @module
+ */
+
+import type { GpuContext } from "../gpu/context.ts";
+import type { Dispatch, GpuView, KernelSpec } from "../gpu/kernel.ts";
+import { checkRetrieval, type RetrievalShape, type TopKShape } from "../reference/retrieval.ts";
+import { grid2d } from "./grid.ts";
+import { checkLength } from "./shapes.ts";
+
+export { INVALID_RANK, NO_INDEX, TOP_K_MAX } from "../reference/retrieval.ts";
+export type { RetrievalShape, TopKShape } from "../reference/retrieval.ts";
+
+const RANK_WG = 64;
+const TOP_K_WG = 64;
+/**
+ * Candidates one top-k invocation scans, at most. Worst case (every candidate inserted at the
+ * front) it runs about CANDIDATES · k loop iterations, 32,768 for k = 64: below the 65,535 that
+ * Mesa's llvmpipe allows one invocation in total.
+ */
+const CANDIDATES = 512;
+/** llvmpipe's loop budget per invocation (all loops together); see kernels/retrieval.wgsl. */
+const LOOP_BUDGET = 65_535;
+
+/** `retrieval_rank`: uniform, scores, target (u32), rank (u32). */
+export const RETRIEVAL_RANK: KernelSpec = {
+  name: "retrieval_rank",
+  file: "retrieval.wgsl",
+  entryPoint: "retrieval_rank",
+  workgroupSize: [RANK_WG],
+  bindings: ["uniform", "read", "read", "write"],
+};
+
+/** `top_k_pass`: uniform, in score, in index (u32), out score, out index (u32). */
+export const TOP_K_PASS: KernelSpec = {
+  name: "top_k_pass",
+  file: "retrieval.wgsl",
+  entryPoint: "top_k_pass",
+  workgroupSize: [TOP_K_WG],
+  bindings: ["uniform", "read", "read", "write", "write"],
+};
+
+/**
+ * Prepares `rank[i] = #{j : scores[i, j] > scores[i, target[i]]}` (u32; 0 = best, ties in the
+ * query's favour; {@link INVALID_RANK} for a target outside `[0, cols)`). One workgroup per row.
+ * @example
+ * ```ts
+ * // Image-to-text: row i of scores holds image i against every report; report i matches.
+ * // const d = retrievalRank(gpu, scores, identity, rank, { rows: n, cols: n });
+ * // const r = new Uint32Array((await gpu.readBytes([rank]))[0]);
+ * ```
+ */
+export function retrievalRank(
+  gpu: GpuContext,
+  scores: GpuView,
+  target: GpuView,
+  rank: GpuView,
+  shape: RetrievalShape,
+): Dispatch {
+  checkRetrieval("retrieval_rank", shape);
+  const { rows, cols } = shape;
+  if (cols > RANK_WG * LOOP_BUDGET) {
+    throw new RangeError(
+      `retrieval_rank: cols = ${cols} is more than ${RANK_WG * LOOP_BUDGET} (software adapters ` +
+        `stop an invocation after ${LOOP_BUDGET} loop iterations)`,
+    );
+  }
+  checkLength("retrieval_rank", {
+    scores: [scores, rows * cols],
+    target: [target, rows],
+    rank: [rank, rows],
+  });
+  const uniforms = [rows, cols, 0, 0, 0, 0].map((u32) => ({ u32 }));
+  return gpu.prepare(RETRIEVAL_RANK, uniforms, [scores, target, rank], grid2d(gpu, rows, 1));
+}
+
+/**
+ * Prepares the top `k` (≤ {@link TOP_K_MAX}, ≤ cols) of each row, best first, equal scores by
+ * lower index: `outIndex[i * k + r]` (u32) and `outScore[i * k + r]`. NaN scores are never
+ * selected. Returns the passes to encode in order: the first keeps the k best of every 512
+ * columns, each further one merges those lists 512 candidates at a time (one pass up to 512
+ * columns, two up to 512 · ⌊512 / k⌋). Allocates scratch buffers: prepare once, encode often.
+ * @example
+ * ```ts
+ * // const passes = topK(gpu, scores, idx, val, { rows: n, cols: n, k: 10 });
+ * // await gpu.run(passes);
+ * ```
+ */
+export function topK(
+  gpu: GpuContext,
+  scores: GpuView,
+  outIndex: GpuView,
+  outScore: GpuView,
+  shape: TopKShape,
+): Dispatch[] {
+  checkRetrieval("top_k", shape);
+  const { rows, cols, k } = shape;
+  checkLength("top_k", {
+    scores: [scores, rows * cols],
+    outIndex: [outIndex, rows * k],
+    outScore: [outScore, rows * k],
+  });
+  const passes: Dispatch[] = [];
+  const scratch: { score: GpuView; index: GpuView }[] = [];
+  // The first pass reads raw scores, its candidate columns are positions: `index` is not read.
+  let input = { score: scores, index: scores };
+  let inLen = cols, first = 1;
+  for (;;) {
+    const chunks = Math.ceil(inLen / CANDIDATES);
+    let output = { score: outScore, index: outIndex };
+    if (chunks > 1) {
+      const slot = passes.length % 2;
+      scratch[slot] ??= {
+        score: gpu.storage(rows * chunks * k, "top_k scratch scores"),
+        index: gpu.storage(rows * chunks * k, "top_k scratch indices"),
+      };
+      output = scratch[slot];
+    }
+    const uniforms = [rows, cols, k, inLen, chunks, first].map((u32) => ({ u32 }));
+    const views = [input.score, input.index, output.score, output.index];
+    passes.push(gpu.prepare(TOP_K_PASS, uniforms, views, grid2d(gpu, rows * chunks, TOP_K_WG)));
+    if (chunks === 1) return passes;
+    input = output;
+    inLen = chunks * k;
+    first = 0;
+  }
+}
