@@ -8,7 +8,7 @@
 import type { GpuContext } from "../gpu/context.ts";
 import type { Dispatch, GpuView } from "../gpu/kernel.ts";
 import { l2normForward } from "../ops/l2norm.ts";
-import { retrievalRank } from "../ops/retrieval_rank.ts";
+import { retrievalRank } from "../ops/retrieval.ts";
 import { similarityForward } from "../ops/similarity.ts";
 import type { HeadConfig } from "../model/config.ts";
 import { allocateHeadActivations, headForward, NORM_EPS, type Tower } from "../model/head_graph.ts";

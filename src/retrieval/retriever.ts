@@ -8,7 +8,7 @@
 import type { GpuView } from "../gpu/kernel.ts";
 import type { Tower } from "../model/head_graph.ts";
 import { similarityForward } from "../ops/similarity.ts";
-import { topK } from "../ops/top_k.ts";
+import { topK } from "../ops/retrieval.ts";
 import type { Projector } from "./projector.ts";
 
 /** One retrieved item. */

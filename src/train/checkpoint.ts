@@ -96,8 +96,7 @@ export async function loadCheckpoint(path: string): Promise<Checkpoint> {
   }
   const head = JSON.parse(metadata.head) as HeadConfig;
   const layout = new ParameterLayout(head);
-  const params = new Float32Array(layout.length);
-  for (const e of layout.entries) {
+  const params = layout.fromTorch((e) => {
     const t = tensors.get(e.name);
     if (!t) throw new Error(`${path}: missing tensor "${e.name}"`);
     if (JSON.stringify(t.shape) !== JSON.stringify(e.torchShape)) {
@@ -105,9 +104,8 @@ export async function loadCheckpoint(path: string): Promise<Checkpoint> {
         `${path}: tensor "${e.name}" is [${t.shape}], the config needs [${e.torchShape}]`,
       );
     }
-    const values = asF32(t, e.name, path);
-    params.set(e.shape.length === 2 ? transpose(values, e.shape[1], e.shape[0]) : values, e.offset);
-  }
+    return asF32(t, e.name, path);
+  });
   const moment = (name: string) => {
     const t = tensors.get(name);
     if (!t) return undefined;

@@ -1,0 +1,182 @@
+/**
+ * The embedding cache: the frozen encoders run once per item. Each embedding is keyed by the
+ * encoder's id (hash of its model and preprocessing) and the item's content hash (SHA-256 of
+ * the image file's bytes, or of the report's text), so a second run embeds only what changed.
+ *
+ * Storage is append-only: each flush writes one new shard (`shard-000001.safetensors`, …) under
+ * `<dir>/<encoder id>/`, atomically (temporary file + rename). A run killed at any point loses at
+ * most the items embedded since its last flush; a rerun reads every shard and carries on.
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import { asF32, readSafetensors, tensor, writeSafetensors } from "../io/safetensors.ts";
+
+/**
+ * Something that embeds items of type T in batches: the image tower with its preprocessing, or
+ * the text tower with its tokenizer.
+ */
+export interface Embedder<T> {
+  /** Identity of the model and its preprocessing (changing either changes every key). */
+  id: string;
+  /** Embedding width. */
+  dim: number;
+  /** Embeds the items; returns items.length·dim values. */
+  embed(items: T[]): Promise<Float32Array>;
+}
+
+/** An item to embed: its content key and how to load it when it is not cached. */
+export interface CacheItem<T> {
+  /** Content hash. */
+  key: string;
+  /** Loads the item (read and decode the image, or return the text). */
+  load: () => Promise<T> | T;
+}
+
+/**
+ * Hex SHA-256 of bytes or of a string's UTF-8.
+ * @example
+ * ```ts
+ * await contentHash("no acute cardiopulmonary process");
+ * ```
+ */
+export async function contentHash(content: Uint8Array<ArrayBuffer> | string): Promise<string> {
+  const bytes = typeof content === "string" ? new TextEncoder().encode(content) : content;
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+  return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/**
+ * Embeddings of one encoder, by content key, persisted as append-only shards.
+ * @example
+ * ```ts
+ * // const cache = await EmbeddingCache.open(".cache/embeddings", embedder.id, embedder.dim);
+ * // await cache.fill(items, embedder, { flushEvery: 256 });
+ * // const e = cache.get(items[0].key);
+ * ```
+ */
+export class EmbeddingCache {
+  /** Folder of this encoder's shards. */
+  readonly dir: string;
+  /** Embedding width. */
+  readonly dim: number;
+  readonly #rows = new Map<string, Float32Array>();
+  #shards = 0;
+
+  private constructor(dir: string, dim: number) {
+    this.dir = dir;
+    this.dim = dim;
+  }
+
+  /** Opens (creating if needed) the cache of encoder `id` under `root` and reads its shards. */
+  static async open(root: string, id: string, dim: number): Promise<EmbeddingCache> {
+    if (!/^[\w.-]+$/.test(id)) {
+      throw new Error(`embedding cache: encoder id "${id}" is not a file name`);
+    }
+    const cache = new EmbeddingCache(join(root, id), dim);
+    await Deno.mkdir(cache.dir, { recursive: true });
+    const names: string[] = [];
+    for await (const e of Deno.readDir(cache.dir)) {
+      if (/^shard-\d{6}\.safetensors$/.test(e.name)) names.push(e.name);
+    }
+    names.sort();
+    for (const name of names) {
+      const path = join(cache.dir, name);
+      const { tensors, metadata } = await readSafetensors(path);
+      const t = tensors.get("embeddings");
+      const keys = JSON.parse(metadata.keys ?? "null") as string[] | null;
+      if (!t || !Array.isArray(keys) || t.shape[0] !== keys.length || t.shape[1] !== dim) {
+        throw new Error(
+          `${path}: not a cache shard of ${dim}-wide embeddings (delete it to re-embed its items)`,
+        );
+      }
+      const values = asF32(t, "embeddings", path);
+      keys.forEach((k, i) => cache.#rows.set(k, values.subarray(i * dim, (i + 1) * dim)));
+      cache.#shards = Math.max(cache.#shards, Number(name.slice(6, 12)));
+    }
+    return cache;
+  }
+
+  /** Number of cached embeddings. */
+  get size(): number {
+    return this.#rows.size;
+  }
+
+  /** Whether `key` is cached. */
+  has(key: string): boolean {
+    return this.#rows.has(key);
+  }
+
+  /** The embedding of `key`; throws when it is not cached. */
+  get(key: string): Float32Array {
+    const row = this.#rows.get(key);
+    if (!row) throw new Error(`embedding cache ${this.dir}: no embedding for ${key}`);
+    return row;
+  }
+
+  /** Adds embeddings (keys.length·dim values) and writes them as one new shard, atomically. */
+  async add(keys: string[], values: Float32Array<ArrayBuffer>): Promise<void> {
+    if (values.length !== keys.length * this.dim) {
+      throw new Error(
+        `embedding cache: ${values.length} values for ${keys.length} keys of ${this.dim}`,
+      );
+    }
+    if (keys.length === 0) return;
+    const name = `shard-${String(this.#shards + 1).padStart(6, "0")}.safetensors`;
+    await writeSafetensors(
+      join(this.dir, name),
+      new Map([["embeddings", tensor(values, [keys.length, this.dim])]]),
+      { keys: JSON.stringify(keys) },
+    );
+    this.#shards++;
+    keys.forEach((k, i) => this.#rows.set(k, values.subarray(i * this.dim, (i + 1) * this.dim)));
+  }
+
+  /**
+   * Embeds every item not yet cached (duplicates of a key once), `batchSize` at a time, writing
+   * a shard every `flushEvery` items; reports progress after each batch. Returns how many items
+   * were embedded.
+   */
+  async fill<T>(
+    items: readonly CacheItem<T>[],
+    embedder: Embedder<T>,
+    opts: {
+      batchSize: number;
+      flushEvery: number;
+      onProgress?: (done: number, total: number) => void;
+    },
+  ): Promise<number> {
+    if (embedder.dim !== this.dim) {
+      throw new Error(
+        `embedding cache of width ${this.dim} cannot take a ${embedder.dim}-wide encoder`,
+      );
+    }
+    const seen = new Set<string>();
+    const missing = items.filter((it) =>
+      !this.has(it.key) && !seen.has(it.key) && seen.add(it.key)
+    );
+    let pendingKeys: string[] = [];
+    let pending: Float32Array[] = [];
+    const flush = async () => {
+      const values = new Float32Array(pendingKeys.length * this.dim);
+      pending.forEach((p, i) => values.set(p, i * this.dim));
+      await this.add(pendingKeys, values);
+      pendingKeys = [];
+      pending = [];
+    };
+    for (let start = 0; start < missing.length; start += opts.batchSize) {
+      const batch = missing.slice(start, start + opts.batchSize);
+      const loaded = await Promise.all(batch.map((it) => it.load()));
+      const values = await embedder.embed(loaded);
+      batch.forEach((it, i) => {
+        pendingKeys.push(it.key);
+        pending.push(values.slice(i * this.dim, (i + 1) * this.dim));
+      });
+      if (pendingKeys.length >= opts.flushEvery) await flush();
+      opts.onProgress?.(Math.min(start + batch.length, missing.length), missing.length);
+    }
+    await flush();
+    return missing.length;
+  }
+}
