@@ -78,48 +78,32 @@ export function allocateHeadActivations(
 }
 
 /**
- * Views of a head's activation gradients inside `arena` (one buffer, cleared with one command),
- * starting at float offset `start`; returns the views and the next free (aligned) offset.
+ * Allocates a head's activation gradients for `rows` rows, each in its own buffer: WebGPU forbids
+ * one dispatch to bind a buffer both read-only and writable, even at disjoint ranges.
  * @example
  * ```ts
- * // const { grads, end } = headGradViews(arena, head, 256, 0);
+ * // const grads = allocateHeadGrads(gpu, head, 256);
  * ```
  */
-export function headGradViews(
-  arena: GPUBuffer,
-  head: HeadConfig,
-  rows: number,
-  start: number,
-): { grads: HeadGrads; end: number } {
-  let at = start;
-  const take = (length: number): GpuView => {
-    const v = { buffer: arena, offset: at * 4, length };
-    at += Math.ceil(length / 64) * 64;
-    return v;
-  };
+export function allocateHeadGrads(gpu: GpuContext, head: HeadConfig, rows: number): HeadGrads {
   const widths = layerWidths(head);
-  const pre = widths.slice(1).map((w) => take(rows * w));
-  const act = widths.slice(1, -1).map((w) => take(rows * w));
-  const drop = head.dropout > 0 ? widths.slice(1, -1).map((w) => take(rows * w)) : act;
-  return { grads: { pre, act, drop, z: take(rows * head.outDim) }, end: at };
+  const pre = widths.slice(1).map((w) => gpu.storage(rows * w, "d pre-activation"));
+  const act = widths.slice(1, -1).map((w) => gpu.storage(rows * w, "d GELU"));
+  const drop = head.dropout > 0
+    ? widths.slice(1, -1).map((w) => gpu.storage(rows * w, "d dropout"))
+    : act;
+  return { pre, act, drop, z: gpu.storage(rows * head.outDim, "d z") };
 }
 
 /**
- * Floats {@link headGradViews} needs for one head.
+ * Every distinct buffer of a head's gradients (to clear before each backward).
  * @example
  * ```ts
- * // const n = headGradLength(head, 256);
+ * // commands.push(...headGradBuffers(grads).map((v) => ({ clear: v })));
  * ```
  */
-export function headGradLength(head: HeadConfig, rows: number): number {
-  const widths = layerWidths(head);
-  const sizes = [
-    ...widths.slice(1),
-    ...widths.slice(1, -1),
-    ...(head.dropout > 0 ? widths.slice(1, -1) : []),
-    head.outDim,
-  ];
-  return sizes.reduce((a, w) => a + Math.ceil((rows * w) / 64) * 64, 0);
+export function headGradBuffers(grads: HeadGrads): GpuView[] {
+  return [...new Set([...grads.pre, ...grads.act, ...grads.drop, grads.z])];
 }
 
 /** Per-step dropout seeds of a head, one per hidden layer (ignored when dropout is 0). */

@@ -28,15 +28,15 @@ import { supconBackward, supconForward } from "../ops/supcon.ts";
 import type { HeadConfig, LossConfig } from "./config.ts";
 import {
   allocateHeadActivations,
+  allocateHeadGrads,
   type HeadActivations,
   headBackward,
   headForward,
-  headGradLength,
+  headGradBuffers,
   type HeadGrads,
-  headGradViews,
   type Tower,
 } from "./head_graph.ts";
-import { alignUp, ParameterLayout } from "./parameters.ts";
+import { ParameterLayout } from "./parameters.ts";
 
 /** AdamW hyper-parameters other than the learning rate. */
 export interface OptimizerConfig {
@@ -123,7 +123,7 @@ export class TrainGraph {
   readonly #labels2: GpuView;
   readonly #acts: Record<Tower, HeadActivations>;
   readonly #dacts: Record<Tower, HeadGrads>;
-  readonly #actGrads: GpuView;
+  readonly #actGrads: GpuView[];
   readonly #z: GpuView;
   readonly #dz: GpuView;
   readonly #logits: GpuView;
@@ -174,22 +174,20 @@ export class TrainGraph {
       image: allocateHeadActivations(gpu, head, B),
       text: allocateHeadActivations(gpu, head, B),
     };
-    const perHead = headGradLength(head, B);
-    const extra = [2 * B * D, B * B, 2 * B].map(alignUp);
-    const arena = gpu.storage(2 * perHead + extra.reduce((a, b) => a + b, 0), "activation grads");
-    this.#actGrads = arena;
-    const img = headGradViews(arena.buffer, head, B, 0);
-    const txt = headGradViews(arena.buffer, head, B, img.end);
-    this.#dacts = { image: img.grads, text: txt.grads };
-    let at = txt.end;
-    const take = (length: number): GpuView => {
-      const v = { buffer: arena.buffer, offset: at * 4, length };
-      at += alignUp(length);
-      return v;
+    this.#dacts = {
+      image: allocateHeadGrads(gpu, head, B),
+      text: allocateHeadGrads(gpu, head, B),
     };
-    this.#dz = take(2 * B * D);
-    this.#dlogits = take(B * B);
-    this.#dcls = take(2 * B);
+    this.#dz = gpu.storage(2 * B * D, "d z");
+    this.#dlogits = gpu.storage(B * B, "d logits");
+    this.#dcls = gpu.storage(2 * B, "d classifier logits");
+    this.#actGrads = [
+      ...headGradBuffers(this.#dacts.image),
+      ...headGradBuffers(this.#dacts.text),
+      this.#dz,
+      this.#dlogits,
+      this.#dcls,
+    ];
     this.#z = gpu.storage(2 * B * D, "z = [z_image; z_text]");
     this.#logits = gpu.storage(B * B, "logits");
     this.#cls = gpu.storage(2 * B, "classifier logits");
@@ -259,7 +257,7 @@ export class TrainGraph {
     varying.push(...lossForward);
     commands.push(...lossForward);
     // backward
-    commands.push({ clear: this.grads }, { clear: this.#actGrads });
+    commands.push({ clear: this.grads }, ...this.#actGrads.map((v) => ({ clear: v })));
     commands.push(...this.#lossBackward);
     for (const t of towers) {
       const d = headBackward(
