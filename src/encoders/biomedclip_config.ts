@@ -68,7 +68,15 @@ export interface BiomedClipConfig {
  */
 export const BIOMEDCLIP_CONFIG: BiomedClipConfig = {
   embedDim: 512,
-  vision: { imageSize: 224, patchSize: 16, width: 768, layers: 12, heads: 12, mlpDim: 3072, lnEps: 1e-6 },
+  vision: {
+    imageSize: 224,
+    patchSize: 16,
+    width: 768,
+    layers: 12,
+    heads: 12,
+    mlpDim: 3072,
+    lnEps: 1e-6,
+  },
   text: {
     vocabSize: 30522,
     contextLength: 256,
@@ -146,6 +154,8 @@ export function checkConfig(c: BiomedClipConfig): void {
     throw new Error(`config vision.imageSize ${v.imageSize} is not a multiple of ${v.patchSize}`);
   }
   if (t.contextLength > t.maxPositions) {
-    throw new Error(`config text.contextLength ${t.contextLength} > maxPositions ${t.maxPositions}`);
+    throw new Error(
+      `config text.contextLength ${t.contextLength} > maxPositions ${t.maxPositions}`,
+    );
   }
 }

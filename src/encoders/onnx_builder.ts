@@ -69,7 +69,9 @@ class Tower {
   /** A float scalar constant, one initializer per value. */
   scalar(v: number): string {
     const key = `const_f${v}`;
-    if (!this.#consts.has(key)) this.#consts.set(key, this.g.constant(key, new Float32Array([v]), []));
+    if (!this.#consts.has(key)) {
+      this.#consts.set(key, this.g.constant(key, new Float32Array([v]), []));
+    }
     return this.#consts.get(key)!;
   }
 
@@ -117,7 +119,9 @@ class Tower {
     const g = this.g, hd = width / heads;
     const qkv = g.op("Reshape", [this.linear(x, qkvT, qkvB), this.ints([0, 0, 3, heads, hd])]);
     const split = g.op("Transpose", [qkv], { perm: [2, 0, 3, 1, 4] }); // [3, B, h, T, hd]
-    const [q, k, v] = [0, 1, 2].map((i) => g.op("Gather", [split, this.ints([i], [])], { axis: 0 }));
+    const [q, k, v] = [0, 1, 2].map((i) =>
+      g.op("Gather", [split, this.ints([i], [])], { axis: 0 })
+    );
     const kT = g.op("Transpose", [k], { perm: [0, 1, 3, 2] });
     let scores = g.op("Mul", [g.op("MatMul", [q, kT]), this.scalar(1 / Math.sqrt(hd))]);
     if (mask) scores = g.op("Add", [scores, mask]);

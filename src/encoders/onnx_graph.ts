@@ -106,7 +106,9 @@ export class GraphBuilder {
   constant(name: string, data: Float32Array | BigInt64Array, dims: readonly number[]): string {
     const numel = dims.reduce((a, b) => a * b, 1);
     if (numel !== data.length) {
-      throw new Error(`initializer ${name}: dims [${dims}] hold ${numel} values, got ${data.length}`);
+      throw new Error(
+        `initializer ${name}: dims [${dims}] hold ${numel} values, got ${data.length}`,
+      );
     }
     this.#inits.push({
       name: this.#claim(name),

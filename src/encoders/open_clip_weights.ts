@@ -158,19 +158,21 @@ export function openClipWeight(
 }
 
 /**
- * Reads a checkpoint file: `.safetensors`, else a PyTorch zip checkpoint (`.bin`, `.pt`,
- * `.pth`), read without executing pickle. A `module.` prefix (DataParallel) is stripped.
+ * Parses checkpoint bytes: safetensors when `name` ends in `.safetensors`, else a PyTorch zip
+ * checkpoint (`.bin`, `.pt`, `.pth`), read without executing pickle. A `module.` prefix
+ * (DataParallel) is stripped.
+ * @param name the file's name: picks the format, names it in errors
  * @example
  * ```ts
- * const sd = await loadStateDict("open_clip_pytorch_model.bin");
+ * const path = "open_clip_pytorch_model.bin";
+ * const sd = parseStateDict(await Deno.readFile(path), path);
  * ```
  */
-export async function loadStateDict(path: string): Promise<StateDict> {
-  const bytes = await Deno.readFile(path);
-  const sd = path.endsWith(".safetensors")
-    ? readSafetensors(bytes, path)
-    : readTorchCheckpoint(bytes, path);
-  if ([...sd.keys()].every((k) => k.startsWith("module."))) {
+export function parseStateDict(bytes: Uint8Array, name: string): StateDict {
+  const sd = name.endsWith(".safetensors")
+    ? readSafetensors(bytes, name)
+    : readTorchCheckpoint(bytes, name);
+  if (sd.size > 0 && [...sd.keys()].every((k) => k.startsWith("module."))) {
     return new Map([...sd].map(([k, t]) => [k.slice("module.".length), t]));
   }
   return sd;

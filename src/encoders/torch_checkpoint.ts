@@ -16,7 +16,14 @@
  */
 
 import { unzipSync } from "fflate";
-import { type DType, DTYPES, numel, type StateDict, type Tensor, typedFromBytes } from "./state_dict.ts";
+import {
+  type DType,
+  DTYPES,
+  numel,
+  type StateDict,
+  type Tensor,
+  typedFromBytes,
+} from "./state_dict.ts";
 
 /** The storage classes a checkpoint may name, with the dtype of their elements. */
 const STORAGES: Record<string, DType> = {
@@ -440,8 +447,10 @@ function materialize(t: TensorRef, storage: Uint8Array, name: string): Tensor {
   const have = Math.floor(storage.length / size);
   const count = numel(t.shape);
   if (have < t.storage.numel) {
-    throw new Error(`tensor ${name}: storage ${t.storage.key} holds ${have} elements, ` +
-      `its header says ${t.storage.numel}`);
+    throw new Error(
+      `tensor ${name}: storage ${t.storage.key} holds ${have} elements, ` +
+        `its header says ${t.storage.numel}`,
+    );
   }
   let last = t.offset;
   for (let d = 0; d < t.shape.length; d++) {
@@ -449,8 +458,10 @@ function materialize(t: TensorRef, storage: Uint8Array, name: string): Tensor {
     if (t.shape[d] > 0) last += (t.shape[d] - 1) * t.stride[d];
   }
   if (count > 0 && last >= have) {
-    throw new Error(`tensor ${name}: shape [${t.shape}] stride [${t.stride}] offset ${t.offset} ` +
-      `reaches element ${last}, storage ${t.storage.key} has ${have}`);
+    throw new Error(
+      `tensor ${name}: shape [${t.shape}] stride [${t.stride}] offset ${t.offset} ` +
+        `reaches element ${last}, storage ${t.storage.key} has ${have}`,
+    );
   }
   const contiguous = t.shape.every((_, d) =>
     t.shape[d] <= 1 || t.stride[d] === numel(t.shape.slice(d + 1))
