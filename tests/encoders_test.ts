@@ -179,8 +179,13 @@ Deno.test({
     );
     const image = await ImageEncoder.create(join(dir, WEIGHT_FILES.image), { numThreads: THREADS });
     await rejectsWith(() => image.encode(new Float32Array(100)), "3x32x32 images");
+    await rejectsWith(
+      () => TextEncoder.create(join(dir, WEIGHT_FILES.text), { numThreads: THREADS }),
+      "dynamic sequence axis: pass contextLength",
+    );
     const text = await TextEncoder.create(join(dir, WEIGHT_FILES.text), {
       numThreads: THREADS,
+      contextLength: config.text.contextLength,
       vocabSize: config.text.vocabSize,
     });
     const L = text.contextLength, ids = new Int32Array(L), mask = new Int32Array(L);
@@ -192,6 +197,9 @@ Deno.test({
     await rejectsWith(() => text.encode(ids, mask), "attention mask 2, expected 0 or 1");
     await rejectsWith(() => text.encode(ids, mask.subarray(1)), "rows of 16 tokens");
     mask[1] = 1;
+    mask[0] = 0;
+    await rejectsWith(() => text.encode(ids, mask), "the first token must be unmasked");
+    mask[0] = 1;
     assert.deepEqual(
       (await text.encode(Array.from(ids), Array.from(mask))).length,
       config.embedDim,

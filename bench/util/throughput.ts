@@ -12,6 +12,8 @@ export interface Work {
   flops?: number;
   /** Bytes moved per call (read + written, counted once). */
   bytes?: number;
+  /** Items (images, reports, ...) processed per call; the table shows items/s. */
+  items?: number;
 }
 
 /** A bench registered with {@link benchThroughput}. */
@@ -28,6 +30,10 @@ export interface ThroughputBench {
   fn: () => Promise<void> | void;
   /** Skip with this reason (e.g. no GPU). */
   ignore?: string | false;
+  /** Measured iterations (Deno.bench `n`), for benches too slow for its defaults. */
+  n?: number;
+  /** Warm-up iterations (Deno.bench `warmup`). */
+  warmup?: number;
 }
 
 const rows: { name: string; group: string; baseline: boolean; work: Work; times: number[] }[] = [];
@@ -48,6 +54,8 @@ export function benchThroughput(b: ThroughputBench): void {
     group: b.group,
     baseline: b.baseline,
     ignore: !!b.ignore,
+    n: b.n,
+    warmup: b.warmup,
     fn: async () => {
       const t0 = performance.now();
       await b.fn();
@@ -74,6 +82,7 @@ export function throughputTable(): string {
       const parts = [`${ms.toFixed(3).padStart(10)} ms`];
       if (r.work.flops) parts.push(`${(r.work.flops / ms / 1e6).toFixed(2).padStart(8)} GFLOP/s`);
       if (r.work.bytes) parts.push(`${(r.work.bytes / ms / 1e6).toFixed(2).padStart(8)} GB/s`);
+      if (r.work.items) parts.push(`${(r.work.items / ms * 1e3).toFixed(2).padStart(8)} items/s`);
       if (base && base !== r) parts.push(`${(median(base.times) / ms).toFixed(2)}x baseline`);
       lines.push(`    ${r.name.padEnd(44)} ${parts.join("  ")}`);
     }

@@ -65,13 +65,16 @@ async function openSession(
 interface Expected {
   name: string;
   type: ort.Tensor.Type;
-  /** Fixed dims (numbers), `"batch"` for the dynamic first dim, `null` for any fixed size. */
-  dims: (number | "batch" | null)[];
+  /**
+   * Per dim: a number (that fixed size), `"batch"` (must be dynamic), `"fixed"` (any fixed
+   * size) or `"any"` (fixed or dynamic).
+   */
+  dims: (number | "batch" | "fixed" | "any")[];
 }
 
 /**
  * Checks the session's inputs and outputs against the tower's signature; returns the actual
- * shapes, in the order given. Throws one error naming every mismatch.
+ * shapes (-1 for a dynamic dim), in the order given. Throws one error naming every mismatch.
  */
 function checkSignature(
   session: ort.InferenceSession,
@@ -103,7 +106,7 @@ function checkSignature(
       if (dims.length !== x.dims.length) {
         problems.push(
           `${kind} ${x.name} has rank ${dims.length} [${dims}], expected ` +
-            `rank ${x.dims.length} [${x.dims.map((d) => d ?? "n")}]`,
+            `rank ${x.dims.length} [${x.dims}]`,
         );
         continue;
       }
@@ -113,7 +116,7 @@ function checkSignature(
           problems.push(
             `${kind} ${x.name} dim ${i} is fixed at ${got}; a dynamic batch is expected`,
           );
-        } else if (d !== "batch" && typeof got !== "number") {
+        } else if (d !== "batch" && d !== "any" && typeof got !== "number") {
           problems.push(`${kind} ${x.name} dim ${i} is symbolic (${got}); expected a fixed size`);
         } else if (typeof d === "number" && got !== d) {
           problems.push(`${kind} ${x.name} dim ${i} is ${got}, expected ${d}`);
@@ -171,8 +174,8 @@ export class ImageEncoder {
     const [input, output] = checkSignature(
       session,
       "image",
-      [{ name: IMAGE_IO.input, type: "float32", dims: ["batch", 3, null, null] }],
-      [{ name: IMAGE_IO.output, type: "float32", dims: ["batch", null] }],
+      [{ name: IMAGE_IO.input, type: "float32", dims: ["batch", 3, "fixed", "fixed"] }],
+      [{ name: IMAGE_IO.output, type: "float32", dims: ["batch", "fixed"] }],
     );
     if (input[2] !== input[3]) {
       throw new Error(`not a BiomedCLIP image tower: input is ${input[2]}x${input[3]}, not square`);
@@ -219,10 +222,16 @@ export class ImageEncoder {
 export type TokenArray = Int32Array | BigInt64Array | ArrayLike<number>;
 
 /**
- * The text tower: token ids and attention masks in, unnormalized embeddings out.
+ * The text tower: token ids and attention masks in, unnormalized embeddings out. Texts are
+ * batched by length and each batch is cut after its longest text's last unmasked token (when the
+ * model's sequence axis is dynamic, as the importer builds it); masked positions get zero
+ * attention weight, so this changes no embedding, only the time.
  * @example
  * ```ts
- * const enc = await TextEncoder.create("weights/biomedclip-text.onnx", { vocabSize: 30522 });
+ * const enc = await TextEncoder.create("weights/biomedclip-text.onnx", {
+ *   contextLength: 256,
+ *   vocabSize: 30522,
+ * });
  * const ids = new Int32Array(enc.contextLength), mask = new Int32Array(enc.contextLength);
  * ids.set([2, 1000, 3]);
  * mask.set([1, 1, 1]);
@@ -230,7 +239,7 @@ export type TokenArray = Int32Array | BigInt64Array | ArrayLike<number>;
  * ```
  */
 export class TextEncoder {
-  /** Tokens per text. */
+  /** Tokens per text row given to {@link encode}. */
   readonly contextLength: number;
   /** Embedding size. */
   readonly embedDim: number;
@@ -238,29 +247,32 @@ export class TextEncoder {
   readonly vocabSize?: number;
   readonly #session: ort.InferenceSession;
   readonly #batch: number;
+  /** True when the model takes any sequence length up to contextLength. */
+  readonly #dynamic: boolean;
 
   private constructor(
     session: ort.InferenceSession,
-    context: number,
-    embed: number,
+    shape: { context: number; embed: number; dynamic: boolean },
     batch: number,
     vocab?: number,
   ) {
     this.#session = session;
-    this.contextLength = context;
-    this.embedDim = embed;
+    this.contextLength = shape.context;
+    this.embedDim = shape.embed;
+    this.#dynamic = shape.dynamic;
     this.#batch = batch;
     this.vocabSize = vocab;
   }
 
   /**
    * Opens a text tower (file path or ONNX bytes) and checks its signature.
-   * @param opts `vocabSize`, when given, makes `encode` reject out-of-range ids with a clear
-   * message instead of onnxruntime's Gather error
+   * @param opts `contextLength`: tokens per row (required when the model's sequence axis is
+   * dynamic, checked when it is fixed); `vocabSize`, when given, makes `encode` reject
+   * out-of-range ids with a clear message instead of onnxruntime's Gather error
    */
   static async create(
     model: string | Uint8Array,
-    opts: EncoderOptions & { vocabSize?: number } = {},
+    opts: EncoderOptions & { contextLength?: number; vocabSize?: number } = {},
   ): Promise<TextEncoder> {
     const batch = checkBatchSize(opts.batchSize);
     const session = await openSession(model, opts);
@@ -268,10 +280,10 @@ export class TextEncoder {
       session,
       "text",
       [
-        { name: TEXT_IO.ids, type: "int64", dims: ["batch", null] },
-        { name: TEXT_IO.mask, type: "int64", dims: ["batch", null] },
+        { name: TEXT_IO.ids, type: "int64", dims: ["batch", "any"] },
+        { name: TEXT_IO.mask, type: "int64", dims: ["batch", "any"] },
       ],
-      [{ name: TEXT_IO.output, type: "float32", dims: ["batch", null] }],
+      [{ name: TEXT_IO.output, type: "float32", dims: ["batch", "fixed"] }],
     );
     if (ids[1] !== mask[1]) {
       throw new Error(
@@ -279,12 +291,20 @@ export class TextEncoder {
           `${TEXT_IO.mask} ${mask[1]}`,
       );
     }
-    return new TextEncoder(session, ids[1], output[1], batch, opts.vocabSize);
+    const dynamic = ids[1] === -1;
+    const context = opts.contextLength ?? ids[1];
+    if (dynamic && opts.contextLength === undefined) {
+      throw new Error("text model has a dynamic sequence axis: pass contextLength (e.g. 256)");
+    }
+    if (!Number.isInteger(context) || context < 1 || (!dynamic && context !== ids[1])) {
+      throw new Error(`contextLength ${context} does not fit the model's ${ids[1]} tokens`);
+    }
+    return new TextEncoder(session, { context, embed: output[1], dynamic }, batch, opts.vocabSize);
   }
 
   /**
    * Embeds N texts given as N·contextLength token ids and as many mask values (1 = token,
-   * 0 = padding); returns N·embedDim values, row i for text i.
+   * 0 = padding; each text's first token unmasked); returns N·embedDim values, row i for text i.
    */
   async encode(ids: TokenArray, mask: TokenArray): Promise<Float32Array> {
     const L = this.contextLength;
@@ -295,32 +315,41 @@ export class TextEncoder {
       );
     }
     const ids64 = toInt64(ids), mask64 = toInt64(mask);
+    const n = ids64.length / L;
+    const lengths = new Int32Array(n);
     for (let i = 0; i < ids64.length; i++) {
-      const id = ids64[i], m = mask64[i];
+      const id = ids64[i], m = mask64[i], where = `text ${Math.floor(i / L)} token ${i % L}`;
       if (id < 0n || (this.vocabSize !== undefined && id >= BigInt(this.vocabSize))) {
         throw new Error(
-          `TextEncoder.encode: text ${Math.floor(i / L)} token ${i % L}: id ${id} ` +
+          `TextEncoder.encode: ${where}: id ${id} ` +
             `outside the vocabulary [0, ${this.vocabSize ?? "?"})`,
         );
       }
       if (m !== 0n && m !== 1n) {
-        throw new Error(
-          `TextEncoder.encode: text ${Math.floor(i / L)} token ${i % L}: ` +
-            `attention mask ${m}, expected 0 or 1`,
-        );
+        throw new Error(`TextEncoder.encode: ${where}: attention mask ${m}, expected 0 or 1`);
       }
+      if (i % L === 0 && m !== 1n) {
+        throw new Error(`TextEncoder.encode: ${where}: the first token must be unmasked`);
+      }
+      if (m === 1n) lengths[Math.floor(i / L)] = (i % L) + 1;
     }
-    const n = ids64.length / L;
+    // Longest first, so each batch is cut to the length of its first text.
+    const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => lengths[b] - lengths[a]);
     const out = new Float32Array(n * this.embedDim);
     for (let start = 0; start < n; start += this.#batch) {
-      const b = Math.min(this.#batch, n - start);
-      const slice = (a: BigInt64Array) =>
-        new ort.Tensor("int64", a.subarray(start * L, (start + b) * L), [b, L]);
+      const rows = order.slice(start, start + this.#batch);
+      const seq = this.#dynamic ? lengths[rows[0]] : L;
+      const gather = (src: BigInt64Array) => {
+        const dst = new BigInt64Array(rows.length * seq);
+        rows.forEach((r, k) => dst.set(src.subarray(r * L, r * L + seq), k * seq));
+        return new ort.Tensor("int64", dst, [rows.length, seq]);
+      };
       const r = await this.#session.run({
-        [TEXT_IO.ids]: slice(ids64),
-        [TEXT_IO.mask]: slice(mask64),
+        [TEXT_IO.ids]: gather(ids64),
+        [TEXT_IO.mask]: gather(mask64),
       });
-      out.set(r[TEXT_IO.output].data as Float32Array, start * this.embedDim);
+      const emb = r[TEXT_IO.output].data as Float32Array, E = this.embedDim;
+      rows.forEach((row, k) => out.set(emb.subarray(k * E, (k + 1) * E), row * E));
       r[TEXT_IO.output].dispose();
     }
     return out;
@@ -373,6 +402,7 @@ export async function openBiomedClip(
   const image = await ImageEncoder.create(join(dir, manifest.files.image.path), opts);
   const text = await TextEncoder.create(join(dir, manifest.files.text.path), {
     ...opts,
+    contextLength: c.text.contextLength,
     vocabSize: c.text.vocabSize,
   });
   const got = [image.imageSize, image.embedDim, text.contextLength, text.embedDim];

@@ -6,9 +6,12 @@
  *   token, learned position embedding, pre-norm blocks LN → MHSA → residual, LN → MLP(GELU) →
  *   residual, final LN on the CLS token) → linear head without bias → `image_embeds`
  *   [batch, E].
- * - text: `input_ids`, `attention_mask` [batch, L] int64 → BERT (word + position + token-type 0
- *   embeddings, LN, post-norm layers with the additive mask `(1 - mask) · float32.min`) → CLS of
- *   the last hidden state → Linear → GELU → Linear, no biases → `text_embeds` [batch, E].
+ * - text: `input_ids`, `attention_mask` [batch, sequence] int64, sequence <= L (the context
+ *   length) → BERT (word + position + token-type 0 embeddings, LN, post-norm layers with the
+ *   additive mask `(1 - mask) · float32.min`) → CLS of the last hidden state → Linear → GELU →
+ *   Linear, no biases → `text_embeds` [batch, E]. The sequence axis is dynamic so padding can be
+ *   cut: masked positions get exactly zero attention weight, so a text's embedding is the same
+ *   whether its 256-token row is run whole or cut after its last unmasked token.
  *
  * Embeddings are not normalized. GELU is the exact erf form (`0.5·x·(1 + erf(x/√2))`, built from
  * Erf since ONNX's Gelu needs opset 20). Linear weights are stored transposed ([in, out]) for
@@ -96,10 +99,10 @@ class Tower {
     ], { axis: -1, epsilon: { float: eps } });
   }
 
-  /** Exact GELU: 0.5·x·(1 + erf(x/√2)). */
+  /** Exact GELU: 0.5·x·(1 + erf(x/√2)), in the form onnxruntime fuses into one Gelu op. */
   gelu(x: string): string {
     const g = this.g;
-    const e = g.op("Erf", [g.op("Mul", [x, this.scalar(Math.SQRT1_2)])]);
+    const e = g.op("Erf", [g.op("Div", [x, this.scalar(Math.SQRT2)])]);
     return g.op("Mul", [g.op("Mul", [x, g.op("Add", [e, this.scalar(1)])]), this.scalar(0.5)]);
   }
 
@@ -212,8 +215,8 @@ export function buildImageTower(config: BiomedClipConfig, sd: StateDict): Uint8A
 export function buildTextTower(config: BiomedClipConfig, sd: StateDict): Uint8Array {
   const c = config.text, W = c.width, L = c.contextLength;
   const t = new Tower("biomedclip_text", sd, config), g = t.g;
-  const ids = g.input(TEXT_IO.ids, "int64", ["batch", L]);
-  const mask = g.input(TEXT_IO.mask, "int64", ["batch", L]);
+  const ids = g.input(TEXT_IO.ids, "int64", ["batch", "sequence"]);
+  const mask = g.input(TEXT_IO.mask, "int64", ["batch", "sequence"]);
   const T = "text.transformer.";
   // Position rows 0..L-1 plus token type 0, folded into one [L, W] table.
   const pos = t.raw(`${T}embeddings.position_embeddings.weight`);
@@ -223,7 +226,14 @@ export function buildTextTower(config: BiomedClipConfig, sd: StateDict): Uint8Ar
   const words = g.op("Gather", [t.weight(`${T}embeddings.word_embeddings.weight`), ids], {
     axis: 0,
   });
-  const emb = g.op("Add", [words, g.constant("embeddings.position_plus_type0", posType, [L, W])]);
+  const seq = g.op("Shape", [ids], { start: 1, end: 2 });
+  const posRows = g.op("Slice", [
+    g.constant("embeddings.position_plus_type0", posType, [L, W]),
+    t.ints([0]),
+    seq,
+    t.ints([0]),
+  ]); // rows 0..sequence-1
+  const emb = g.op("Add", [words, posRows]);
   let h = t.layerNorm(emb, `${T}embeddings.LayerNorm`, c.lnEps);
   const keep = g.op("Cast", [mask], { to: 1 });
   const additive = g.op("Mul", [g.op("Sub", [t.scalar(1), keep]), t.scalar(FLOAT32_MIN)]);

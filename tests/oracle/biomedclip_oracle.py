@@ -320,7 +320,7 @@ def write_model(name, out, seed, n_images, n_texts):
     torch.save(sd, os.path.join(out, f"open_clip_{name}.bin"))
     save_safetensors(sd, os.path.join(out, f"open_clip_{name}.safetensors"))
     with open(os.path.join(out, "config.json"), "w") as f:
-        json.dump(cfg, f, indent=2)
+        f.write(json.dumps(cfg, indent=2) + "\n")
     t = cfg["text"]
     with open(os.path.join(out, "vocab.txt"), "w") as f:
         special = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
@@ -369,7 +369,7 @@ def write_cases(out):
                     else [int(x) for x in t.flatten().tolist()]}
                 for k, t in cases.items()}
     with open(os.path.join(out, "torch_cases.json"), "w") as f:
-        json.dump(expected, f, indent=1)
+        f.write(json.dumps(expected, indent=2) + "\n")
     print(f"cases: {list(cases)} -> {out}")
 
 
