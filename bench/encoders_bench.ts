@@ -5,7 +5,7 @@
  * timed at the full 256-token context and cut to 64 tokens (a typical report; TextEncoder cuts
  * padding, and the peer gets the same cut input). Few iterations (each call takes seconds).
  * `CXR_BENCH_THREADS` sets both sides' threads (default 2), `CXR_BENCH_BATCH` the batch
- * (default 4).
+ * (default 2).
  */
 
 import { join } from "node:path";
@@ -17,7 +17,7 @@ import { Rng } from "../src/util/rng.ts";
 import { benchThroughput } from "./util/throughput.ts";
 
 const THREADS = Number(Deno.env.get("CXR_BENCH_THREADS") ?? 2);
-const BATCH = Number(Deno.env.get("CXR_BENCH_BATCH") ?? 4);
+const BATCH = Number(Deno.env.get("CXR_BENCH_BATCH") ?? 2);
 const ITERS = { n: 3, warmup: 1 };
 const SHORT = 64;
 const config = BIOMEDCLIP_CONFIG;

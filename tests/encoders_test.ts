@@ -78,9 +78,9 @@ Deno.test(`${name} towers: onnxruntime-web matches the PyTorch oracle`, async ()
   const nImg = img.length / config.embedDim, nTxt = txt.length / config.embedDim;
   console.log(
     `${name}: import ${importS.toFixed(1)} s; ${nImg} images ${imageS.toFixed(2)} s ` +
-      `(max abs ${ri.maxAbs.toExponential(2)}, min cos ${ri.minCos.toFixed(7)}); ` +
+      `(max abs ${ri.maxAbs.toExponential(2)}, min cos ${ri.minCos.toFixed(9)}); ` +
       `${nTxt} texts ${textS.toFixed(2)} s (max abs ${rt.maxAbs.toExponential(2)}, ` +
-      `min cos ${rt.minCos.toFixed(7)}); ${THREADS} WASM threads`,
+      `min cos ${rt.minCos.toFixed(9)}); ${THREADS} WASM threads`,
   );
   for (const [tower, r] of [["image", ri], ["text", rt]] as const) {
     assert.ok(r.maxAbs <= 1e-4, `${tower}: max abs error ${r.maxAbs} > 1e-4`);

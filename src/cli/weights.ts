@@ -25,7 +25,13 @@ import { type ManifestFile, sha256Hex, type WeightsManifest } from "../encoders/
 import { checkOpenClipStateDict, parseStateDict } from "../encoders/open_clip_weights.ts";
 import { toFloat32 } from "../encoders/state_dict.ts";
 
-/** File names the import writes inside the output folder. */
+/**
+ * File names the import writes inside the output folder.
+ * @example
+ * ```ts
+ * WEIGHT_FILES.image; // "biomedclip-image.onnx"
+ * ```
+ */
 export const WEIGHT_FILES = {
   image: "biomedclip-image.onnx",
   text: "biomedclip-text.onnx",

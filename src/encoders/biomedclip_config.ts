@@ -115,10 +115,22 @@ export const TINY_CONFIG: BiomedClipConfig = {
   },
 };
 
-/** Names of the image model's input and output. */
+/**
+ * Names of the image model's input and output.
+ * @example
+ * ```ts
+ * IMAGE_IO.input; // "pixel_values"
+ * ```
+ */
 export const IMAGE_IO = { input: "pixel_values", output: "image_embeds" } as const;
 
-/** Names of the text model's inputs and output. */
+/**
+ * Names of the text model's inputs and output.
+ * @example
+ * ```ts
+ * TEXT_IO.mask; // "attention_mask"
+ * ```
+ */
 export const TEXT_IO = {
   ids: "input_ids",
   mask: "attention_mask",

@@ -26,7 +26,13 @@ import { GraphBuilder } from "./onnx_graph.ts";
 import { openClipShapes, openClipWeight } from "./open_clip_weights.ts";
 import type { StateDict } from "./state_dict.ts";
 
-/** ONNX opset of the default domain used by both towers. */
+/**
+ * ONNX opset of the default domain used by both towers.
+ * @example
+ * ```ts
+ * console.log(OPSET); // 17
+ * ```
+ */
 export const OPSET = 17;
 
 const FLOAT32_MIN = -3.4028234663852886e38;

@@ -9,10 +9,22 @@
 
 import protobuf from "protobufjs";
 
-/** ONNX TensorProto.DataType values used here. */
+/**
+ * ONNX TensorProto.DataType values used here.
+ * @example
+ * ```ts
+ * const tensor = { dims: [2], dataType: DataType.FLOAT, rawData: new Uint8Array(8) };
+ * ```
+ */
 export const DataType = { FLOAT: 1, UINT8: 2, INT32: 6, INT64: 7, BOOL: 9, FLOAT16: 10 } as const;
 
-/** ONNX AttributeProto.AttributeType values used here. */
+/**
+ * ONNX AttributeProto.AttributeType values used here.
+ * @example
+ * ```ts
+ * const attr = { name: "axis", type: AttributeType.INT, i: -1 };
+ * ```
+ */
 export const AttributeType = {
   FLOAT: 1,
   INT: 2,

@@ -45,7 +45,13 @@ export type StateDict = Map<string, Tensor>;
 
 type ArrayCtor = { new (buffer: ArrayBuffer, offset: number, length: number): TensorData };
 
-/** Bytes per element and typed array constructor of each dtype. */
+/**
+ * Bytes per element and typed array constructor of each dtype.
+ * @example
+ * ```ts
+ * DTYPES.float16.bytes; // 2
+ * ```
+ */
 export const DTYPES: Record<DType, { bytes: number; array: ArrayCtor }> = {
   float32: { bytes: 4, array: Float32Array },
   float16: { bytes: 2, array: Uint16Array },
@@ -59,7 +65,14 @@ export const DTYPES: Record<DType, { bytes: number; array: ArrayCtor }> = {
   bool: { bytes: 1, array: Uint8Array },
 };
 
-/** Number of elements of a shape. */
+/**
+ * Number of elements of a shape.
+ * @example
+ * ```ts
+ * numel([2, 3]); // 6
+ * numel([]); // 1 (a scalar)
+ * ```
+ */
 export function numel(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
 }
