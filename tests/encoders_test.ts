@@ -152,6 +152,11 @@ Deno.test({
       tryImport({ ...config, text: { ...config.text, heads: 3 } }),
       "config text.width 32 % heads 3 != 0",
     );
+    const { heads: _, ...headless } = config.vision;
+    await rejectsWith(
+      tryImport({ ...config, vision: headless as BiomedClipConfig["vision"] }),
+      "config vision.heads: undefined is not a positive int",
+    );
     await Deno.remove(out, { recursive: true });
   },
 });

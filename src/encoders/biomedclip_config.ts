@@ -146,20 +146,25 @@ export const TEXT_IO = {
  * ```
  */
 export function checkConfig(c: BiomedClipConfig): void {
-  const ints: [string, number][] = [
-    ["embedDim", c.embedDim],
-    ...Object.entries(c.vision).filter(([k]) => k !== "lnEps").map(([k, v]) =>
-      [`vision.${k}`, v] as [string, number]
-    ),
-    ...Object.entries(c.text).filter(([k]) => k !== "lnEps").map(([k, v]) =>
-      [`text.${k}`, v] as [string, number]
-    ),
-  ];
-  for (const [k, v] of ints) {
-    if (!Number.isInteger(v) || v <= 0) throw new Error(`config ${k}: ${v} is not a positive int`);
-  }
+  const fields = (got: object | undefined, want: object, where: string) => {
+    if (typeof got !== "object" || got === null) throw new Error(`config ${where} is missing`);
+    for (const k of Object.keys(got)) {
+      if (!(k in want)) throw new Error(`config ${where}${k}: unknown field`);
+    }
+    for (const k of Object.keys(want)) {
+      const v = (got as Record<string, unknown>)[k];
+      const ok = typeof v === "number" && v > 0 && (k === "lnEps" || Number.isInteger(v));
+      if (!ok) {
+        throw new Error(
+          `config ${where}${k}: ${v} is not a positive ${k === "lnEps" ? "number" : "int"}`,
+        );
+      }
+    }
+  };
+  fields({ embedDim: c?.embedDim }, { embedDim: 0 }, "");
+  fields(c.vision, BIOMEDCLIP_CONFIG.vision, "vision.");
+  fields(c.text, BIOMEDCLIP_CONFIG.text, "text.");
   const v = c.vision, t = c.text;
-  if (!(v.lnEps > 0) || !(t.lnEps > 0)) throw new Error("config lnEps must be > 0");
   if (v.width % v.heads) throw new Error(`config vision.width ${v.width} % heads ${v.heads} != 0`);
   if (t.width % t.heads) throw new Error(`config text.width ${t.width} % heads ${t.heads} != 0`);
   if (v.imageSize % v.patchSize) {
