@@ -8,8 +8,9 @@
  * `dist/ort.node.min.mjs`, which imports `dist/ort-wasm-simd-threaded.mjs` beside it; that
  * Emscripten loader reads `dist/ort-wasm-simd-threaded.wasm` (the CPU-only SIMD build, 14 MB)
  * from the package folder with `node:fs`. So no `env.wasm.wasmPaths` / `wasmBinary` is needed.
- * `env.wasm.numThreads` is read once, when the first session initializes the runtime; threads
- * above 1 run as Emscripten pthreads on `node:worker_threads` with a SharedArrayBuffer heap.
+ * `env.wasm.numThreads` is read once, when the first session initializes the runtime; N threads
+ * are the calling thread plus N-1 Emscripten pthreads on `node:worker_threads` (they show up as
+ * `worker-1` … in /proc/<pid>/task) sharing a SharedArrayBuffer heap.
  *
  * @module
  */
