@@ -1,0 +1,56 @@
+"""PyTorch peer of bench/encoders_bench.ts: BiomedCLIP's towers at full size (random weights,
+the same modules as tests/oracle/biomedclip_oracle.py), CPU, float32, no grad.
+
+A line protocol on stdin/stdout so the Deno bench times each forward batch itself:
+prints `ready` once the model is built, then answers each `image` / `text` / `text_short` line
+with `ok` after one forward pass of --batch images / reports of the full context (256 tokens) /
+reports cut to --short tokens; `quit` ends it.
+
+  /usr/bin/python3 bench/peers/encoders_peer.py --batch 4 --threads 2
+"""
+
+import argparse
+import os
+import sys
+
+import torch
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "tests", "oracle"))
+from biomedclip_oracle import CONFIGS, CustomTextCLIP, randomize  # noqa: E402
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--batch", type=int, default=4)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--short", type=int, default=64)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.set_grad_enabled(False)
+    cfg = CONFIGS["full"]
+    gen = torch.Generator().manual_seed(0)
+    model = CustomTextCLIP(cfg).eval()
+    randomize(model, gen)
+    size, length = cfg["vision"]["imageSize"], cfg["text"]["contextLength"]
+    pixels = torch.randn(args.batch, 3, size, size, generator=gen)
+    ids = torch.randint(5, cfg["text"]["vocabSize"], (args.batch, length), generator=gen)
+    mask = torch.ones(args.batch, length, dtype=torch.int64)
+    print(f"ready torch {torch.__version__} threads {torch.get_num_threads()}", flush=True)
+    for line in sys.stdin:
+        cmd = line.strip()
+        if cmd == "image":
+            model.visual(pixels)
+        elif cmd == "text":
+            model.text(ids, mask)
+        elif cmd == "text_short":
+            model.text(ids[:, :args.short], mask[:, :args.short])
+        elif cmd == "quit":
+            break
+        else:
+            print(f"unknown command {cmd!r}", flush=True)
+            continue
+        print("ok", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,180 @@
+/**
+ * `deno task weights import <open_clip_pytorch_model.bin | .safetensors> --vocab <vocab.txt>
+ * [--out weights/] [--config <config.json>]`: turns BiomedCLIP's official open_clip checkpoint
+ * into the two ONNX towers the encoders run. The checkpoint is read without executing pickle;
+ * every tensor's shape is checked against the config (BiomedCLIP's by default); the output
+ * folder gets `biomedclip-image.onnx`, `biomedclip-text.onnx`, `vocab.txt` and `manifest.json`
+ * (SHA-256 of each file, the config, `logit_scale`).
+ *
+ * The checkpoint is `open_clip_pytorch_model.bin` from the Hugging Face repository
+ * microsoft/BiomedCLIP-PubMedBERT_256-vit_base_patch16_224; `vocab.txt` from
+ * microsoft/BiomedNLP-BiomedBERT-base-uncased-abstract.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { basename, join } from "node:path";
+import {
+  BIOMEDCLIP_CONFIG,
+  type BiomedClipConfig,
+  checkConfig,
+} from "../encoders/biomedclip_config.ts";
+import { buildImageTower, buildTextTower } from "../encoders/onnx_builder.ts";
+import { type ManifestFile, sha256Hex, type WeightsManifest } from "../encoders/manifest.ts";
+import { checkOpenClipStateDict, parseStateDict } from "../encoders/open_clip_weights.ts";
+import { toFloat32 } from "../encoders/state_dict.ts";
+
+/**
+ * File names the import writes inside the output folder.
+ * @example
+ * ```ts
+ * WEIGHT_FILES.image; // "biomedclip-image.onnx"
+ * ```
+ */
+export const WEIGHT_FILES = {
+  image: "biomedclip-image.onnx",
+  text: "biomedclip-text.onnx",
+  vocab: "vocab.txt",
+  manifest: "manifest.json",
+} as const;
+
+/** Options of {@link importWeights}. */
+export interface ImportOptions {
+  /** open_clip checkpoint: PyTorch zip (`.bin`, `.pt`) or `.safetensors`. */
+  checkpoint: string;
+  /** WordPiece `vocab.txt`, one token per line. */
+  vocab: string;
+  /** Output folder (created if missing). */
+  out: string;
+  /** Tower sizes (default {@link BIOMEDCLIP_CONFIG}). */
+  config?: BiomedClipConfig;
+  /** Progress lines (default: none). */
+  log?: (line: string) => void;
+}
+
+async function writeHashed(dir: string, name: string, bytes: Uint8Array<ArrayBuffer>) {
+  await Deno.writeFile(join(dir, name), bytes);
+  return { path: name, sha256: await sha256Hex(bytes), bytes: bytes.length } as ManifestFile;
+}
+
+/**
+ * Imports an open_clip BiomedCLIP checkpoint: checks it, builds both ONNX towers, copies the
+ * vocabulary and writes the manifest; returns the manifest.
+ * @example
+ * ```ts
+ * const m = await importWeights({
+ *   checkpoint: "open_clip_pytorch_model.bin",
+ *   vocab: "vocab.txt",
+ *   out: "weights",
+ * });
+ * console.log(m.files.image.sha256);
+ * ```
+ */
+export async function importWeights(opts: ImportOptions): Promise<WeightsManifest> {
+  const config = opts.config ?? BIOMEDCLIP_CONFIG;
+  const log = opts.log ?? (() => {});
+  checkConfig(config);
+  const vocabBytes = await Deno.readFile(opts.vocab);
+  const tokens = new TextDecoder().decode(vocabBytes).replace(/\r?\n$/, "").split(/\r?\n/);
+  if (tokens.length !== config.text.vocabSize) {
+    throw new Error(
+      `${opts.vocab}: ${tokens.length} tokens, the text tower's config has ` +
+        `vocabSize ${config.text.vocabSize}`,
+    );
+  }
+  let t0 = performance.now();
+  const ckptBytes = await Deno.readFile(opts.checkpoint);
+  const ckptSha = await sha256Hex(ckptBytes);
+  const sd = parseStateDict(ckptBytes, opts.checkpoint);
+  checkOpenClipStateDict(sd, config, opts.checkpoint);
+  log(
+    `read ${opts.checkpoint}: ${sd.size} tensors, shapes match the config ` +
+      `(${((performance.now() - t0) / 1000).toFixed(1)} s)`,
+  );
+  await Deno.mkdir(opts.out, { recursive: true });
+  t0 = performance.now();
+  const image = await writeHashed(
+    opts.out,
+    WEIGHT_FILES.image,
+    buildImageTower(config, sd) as Uint8Array<ArrayBuffer>,
+  );
+  log(
+    `wrote ${join(opts.out, image.path)}: ${(image.bytes / 2 ** 20).toFixed(1)} MiB ` +
+      `(${((performance.now() - t0) / 1000).toFixed(1)} s)`,
+  );
+  t0 = performance.now();
+  const text = await writeHashed(
+    opts.out,
+    WEIGHT_FILES.text,
+    buildTextTower(config, sd) as Uint8Array<ArrayBuffer>,
+  );
+  log(
+    `wrote ${join(opts.out, text.path)}: ${(text.bytes / 2 ** 20).toFixed(1)} MiB ` +
+      `(${((performance.now() - t0) / 1000).toFixed(1)} s)`,
+  );
+  const vocab = await writeHashed(opts.out, WEIGHT_FILES.vocab, vocabBytes);
+  const manifest: WeightsManifest = {
+    format: 1,
+    config,
+    logitScale: toFloat32(sd.get("logit_scale")!, "logit_scale")[0],
+    files: { image, text, vocab },
+    source: {
+      checkpoint: basename(opts.checkpoint),
+      sha256: ckptSha,
+      importedAt: new Date().toISOString(),
+    },
+  };
+  await Deno.writeTextFile(
+    join(opts.out, WEIGHT_FILES.manifest),
+    JSON.stringify(manifest, null, 2) + "\n",
+  );
+  log(
+    `wrote ${join(opts.out, WEIGHT_FILES.manifest)} (logit_scale ${
+      manifest.logitScale.toFixed(4)
+    })`,
+  );
+  return manifest;
+}
+
+const USAGE = `usage: deno task weights import <open_clip_pytorch_model.bin | model.safetensors> \\
+         --vocab <vocab.txt> [--out weights/] [--config <config.json>]
+
+Builds weights/biomedclip-image.onnx and weights/biomedclip-text.onnx from BiomedCLIP's
+open_clip checkpoint (read without executing pickle), copies the vocabulary and writes
+weights/manifest.json. Get the checkpoint, open_clip_pytorch_model.bin, from Hugging Face:
+microsoft/BiomedCLIP-PubMedBERT_256-vit_base_patch16_224; vocab.txt from
+microsoft/BiomedNLP-BiomedBERT-base-uncased-abstract. --config takes a JSON BiomedClipConfig
+(default: BiomedCLIP's ViT-B/16 + BiomedBERT sizes).`;
+
+if (import.meta.main) {
+  const { values, positionals } = parseArgs({
+    args: Deno.args,
+    allowPositionals: true,
+    options: {
+      vocab: { type: "string" },
+      out: { type: "string", default: "weights" },
+      config: { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  if (values.help || positionals[0] !== "import" || positionals.length !== 2 || !values.vocab) {
+    console.error(USAGE);
+    Deno.exit(values.help ? 0 : 2);
+  }
+  try {
+    const config = values.config
+      ? JSON.parse(await Deno.readTextFile(values.config)) as BiomedClipConfig
+      : undefined;
+    await importWeights({
+      checkpoint: positionals[1],
+      vocab: values.vocab,
+      out: values.out,
+      config,
+      log: (l) => console.log(l),
+    });
+  } catch (e) {
+    console.error(`weights import failed: ${(e as Error).message}`);
+    Deno.exit(1);
+  }
+}

@@ -1,0 +1,87 @@
+/**
+ * `weights/manifest.json`: what `deno task weights import` wrote (the two ONNX towers and the
+ * vocabulary, each with its SHA-256), the towers' config, and the checkpoint's logit scale.
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import { type BiomedClipConfig, checkConfig } from "./biomedclip_config.ts";
+
+/** One file of the weights folder. */
+export interface ManifestFile {
+  /** Path relative to the manifest's folder. */
+  path: string;
+  /** Hex SHA-256 of the file's bytes. */
+  sha256: string;
+  /** Size in bytes. */
+  bytes: number;
+}
+
+/** Contents of `manifest.json`. */
+export interface WeightsManifest {
+  /** Manifest format version (1). */
+  format: 1;
+  /** Tower sizes the ONNX models were built with. */
+  config: BiomedClipConfig;
+  /** The checkpoint's raw `logit_scale` parameter; scores use `exp(logitScale)`. */
+  logitScale: number;
+  /** The ONNX models and the tokenizer vocabulary. */
+  files: { image: ManifestFile; text: ManifestFile; vocab: ManifestFile };
+  /** Where the weights came from. */
+  source: { checkpoint: string; sha256: string; importedAt: string };
+}
+
+/**
+ * Hex SHA-256 of some bytes.
+ * @example
+ * ```ts
+ * await sha256Hex(new Uint8Array()); // "e3b0c442..."
+ * ```
+ */
+export async function sha256Hex(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+  return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/**
+ * Reads `manifest.json` from a weights folder; with `verify`, re-hashes every file and throws
+ * naming the first one whose size or SHA-256 differs.
+ * @example
+ * ```ts
+ * const m = await readManifest("weights", { verify: true });
+ * console.log(m.config.embedDim, Math.exp(m.logitScale));
+ * ```
+ */
+export async function readManifest(
+  dir: string,
+  opts: { verify?: boolean } = {},
+): Promise<WeightsManifest> {
+  const path = join(dir, "manifest.json");
+  let m: WeightsManifest;
+  try {
+    m = JSON.parse(await Deno.readTextFile(path));
+  } catch (e) {
+    throw new Error(
+      `${path}: cannot read the weights manifest (${(e as Error).message}); ` +
+        "run `deno task weights import <open_clip_pytorch_model.bin> --vocab <vocab.txt>` first",
+    );
+  }
+  if (m.format !== 1 || !m.files?.image || !m.files?.text || !m.files?.vocab || !m.config) {
+    throw new Error(`${path}: not a format-1 weights manifest`);
+  }
+  checkConfig(m.config);
+  if (opts.verify) {
+    for (const [role, f] of Object.entries(m.files)) {
+      const bytes = await Deno.readFile(join(dir, f.path));
+      const sum = await sha256Hex(bytes);
+      if (bytes.length !== f.bytes || sum !== f.sha256) {
+        throw new Error(
+          `${join(dir, f.path)} (${role}): ${bytes.length} bytes, sha256 ${sum}; the manifest ` +
+            `says ${f.bytes} bytes, sha256 ${f.sha256}. Re-run the weights import.`,
+        );
+      }
+    }
+  }
+  return m;
+}
