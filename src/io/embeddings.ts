@@ -10,10 +10,10 @@
 import { asF32, asI32, readSafetensors, tensor, writeSafetensors } from "./safetensors.ts";
 
 /** Split codes of the `split` tensor. */
-export const SPLITS = { train: 0, validation: 1, test: 2 } as const;
+export const SPLIT_CODES = { train: 0, validation: 1, test: 2 } as const;
 
 /** A split name. */
-export type SplitName = keyof typeof SPLITS;
+export type SplitName = keyof typeof SPLIT_CODES;
 
 /** Frozen-encoder embeddings of a dataset, paired image/report per row. */
 export interface EmbeddingSet {
@@ -165,7 +165,7 @@ export async function saveEmbeddings(path: string, set: EmbeddingSet): Promise<v
  * ```
  */
 export function splitRows(set: EmbeddingSet, split: SplitName): Uint32Array<ArrayBuffer> {
-  const code = SPLITS[split];
+  const code = SPLIT_CODES[split];
   const rows: number[] = [];
   for (let i = 0; i < set.count; i++) if (set.split[i] === code) rows.push(i);
   return Uint32Array.from(rows);
