@@ -14,30 +14,16 @@
  */
 
 import { parseArgs } from "node:util";
-import { basename, join } from "node:path";
+import { basename } from "node:path";
 import {
   BIOMEDCLIP_CONFIG,
   type BiomedClipConfig,
   checkConfig,
 } from "../encoders/biomedclip_config.ts";
-import { buildImageTower, buildTextTower } from "../encoders/onnx_builder.ts";
-import { type ManifestFile, sha256Hex, type WeightsManifest } from "../encoders/manifest.ts";
+import { sha256Hex, type WeightsManifest } from "../encoders/manifest.ts";
 import { checkOpenClipStateDict, parseStateDict } from "../encoders/open_clip_weights.ts";
-import { toFloat32 } from "../encoders/state_dict.ts";
-
-/**
- * File names the import writes inside the output folder.
- * @example
- * ```ts
- * WEIGHT_FILES.image; // "biomedclip-image.onnx"
- * ```
- */
-export const WEIGHT_FILES = {
-  image: "biomedclip-image.onnx",
-  text: "biomedclip-text.onnx",
-  vocab: "vocab.txt",
-  manifest: "manifest.json",
-} as const;
+import { buildDemoWeights } from "../encoders/demo_weights.ts";
+import { writeWeightsFolder } from "../encoders/weights_folder.ts";
 
 /** Options of {@link importWeights}. */
 export interface ImportOptions {
@@ -51,11 +37,6 @@ export interface ImportOptions {
   config?: BiomedClipConfig;
   /** Progress lines (default: none). */
   log?: (line: string) => void;
-}
-
-async function writeHashed(dir: string, name: string, bytes: Uint8Array<ArrayBuffer>) {
-  await Deno.writeFile(join(dir, name), bytes);
-  return { path: name, sha256: await sha256Hex(bytes), bytes: bytes.length } as ManifestFile;
 }
 
 /**
@@ -76,69 +57,23 @@ export async function importWeights(opts: ImportOptions): Promise<WeightsManifes
   const log = opts.log ?? (() => {});
   checkConfig(config);
   const vocabBytes = await Deno.readFile(opts.vocab);
-  const tokens = new TextDecoder().decode(vocabBytes).replace(/\r?\n$/, "").split(/\r?\n/);
-  if (tokens.length !== config.text.vocabSize) {
-    throw new Error(
-      `${opts.vocab}: ${tokens.length} tokens, the text tower's config has ` +
-        `vocabSize ${config.text.vocabSize}`,
-    );
-  }
-  let t0 = performance.now();
+  const t0 = performance.now();
   const ckptBytes = await Deno.readFile(opts.checkpoint);
-  const ckptSha = await sha256Hex(ckptBytes);
   const sd = parseStateDict(ckptBytes, opts.checkpoint);
   checkOpenClipStateDict(sd, config, opts.checkpoint);
   log(
     `read ${opts.checkpoint}: ${sd.size} tensors, shapes match the config ` +
       `(${((performance.now() - t0) / 1000).toFixed(1)} s)`,
   );
-  await Deno.mkdir(opts.out, { recursive: true });
-  t0 = performance.now();
-  const image = await writeHashed(
-    opts.out,
-    WEIGHT_FILES.image,
-    buildImageTower(config, sd) as Uint8Array<ArrayBuffer>,
-  );
-  log(
-    `wrote ${join(opts.out, image.path)}: ${(image.bytes / 2 ** 20).toFixed(1)} MiB ` +
-      `(${((performance.now() - t0) / 1000).toFixed(1)} s)`,
-  );
-  t0 = performance.now();
-  const text = await writeHashed(
-    opts.out,
-    WEIGHT_FILES.text,
-    buildTextTower(config, sd) as Uint8Array<ArrayBuffer>,
-  );
-  log(
-    `wrote ${join(opts.out, text.path)}: ${(text.bytes / 2 ** 20).toFixed(1)} MiB ` +
-      `(${((performance.now() - t0) / 1000).toFixed(1)} s)`,
-  );
-  const vocab = await writeHashed(opts.out, WEIGHT_FILES.vocab, vocabBytes);
-  const manifest: WeightsManifest = {
-    format: 1,
-    config,
-    logitScale: toFloat32(sd.get("logit_scale")!, "logit_scale")[0],
-    files: { image, text, vocab },
-    source: {
-      checkpoint: basename(opts.checkpoint),
-      sha256: ckptSha,
-      importedAt: new Date().toISOString(),
-    },
-  };
-  await Deno.writeTextFile(
-    join(opts.out, WEIGHT_FILES.manifest),
-    JSON.stringify(manifest, null, 2) + "\n",
-  );
-  log(
-    `wrote ${join(opts.out, WEIGHT_FILES.manifest)} (logit_scale ${
-      manifest.logitScale.toFixed(4)
-    })`,
-  );
-  return manifest;
+  return await writeWeightsFolder(opts.out, config, sd, vocabBytes, {
+    checkpoint: basename(opts.checkpoint),
+    sha256: await sha256Hex(ckptBytes),
+  }, log);
 }
 
 const USAGE = `usage: deno task weights import <open_clip_pytorch_model.bin | model.safetensors> \\
          --vocab <vocab.txt> [--out weights/] [--config <config.json>]
+       deno task weights demo [--out weights/demo]   (rebuild the SYNTHETIC demo encoders)
 
 Builds weights/biomedclip-image.onnx and weights/biomedclip-text.onnx from BiomedCLIP's
 open_clip checkpoint (read without executing pickle), copies the vocabulary and writes
@@ -158,6 +93,13 @@ if (import.meta.main) {
       help: { type: "boolean", short: "h" },
     },
   });
+  if (positionals[0] === "demo" && !values.help) {
+    await buildDemoWeights(
+      values.out === "weights" ? "weights/demo" : values.out,
+      (l) => console.log(l),
+    );
+    Deno.exit(0);
+  }
   if (values.help || positionals[0] !== "import" || positionals.length !== 2 || !values.vocab) {
     console.error(USAGE);
     Deno.exit(values.help ? 0 : 2);

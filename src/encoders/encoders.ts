@@ -23,7 +23,8 @@ import { readManifest, type WeightsManifest } from "./manifest.ts";
 /** Options shared by both encoders. */
 export interface EncoderOptions {
   /**
-   * WASM worker threads (default: `navigator.hardwareConcurrency`, at most 4). onnxruntime-web
+   * WASM worker threads (default 1: with 2 or 4 threads, Deno 2.9 + onnxruntime-web 1.30 hung on
+   * an 8-image batch of the demo image tower in our runs, while 1 thread ran it in 0.4 s). onnxruntime-web
    * fixes this when its runtime first initializes, so every encoder in a process must agree.
    */
   numThreads?: number;
@@ -37,7 +38,7 @@ async function openSession(
   model: string | Uint8Array,
   opts: EncoderOptions,
 ): Promise<ort.InferenceSession> {
-  const threads = opts.numThreads ?? Math.min(4, navigator.hardwareConcurrency || 1);
+  const threads = opts.numThreads ?? 1;
   if (!Number.isInteger(threads) || threads < 1) {
     throw new Error(`numThreads must be a positive integer, got ${threads}`);
   }

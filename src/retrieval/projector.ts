@@ -10,6 +10,7 @@ import type { GpuView } from "../gpu/kernel.ts";
 import { projectRows } from "../eval/evaluate.ts";
 import type { HeadConfig } from "../model/config.ts";
 import type { Tower } from "../model/head_graph.ts";
+import { type InputNorm, standardize } from "../model/input_norm.ts";
 import { ParameterLayout } from "../model/parameters.ts";
 import { loadCheckpoint } from "../train/checkpoint.ts";
 
@@ -30,15 +31,24 @@ export class Projector {
   readonly params: GpuView;
   /** The GPU. */
   readonly gpu: GpuContext;
+  /** Standardization applied to embeddings before the heads. */
+  readonly inputNorm: InputNorm;
 
   /**
    * @param gpu the context the parameters live on
    * @param head head configuration
    * @param params flat parameters (our layout)
+   * @param inputNorm the standardization the heads were trained with
    */
-  constructor(gpu: GpuContext, head: HeadConfig, params: Float32Array<ArrayBuffer>) {
+  constructor(
+    gpu: GpuContext,
+    head: HeadConfig,
+    params: Float32Array<ArrayBuffer>,
+    inputNorm: InputNorm,
+  ) {
     this.gpu = gpu;
     this.head = head;
+    this.inputNorm = inputNorm;
     this.layout = new ParameterLayout(head);
     if (params.length !== this.layout.length) {
       throw new Error(
@@ -51,7 +61,7 @@ export class Projector {
   /** Loads a checkpoint written by the trainer. */
   static async load(path: string, gpu?: GpuContext): Promise<Projector> {
     const c = await loadCheckpoint(path);
-    return new Projector(gpu ?? await getGpu(), c.head, c.params);
+    return new Projector(gpu ?? await getGpu(), c.head, c.params, c.inputNorm);
   }
 
   /** The logit scale view (for scoring). */
@@ -73,7 +83,10 @@ export class Projector {
         `projector: ${tower} embeddings must be [${count}, ${this.head.inDim}], got ${embeddings.length} values`,
       );
     }
-    const x = this.gpu.storage(embeddings, `${tower} embeddings`);
+    const x = this.gpu.storage(
+      standardize(embeddings, this.inputNorm[tower]),
+      `${tower} embeddings`,
+    );
     const z = await projectRows(this.gpu, this, tower, x, count);
     x.buffer.destroy();
     return z;

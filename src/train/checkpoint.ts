@@ -8,6 +8,7 @@
  */
 
 import type { HeadConfig } from "../model/config.ts";
+import type { InputNorm } from "../model/input_norm.ts";
 import { ParameterLayout } from "../model/parameters.ts";
 import {
   asF32,
@@ -44,6 +45,8 @@ export interface Checkpoint {
   position: TrainPosition;
   /** Flat parameters in our layout. */
   params: Float32Array<ArrayBuffer>;
+  /** Input standardization the heads were trained with. */
+  inputNorm: InputNorm;
   /** AdamW first moments (flat), absent in a heads-only file. */
   m?: Float32Array<ArrayBuffer>;
   /** AdamW second moments (flat). */
@@ -67,6 +70,11 @@ export async function saveCheckpoint(path: string, c: Checkpoint): Promise<void>
   const tensors = new Map<string, Tensor>();
   for (const [e, values] of layout.toTorch(c.params)) {
     tensors.set(e.name, tensor(values, e.torchShape));
+  }
+  for (const tower of ["image", "text"] as const) {
+    const { mean, std } = c.inputNorm[tower];
+    tensors.set(`input_norm.${tower}_mean`, tensor(mean, [mean.length]));
+    tensors.set(`input_norm.${tower}_std`, tensor(std, [std.length]));
   }
   if (c.m && c.v) {
     tensors.set("optimizer.exp_avg", tensor(c.m, [c.m.length]));
@@ -115,8 +123,23 @@ export async function loadCheckpoint(path: string): Promise<Checkpoint> {
     }
     return values;
   };
+  const norm = (name: string) => {
+    const t = tensors.get(`input_norm.${name}`);
+    if (!t) throw new Error(`${path}: missing tensor "input_norm.${name}"`);
+    const values = asF32(t, name, path);
+    if (values.length !== head.inDim) {
+      throw new Error(
+        `${path}: "input_norm.${name}" has ${values.length} values, expected ${head.inDim}`,
+      );
+    }
+    return values;
+  };
   return {
     head,
+    inputNorm: {
+      image: { mean: norm("image_mean"), std: norm("image_std") },
+      text: { mean: norm("text_mean"), std: norm("text_std") },
+    },
     config: JSON.parse(metadata.config ?? "{}"),
     position: JSON.parse(metadata.position),
     params,

@@ -26,6 +26,7 @@ import {
   validateHeadConfig,
 } from "../model/config.ts";
 import { initialParameters } from "../model/init.ts";
+import { type InputNorm, moments, standardize } from "../model/input_norm.ts";
 import {
   DEFAULT_OPTIMIZER,
   LOSS_TERMS,
@@ -86,6 +87,8 @@ export interface TrainOptions {
   valMetric: string;
   /** Stop after this many epochs without improvement (0: never). */
   earlyStopping: number;
+  /** `standard`: standardize embeddings with the training split's moments; `none`: as they are. */
+  inputNorm: "standard" | "none";
   /** Print nothing (the module API's callers watch `onProgress`). */
   quiet: boolean;
 }
@@ -120,6 +123,7 @@ export const DEFAULT_TRAIN_OPTIONS: Omit<TrainOptions, "trainData"> = {
   },
   valMetric: "mean_recall",
   earlyStopping: 0,
+  inputNorm: "standard",
   quiet: false,
 };
 
@@ -159,6 +163,8 @@ export interface TrainResult {
   head: HeadConfig;
   /** Parameters of the best epoch (flat, our layout). */
   params: Float32Array<ArrayBuffer>;
+  /** Input standardization of the heads. */
+  inputNorm: InputNorm;
   /** Validation metrics of the best epoch. */
   best: Metrics;
   /** Every evaluated epoch. */
@@ -225,11 +231,12 @@ export async function train(
   await Deno.mkdir(ckptDir, { recursive: true });
   const log = openLog(join(logDir, "out.log"), o.quiet);
 
+  const inputNorm = inputNormFor(set, trainRows, o.inputNorm);
   const gpu = hooks.gpu ?? await getGpu();
   await log(`GPU: ${gpu.info.name} (backend ${gpu.info.backend})`);
   const data = {
-    image: gpu.storage(set.image, "dataset images"),
-    text: gpu.storage(set.text, "dataset texts"),
+    image: gpu.storage(standardize(set.image, inputNorm.image), "dataset images"),
+    text: gpu.storage(standardize(set.text, inputNorm.text), "dataset texts"),
     label: gpu.storage(set.label, "dataset labels"),
   };
   const optimizer: OptimizerConfig = { ...o.optimizer, weightDecay: o.wd };
@@ -271,8 +278,14 @@ export async function train(
   const heads: GpuHeads = { head, layout: graph.layout, params: graph.params };
   const logitScale = graph.layout.view(graph.params, "logit_scale");
   const valData = {
-    image: gpu.storage(gatherRowsHost(set.image, valRows, set.dim), "val images"),
-    text: gpu.storage(gatherRowsHost(set.text, valRows, set.dim), "val texts"),
+    image: gpu.storage(
+      standardize(gatherRowsHost(set.image, valRows, set.dim), inputNorm.image),
+      "val images",
+    ),
+    text: gpu.storage(
+      standardize(gatherRowsHost(set.text, valRows, set.dim), inputNorm.text),
+      "val texts",
+    ),
   };
   const evaluate = async () => {
     const zi = await projectRows(gpu, heads, "image", valData.image, valRows.length);
@@ -300,7 +313,15 @@ export async function train(
 
   const snapshot = async (): Promise<Checkpoint> => {
     const [p, mm, vv] = await gpu.readMany([graph.params, graph.m, graph.v]);
-    return { head, config, position: structuredClone(position), params: p, m: mm, v: vv };
+    return {
+      head,
+      config,
+      inputNorm,
+      position: structuredClone(position),
+      params: p,
+      m: mm,
+      v: vv,
+    };
   };
   const progress = o.quiet || !Deno.stderr.isTerminal()
     ? null
@@ -443,12 +464,30 @@ export async function train(
     history[history.length - 1];
   return {
     head,
+    inputNorm,
     params: best?.params ?? (await gpu.read(graph.params)),
     best: bestEpoch?.val ?? {},
     history,
     logDir,
     stoppedEarly,
   };
+}
+
+/** The run's input standardization: train-split moments, or the identity for `none`. */
+function inputNormFor(
+  set: EmbeddingSet,
+  trainRows: Uint32Array,
+  kind: TrainOptions["inputNorm"],
+): InputNorm {
+  if (kind !== "standard" && kind !== "none") {
+    throw new Error(`input-norm must be standard or none, got ${kind}`);
+  }
+  const of = (values: Float32Array) =>
+    kind === "standard" ? moments(values, set.dim, trainRows) : {
+      mean: new Float32Array(set.dim),
+      std: new Float32Array(set.dim).fill(1),
+    };
+  return { image: of(set.image), text: of(set.text) };
 }
 
 function validateOptions(o: TrainOptions): void {

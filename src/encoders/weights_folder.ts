@@ -1,0 +1,87 @@
+/**
+ * A weights folder as the encoders read it: the two ONNX towers built from an open_clip state
+ * dict, the WordPiece vocabulary, and `manifest.json` with each file's SHA-256, the towers'
+ * config and the checkpoint's logit scale. Every file is written atomically.
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import { writeFileAtomic } from "../io/safetensors.ts";
+import type { BiomedClipConfig } from "./biomedclip_config.ts";
+import { type ManifestFile, sha256Hex, type WeightsManifest } from "./manifest.ts";
+import { buildImageTower, buildTextTower } from "./onnx_builder.ts";
+import { type StateDict, toFloat32 } from "./state_dict.ts";
+
+/**
+ * File names the import writes inside the output folder.
+ * @example
+ * ```ts
+ * WEIGHT_FILES.image; // "biomedclip-image.onnx"
+ * ```
+ */
+export const WEIGHT_FILES = {
+  image: "biomedclip-image.onnx",
+  text: "biomedclip-text.onnx",
+  vocab: "vocab.txt",
+  manifest: "manifest.json",
+} as const;
+
+async function writeHashed(dir: string, name: string, bytes: Uint8Array<ArrayBuffer>) {
+  await writeFileAtomic(join(dir, name), bytes);
+  return { path: name, sha256: await sha256Hex(bytes), bytes: bytes.length } as ManifestFile;
+}
+
+/**
+ * Writes a weights folder from a checked state dict: both ONNX towers, the vocabulary and the
+ * manifest (each file atomically); returns the manifest.
+ * @example
+ * ```ts
+ * // await writeWeightsFolder("weights/demo", DEMO_CONFIG, sd, vocabBytes, { checkpoint: "demo", sha256: "" });
+ * ```
+ */
+export async function writeWeightsFolder(
+  out: string,
+  config: BiomedClipConfig,
+  sd: StateDict,
+  vocabBytes: Uint8Array<ArrayBuffer>,
+  source: { checkpoint: string; sha256: string; importedAt?: string },
+  log: (line: string) => void = () => {},
+): Promise<WeightsManifest> {
+  const tokens = new TextDecoder().decode(vocabBytes).replace(/\r?\n$/, "").split(/\r?\n/);
+  if (tokens.length !== config.text.vocabSize) {
+    throw new Error(
+      `vocabulary: ${tokens.length} tokens, the text tower's config has ` +
+        `vocabSize ${config.text.vocabSize}`,
+    );
+  }
+  await Deno.mkdir(out, { recursive: true });
+  const files = {} as WeightsManifest["files"];
+  for (
+    const [role, name, build] of [
+      ["image", WEIGHT_FILES.image, () => buildImageTower(config, sd)],
+      ["text", WEIGHT_FILES.text, () => buildTextTower(config, sd)],
+      ["vocab", WEIGHT_FILES.vocab, () => vocabBytes],
+    ] as const
+  ) {
+    const t0 = performance.now();
+    files[role] = await writeHashed(out, name, build() as Uint8Array<ArrayBuffer>);
+    log(
+      `wrote ${join(out, name)}: ${(files[role].bytes / 2 ** 20).toFixed(1)} MiB ` +
+        `(${((performance.now() - t0) / 1000).toFixed(1)} s)`,
+    );
+  }
+  const manifest: WeightsManifest = {
+    format: 1,
+    config,
+    logitScale: toFloat32(sd.get("logit_scale")!, "logit_scale")[0],
+    files,
+    source: { importedAt: new Date().toISOString(), ...source },
+  };
+  await writeFileAtomic(
+    join(out, WEIGHT_FILES.manifest),
+    new TextEncoder().encode(JSON.stringify(manifest, null, 2) + "\n"),
+  );
+  log(`wrote ${join(out, WEIGHT_FILES.manifest)} (logit_scale ${manifest.logitScale.toFixed(4)})`);
+  return manifest;
+}

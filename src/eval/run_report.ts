@@ -1,0 +1,170 @@
+/**
+ * The before/after evaluation of a trained run on a held-out split: the raw frozen-encoder
+ * embeddings (pretrained BiomedCLIP, no head), the untrained head and the trained head, each by
+ * image-to-text and text-to-image retrieval on the GPU; t-SNE pictures of the image embeddings
+ * before and after, coloured normal/abnormal; and the HTML report with the training curves.
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import type { GpuContext } from "../gpu/context.ts";
+import { type EmbeddingSet, type SplitName, splitRows } from "../io/embeddings.ts";
+import type { HeadConfig } from "../model/config.ts";
+import { initialParameters } from "../model/init.ts";
+import type { InputNorm } from "../model/input_norm.ts";
+import { ParameterLayout } from "../model/parameters.ts";
+import { Projector } from "../retrieval/projector.ts";
+import { writeFileAtomic } from "../io/safetensors.ts";
+import type { EpochResult } from "../train/trainer.ts";
+import { normalizeRows, retrievalMetrics } from "./evaluate.ts";
+import { scatterPng } from "./plot_png.ts";
+import { metricsTable, type ReportInput, type TsnePanel, writeReport } from "./report_html.ts";
+import type { Metrics } from "./retrieval_metrics.ts";
+import { tsne } from "./tsne.ts";
+
+/** Column names of the before/after table. */
+export const COLUMNS = {
+  raw: "raw encoder (no head)",
+  untrained: "untrained head",
+  trained: "trained head",
+} as const;
+
+/** The three models evaluated on one split. */
+export interface BeforeAfter {
+  /** Split evaluated. */
+  split: SplitName;
+  /** Pairs in it. */
+  count: number;
+  /** Metrics per column (see {@link COLUMNS}). */
+  metrics: Record<string, Metrics>;
+  /** t-SNE panels of the split's image embeddings, raw and trained. */
+  tsne: TsnePanel[];
+}
+
+/**
+ * Evaluates raw embeddings, the untrained head (the trainer's initialization for `seed`) and
+ * the trained head on `split`, and computes t-SNE pictures (at most `tsnePoints` points).
+ * @example
+ * ```ts
+ * // const ba = await beforeAfter(gpu, set, r.head, r.params, r.inputNorm, 0, "test");
+ * ```
+ */
+export async function beforeAfter(
+  gpu: GpuContext,
+  set: EmbeddingSet,
+  head: HeadConfig,
+  trained: Float32Array<ArrayBuffer>,
+  inputNorm: InputNorm,
+  seed: number,
+  split: SplitName,
+  tsnePoints = 1500,
+): Promise<BeforeAfter> {
+  const rows = splitRows(set, split);
+  if (rows.length < 2) {
+    throw new Error(`the ${split} split has ${rows.length} pairs; need at least 2`);
+  }
+  const pick = (values: Float32Array) => {
+    const out = new Float32Array(rows.length * set.dim);
+    rows.forEach((r, i) => out.set(values.subarray(r * set.dim, (r + 1) * set.dim), i * set.dim));
+    return out;
+  };
+  const image = pick(set.image), text = pick(set.text), n = rows.length;
+  const scale = gpu.storage(new Float32Array([0]), "unit scale");
+  const rawImage = await normalizeRows(gpu, gpu.storage(image), n, set.dim);
+  const rawText = await normalizeRows(gpu, gpu.storage(text), n, set.dim);
+  const metrics: Record<string, Metrics> = {
+    [COLUMNS.raw]: await retrievalMetrics(gpu, rawImage, rawText, n, set.dim, scale),
+  };
+  const untrained = new Projector(
+    gpu,
+    head,
+    initialParameters(new ParameterLayout(head), seed),
+    inputNorm,
+  );
+  const trainedProjector = new Projector(gpu, head, trained, inputNorm);
+  let trainedImage: Float32Array | null = null;
+  for (
+    const [name, p] of [[COLUMNS.untrained, untrained], [
+      COLUMNS.trained,
+      trainedProjector,
+    ]] as const
+  ) {
+    const zi = await p.projectToGpu("image", image, n), zt = await p.projectToGpu("text", text, n);
+    metrics[name] = await retrievalMetrics(gpu, zi, zt, n, head.outDim, p.logitScale);
+    if (p === trainedProjector) trainedImage = await gpu.read(zi);
+    zi.buffer.destroy();
+    zt.buffer.destroy();
+  }
+  const take = Math.min(n, tsnePoints);
+  const labels = Int32Array.from(rows.subarray(0, take), (r) => set.label[r]);
+  const panels: TsnePanel[] = [
+    {
+      title: `image embeddings, ${COLUMNS.raw}`,
+      points: tsne(await gpu.read(rawImage), take, set.dim, { metric: "cosine", seed }),
+      labels,
+    },
+    {
+      title: `image embeddings, ${COLUMNS.trained}`,
+      points: tsne(trainedImage!, take, head.outDim, { metric: "cosine", seed }),
+      labels,
+    },
+  ];
+  for (const b of [scale, rawImage, rawText]) b.buffer.destroy();
+  return { split, count: n, metrics, tsne: panels };
+}
+
+/**
+ * Writes `report.html`, the t-SNE PNGs and `before_after.json` into `dir`; returns the terminal
+ * table.
+ * @example
+ * ```ts
+ * // console.log(await writeRunReport("logs/demo", ba, history, set, "demo", config));
+ * ```
+ */
+export async function writeRunReport(
+  dir: string,
+  ba: BeforeAfter,
+  history: EpochResult[],
+  set: EmbeddingSet,
+  datasetName: string,
+  config: Record<string, unknown>,
+  notes: string[] = [],
+): Promise<string> {
+  const splits = (["train", "validation", "test"] as const).map((name) => {
+    const rows = splitRows(set, name);
+    const abnormal = rows.reduce((a, r) => a + set.label[r], 0);
+    return { name, pairs: rows.length, normal: rows.length - abnormal, abnormal };
+  });
+  const input: ReportInput = {
+    title: "Chest X-ray image–report retrieval",
+    subtitle: `${datasetName}: projector heads trained with CLIP + SupCon + BCE`,
+    dataset: { name: datasetName, splits, facts: { "embedding size": set.dim } },
+    metrics: ba.metrics,
+    metricsSplit: ba.split,
+    history,
+    tsne: ba.tsne,
+    config,
+    notes,
+  };
+  await writeReport(join(dir, "report.html"), input);
+  for (const [i, panel] of ba.tsne.entries()) {
+    const png = scatterPng({
+      points: panel.points,
+      labels: panel.labels,
+      classNames: ["normal", "abnormal"],
+      title: `t-SNE: ${panel.title}`,
+    });
+    await writeFileAtomic(
+      join(dir, `tsne_${i === 0 ? "raw" : "trained"}.png`),
+      png as Uint8Array<ArrayBuffer>,
+    );
+  }
+  await writeFileAtomic(
+    join(dir, "before_after.json"),
+    new TextEncoder().encode(
+      JSON.stringify({ split: ba.split, count: ba.count, metrics: ba.metrics }, null, 2),
+    ),
+  );
+  return metricsTable(ba.metrics);
+}
