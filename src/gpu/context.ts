@@ -11,8 +11,13 @@ import type { Dispatch, GpuView, KernelSpec, UniformField } from "./kernel.ts";
 import { packUniforms } from "./kernel.ts";
 import { PipelineCache } from "./pipeline_cache.ts";
 
-/** Usage of the storage buffers this context creates: bindable, copyable both ways. */
-const STORAGE_USAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+/**
+ * Usage of the storage buffers this context creates: bindable as storage and as uniform windows
+ * (kernels such as `linear` read 64 KiB windows through the much faster uniform path on
+ * llvmpipe), copyable both ways.
+ */
+const STORAGE_USAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_SRC |
+  GPUBufferUsage.COPY_DST;
 
 /**
  * A command of an encoded sequence: a dispatch, zero-filling a view (e.g. gradients), or a copy
@@ -115,6 +120,7 @@ export class GpuContext {
         "maxComputeWorkgroupSizeY",
         "maxComputeWorkgroupsPerDimension",
         "maxStorageBuffersPerShaderStage",
+        "maxTextureDimension2D",
       ] as const
     ) requiredLimits[key] = adapter.limits[key];
     const device = await adapter.requestDevice({ requiredLimits });
@@ -171,12 +177,13 @@ export class GpuContext {
 
   /**
    * Prepares a dispatch of `spec` over `views` (in binding order, after the uniform struct if the
-   * kernel has one) with `workgroups` groups.
+   * kernel has one; texture views for `texture` and `storage-texture` bindings) with `workgroups`
+   * groups.
    */
   prepare(
     spec: KernelSpec,
     uniforms: readonly UniformField[] | null,
-    views: readonly GpuView[],
+    views: readonly (GpuView | GPUTextureView)[],
     workgroups: number | readonly [number, number?, number?],
   ): Dispatch {
     const hasUniform = spec.bindings[0] === "uniform";
@@ -207,6 +214,15 @@ export class GpuContext {
       entries.push({ binding: 0, resource: { buffer: uniform, size: data.byteLength } });
     }
     views.forEach((v, i) => {
+      const kind = spec.bindings[entries.length];
+      const isTexture = kind === "texture" || kind === "storage-texture";
+      if (isTexture !== !("buffer" in v)) {
+        throw new Error(`${spec.name}: binding ${entries.length} (${kind}) got the wrong resource`);
+      }
+      if (!("buffer" in v)) {
+        entries.push({ binding: entries.length, resource: v });
+        return;
+      }
       if (v.length < 1) throw new RangeError(`${spec.name}: binding ${i} is empty`);
       entries.push({
         binding: entries.length,

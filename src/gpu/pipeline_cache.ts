@@ -8,10 +8,12 @@ import type { BindingKind, KernelSpec } from "./kernel.ts";
 
 const KERNEL_DIR = new URL("../../kernels/", import.meta.url);
 
-const BUFFER_TYPE: Record<BindingKind, GPUBufferBindingType> = {
-  uniform: "uniform",
-  read: "read-only-storage",
-  write: "storage",
+const LAYOUT: Record<BindingKind, Omit<GPUBindGroupLayoutEntry, "binding" | "visibility">> = {
+  uniform: { buffer: { type: "uniform" } },
+  read: { buffer: { type: "read-only-storage" } },
+  write: { buffer: { type: "storage" } },
+  texture: { texture: { sampleType: "unfilterable-float" } },
+  "storage-texture": { storageTexture: { access: "write-only", format: "rgba32float" } },
 };
 
 /** A compiled pipeline and the layout its bind groups use. */
@@ -81,7 +83,7 @@ export class PipelineCache {
       entries: spec.bindings.map((kind, binding) => ({
         binding,
         visibility: GPUShaderStage.COMPUTE,
-        buffer: { type: BUFFER_TYPE[kind] },
+        ...LAYOUT[kind],
       })),
     });
     const pipeline = device.createComputePipeline({
