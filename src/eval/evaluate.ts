@@ -6,7 +6,7 @@
  */
 
 import type { GpuContext } from "../gpu/context.ts";
-import type { Dispatch, GpuView } from "../gpu/kernel.ts";
+import type { GpuView } from "../gpu/kernel.ts";
 import { l2normForward } from "../ops/l2norm.ts";
 import { retrievalRank } from "../ops/retrieval.ts";
 import { similarityForward } from "../ops/similarity.ts";
@@ -54,10 +54,9 @@ export async function projectRows(
       offset: x.offset + start * head.inDim * 4,
       length: rows * head.inDim,
     };
-    const dispatches = headForward(gpu, layout, params, tower, head, xs, { ...acts, rows }, null);
     const n = rows * head.outDim;
-    gpu.submit([
-      ...dispatches,
+    await gpu.runOnce(() => [
+      ...headForward(gpu, layout, params, tower, head, xs, { ...acts, rows }, null),
       {
         copy: {
           src: { ...acts.z, length: n },
@@ -65,8 +64,6 @@ export async function projectRows(
         },
       },
     ]);
-    await gpu.device.queue.onSubmittedWorkDone();
-    gpu.recycle(dispatches);
   }
   gpu.throwIfFailed("projection");
   return out;
@@ -86,9 +83,8 @@ export async function normalizeRows(
   dim: number,
 ): Promise<GpuView> {
   const z = gpu.storage(count * dim, "normalized"), norm = gpu.storage(count, "norms");
-  const d = l2normForward(gpu, x, z, norm, { rows: count, dim, eps: NORM_EPS });
-  await gpu.run([d]);
-  gpu.recycle([d]);
+  await gpu.runOnce(() => [l2normForward(gpu, x, z, norm, { rows: count, dim, eps: NORM_EPS })]);
+  norm.buffer.destroy();
   return z;
 }
 
@@ -120,13 +116,10 @@ export async function pairedRanks(
       length: rows * dim,
     };
     const at = (v: GpuView) => ({ buffer: v.buffer, offset: v.offset + start * 4, length: rows });
-    const dispatches: Dispatch[] = [
-      ...[similarityForward(gpu, q, candidates, logitScale, scores, { rows, cols: count, dim })]
-        .flat(),
-      ...[retrievalRank(gpu, scores, at(targets), at(rank), { rows, cols: count })].flat(),
-    ];
-    await gpu.run(dispatches);
-    gpu.recycle(dispatches);
+    await gpu.runOnce(() => [
+      similarityForward(gpu, q, candidates, logitScale, scores, { rows, cols: count, dim }),
+      retrievalRank(gpu, scores, at(targets), at(rank), { rows, cols: count }),
+    ]);
   }
   const [bytes] = await gpu.readBytes([rank]);
   for (const b of [scores, rank, targets]) b.buffer.destroy();

@@ -28,6 +28,9 @@ export type Command =
   | { readonly clear: GpuView }
   | { readonly copy: { readonly src: GpuView; readonly dst: GpuView } };
 
+/** A GPU resource an op may allocate: a buffer or a texture. */
+export type GPUResource = GPUBuffer | GPUTexture;
+
 /** Typed arrays the context uploads and reads back. */
 export type HostArray =
   | Float32Array<ArrayBuffer>
@@ -87,6 +90,7 @@ export class GpuContext {
   /** Reusable buffers. */
   readonly pool: BufferPool;
   #uncaptured: string[] = [];
+  #collectors: GPUResource[][] = [];
 
   private constructor(device: GPUDevice, info: GpuInfo) {
     this.device = device;
@@ -153,12 +157,54 @@ export class GpuContext {
   }
 
   /**
+   * Runs `fn` and returns what it returned together with every buffer and texture the context
+   * created meanwhile (through {@link storage}, {@link buffer}, {@link texture}): the scratch and
+   * operand copies that ops allocate when their dispatches are prepared. Destroy them with
+   * {@link destroy} once the GPU is done with those dispatches.
+   * @example
+   * ```ts
+   * // const { value: dispatches, resources } = gpu.collect(() => linearForward(gpu, x, w, b, y, s));
+   * // await gpu.run(dispatches);
+   * // gpu.destroy(resources);
+   * ```
+   */
+  collect<T>(fn: () => T): { value: T; resources: GPUResource[] } {
+    const resources: GPUResource[] = [];
+    this.#collectors.push(resources);
+    try {
+      return { value: fn(), resources };
+    } finally {
+      this.#collectors.pop();
+    }
+  }
+
+  /** Destroys resources returned by {@link collect}. */
+  destroy(resources: readonly GPUResource[]): void {
+    for (const r of resources) r.destroy();
+  }
+
+  #track<R extends GPUResource>(resource: R): R {
+    for (const c of this.#collectors) c.push(resource);
+    return resource;
+  }
+
+  /** A new buffer (tracked by {@link collect}). */
+  buffer(descriptor: GPUBufferDescriptor): GPUBuffer {
+    return this.#track(this.device.createBuffer(descriptor));
+  }
+
+  /** A new texture (tracked by {@link collect}). */
+  texture(descriptor: GPUTextureDescriptor): GPUTexture {
+    return this.#track(this.device.createTexture(descriptor));
+  }
+
+  /**
    * A new storage buffer holding `data`, or `length` zeros, as a view over the whole buffer.
    * @param label shown in WebGPU error messages
    */
   storage(data: number | HostArray, label?: string): GpuView {
     const length = typeof data === "number" ? data : data.length;
-    const buffer = this.device.createBuffer({
+    const buffer = this.buffer({
       size: Math.max(16, Math.ceil((length * 4) / 16) * 16),
       usage: STORAGE_USAGE,
       label,
@@ -239,6 +285,25 @@ export class GpuContext {
    */
   recycle(dispatches: readonly Dispatch[]): void {
     for (const d of dispatches) if (d.uniform) this.pool.release(d.uniform);
+  }
+
+  /**
+   * Prepares commands with `prepare`, runs them and waits, then frees what was prepared: uniform
+   * buffers back to the pool, op scratch and operand copies destroyed. For one-off work such as
+   * evaluation; training prepares its step once and reuses it.
+   * @example
+   * ```ts
+   * // await gpu.runOnce(() => [l2normForward(gpu, x, y, norm, shape)]);
+   * ```
+   */
+  async runOnce(prepare: () => readonly Command[]): Promise<void> {
+    const { value: commands, resources } = this.collect(prepare);
+    try {
+      await this.run(commands);
+    } finally {
+      this.recycle(commands.filter((c): c is Dispatch => "pipeline" in c));
+      this.destroy(resources);
+    }
   }
 
   /** Encodes `commands` in order into `encoder` (consecutive dispatches share one pass). */

@@ -8,7 +8,6 @@
 
 import type { GpuContext } from "../gpu/context.ts";
 import type { Dispatch, GpuView } from "../gpu/kernel.ts";
-import { dropoutBackward, dropoutForward } from "../ops/dropout.ts";
 import { geluBackward, geluForward } from "../ops/gelu.ts";
 import { l2normBackward, l2normForward } from "../ops/l2norm.ts";
 import { linearBackward, linearForward } from "../ops/linear.ts";
@@ -106,18 +105,27 @@ export function headGradBuffers(grads: HeadGrads): GpuView[] {
   return [...new Set([...grads.pre, ...grads.act, ...grads.drop, grads.z])];
 }
 
-/** Per-step dropout seeds of a head, one per hidden layer (ignored when dropout is 0). */
-export type DropoutSeeds = readonly number[];
+/**
+ * Makes the dropout command of hidden layer `layer`: forward `to = dropout(from)`, or backward
+ * `to += dropout'(from)`. The training graph puts per-step placeholders here (dropout masks
+ * change every step); evaluation passes null (no dropout).
+ */
+export type DropoutHook<C> = (
+  dir: "forward" | "backward",
+  layer: number,
+  from: GpuView,
+  to: GpuView,
+  length: number,
+) => C;
 
 /**
- * Forward dispatches of one head: `x` [rows, inDim] → `acts.z` (normalized) and `acts.pre`.
- * With `seeds` null dropout is off (evaluation).
+ * Forward commands of one head: `x` [rows, inDim] → `acts.z` (normalized) and `acts.pre`.
  * @example
  * ```ts
- * // gpu.submit(headForward(gpu, layout, params, "image", head, x, acts, [1]));
+ * // gpu.submit(headForward(gpu, layout, params, "image", head, x, acts, null));
  * ```
  */
-export function headForward(
+export function headForward<C = never>(
   gpu: GpuContext,
   layout: ParameterLayout,
   params: GpuView,
@@ -125,27 +133,23 @@ export function headForward(
   head: HeadConfig,
   x: GpuView,
   acts: HeadActivations,
-  seeds: DropoutSeeds | null,
-): Dispatch[] {
+  dropout: DropoutHook<C> | null,
+): (Dispatch | C)[] {
   const widths = layerWidths(head);
   const rows = acts.rows;
-  const out: Dispatch[] = [];
+  const out: (Dispatch | C)[] = [];
   let input = x;
   for (let l = 0; l < head.layers; l++) {
     const shape = { rows, inDim: widths[l], outDim: widths[l + 1] };
     const w = layout.view(params, `${tower}_head.${3 * l}.weight`);
     const b = layout.view(params, `${tower}_head.${3 * l}.bias`);
-    out.push(...[linearForward(gpu, input, w, b, acts.pre[l], shape)].flat());
+    out.push(...linearForward(gpu, input, w, b, acts.pre[l], shape));
     if (l === head.layers - 1) break;
     const length = rows * widths[l + 1];
     out.push(geluForward(gpu, acts.pre[l], acts.act[l], { length }));
     input = acts.act[l];
-    if (head.dropout > 0 && seeds) {
-      out.push(dropoutForward(gpu, acts.act[l], acts.drop[l], {
-        length,
-        p: head.dropout,
-        seed: seeds[l],
-      }));
+    if (head.dropout > 0 && dropout) {
+      out.push(dropout("forward", l, acts.act[l], acts.drop[l], length));
       input = acts.drop[l];
     }
   }
@@ -155,14 +159,14 @@ export function headForward(
 }
 
 /**
- * Backward dispatches of one head from `grads.z` (filled by the losses) to the parameter
+ * Backward commands of one head from `grads.z` (filled by the losses) to the parameter
  * gradients in `gradsFlat`; the frozen input gets no gradient.
  * @example
  * ```ts
- * // commands.push(...headBackward(gpu, layout, params, grads, "image", head, x, acts, g, seeds));
+ * // commands.push(...headBackward(gpu, layout, params, grads, "image", head, x, acts, g, hook));
  * ```
  */
-export function headBackward(
+export function headBackward<C>(
   gpu: GpuContext,
   layout: ParameterLayout,
   params: GpuView,
@@ -172,12 +176,12 @@ export function headBackward(
   x: GpuView,
   acts: HeadActivations,
   grads: HeadGrads,
-  seeds: DropoutSeeds,
-): Dispatch[] {
+  dropout: DropoutHook<C>,
+): (Dispatch | C)[] {
   const widths = layerWidths(head);
   const rows = acts.rows;
   const L = head.layers;
-  const out: Dispatch[] = [
+  const out: (Dispatch | C)[] = [
     l2normBackward(gpu, acts.z, acts.norm, grads.z, grads.pre[L - 1], {
       rows,
       dim: head.outDim,
@@ -203,13 +207,7 @@ export function headBackward(
     );
     if (l === 0) break;
     const length = rows * widths[l];
-    if (dropping) {
-      out.push(dropoutBackward(gpu, grads.drop[l - 1], grads.act[l - 1], {
-        length,
-        p: head.dropout,
-        seed: seeds[l - 1],
-      }));
-    }
+    if (dropping) out.push(dropout("backward", l - 1, grads.drop[l - 1], grads.act[l - 1], length));
     out.push(geluBackward(gpu, acts.pre[l - 1], grads.act[l - 1], grads.pre[l - 1], { length }));
   }
   return out;

@@ -20,6 +20,7 @@ import type { Dispatch, GpuView } from "../gpu/kernel.ts";
 import { adamwUpdate } from "../ops/adamw.ts";
 import { bceBackward, bceForward } from "../ops/bce.ts";
 import { clipLossBackward, clipLossForward } from "../ops/clip_loss.ts";
+import { dropoutBackward, dropoutForward } from "../ops/dropout.ts";
 import { gatherRows } from "../ops/gather.ts";
 import { gradNorm } from "../ops/grad_norm.ts";
 import { linearBackward, linearForward } from "../ops/linear.ts";
@@ -85,6 +86,24 @@ export interface StepInputs {
   slot: number;
 }
 
+/** A dropout command of the template, made per step with that step's seed. */
+interface DropoutSlot {
+  readonly dropout: {
+    readonly dir: "forward" | "backward";
+    readonly tower: number;
+    readonly layer: number;
+    readonly from: GpuView;
+    readonly to: GpuView;
+    readonly length: number;
+  };
+}
+
+/** Marks where the loss forwards (writing into the step's loss slot) go. */
+const LOSS_FORWARD = { lossForward: true } as const;
+
+/** A command of the prepared step template. */
+type TemplateCommand = Command | DropoutSlot | typeof LOSS_FORWARD;
+
 /** Loss terms written by a step, in slot order: CLIP, SupCon, BCE. */
 export const LOSS_TERMS = ["clip", "supcon", "bce"] as const;
 
@@ -132,6 +151,8 @@ export class TrainGraph {
   readonly #dcls: GpuView;
   readonly #fixedForward: Dispatch[];
   readonly #lossBackward: Command[];
+  readonly #lossForward: Dispatch[][];
+  readonly #template: TemplateCommand[];
 
   /**
    * @param batch pairs per step (B)
@@ -193,6 +214,8 @@ export class TrainGraph {
     this.#cls = gpu.storage(2 * B, "classifier logits");
     this.#fixedForward = this.#buildFixedForward();
     this.#lossBackward = this.#buildLossBackward();
+    this.#lossForward = Array.from({ length: slots }, (_, slot) => this.#buildLossForward(slot));
+    this.#template = this.#buildTemplate();
   }
 
   /** Writes the epoch's batch list: `order` holds stepsPerEpoch·B dataset row indices. */
@@ -223,76 +246,90 @@ export class TrainGraph {
   step(inputs: StepInputs): { commands: Command[]; varying: Dispatch[] } {
     const gpu = this.#gpu, B = this.#batch, head = this.#head, layout = this.layout;
     const offset = inputs.stepInEpoch * 2 * B;
+    const gather = (src: GpuView, dst: GpuView, rows: number, dim: number) =>
+      gatherRows(gpu, src, this.#index, dst, { rows, dim, offset });
     const varying: Dispatch[] = [
-      gatherRows(gpu, this.#data.image, this.#index, this.#x.image, {
-        rows: B,
-        dim: head.inDim,
-        offset,
-      }),
-      gatherRows(gpu, this.#data.text, this.#index, this.#x.text, {
-        rows: B,
-        dim: head.inDim,
-        offset,
-      }),
-      gatherRows(gpu, this.#data.label, this.#index, this.#labels2, {
-        rows: 2 * B,
-        dim: 1,
-        offset,
-      }),
+      gather(this.#data.image, this.#x.image, B, head.inDim),
+      gather(this.#data.text, this.#x.text, B, head.inDim),
+      gather(this.#data.label, this.#labels2, 2 * B, 1),
     ];
-    const seeds = {
-      image: dropoutSeeds(inputs.seed, 0, head.layers),
-      text: dropoutSeeds(inputs.seed, 1, head.layers),
-    };
-    const towers: Tower[] = ["image", "text"];
+    const seeds = [
+      dropoutSeeds(inputs.seed, 0, head.layers),
+      dropoutSeeds(inputs.seed, 1, head.layers),
+    ];
     const commands: Command[] = [...varying];
-    for (const t of towers) {
-      const d = headForward(gpu, layout, this.params, t, head, this.#x[t], this.#acts[t], seeds[t]);
-      varying.push(...d);
-      commands.push(...d);
-    }
-    commands.push(...this.#concatZ());
-    commands.push(...this.#fixedForward);
-    const lossForward = this.#lossForward(inputs.slot);
-    varying.push(...lossForward);
-    commands.push(...lossForward);
-    // backward
-    commands.push({ clear: this.grads }, ...this.#actGrads.map((v) => ({ clear: v })));
-    commands.push(...this.#lossBackward);
-    for (const t of towers) {
-      const d = headBackward(
-        gpu,
-        layout,
-        this.params,
-        this.grads,
-        t,
-        head,
-        this.#x[t],
-        this.#acts[t],
-        this.#dacts[t],
-        seeds[t],
-      );
-      varying.push(...d);
-      commands.push(...d);
+    for (const c of this.#template) {
+      if (c === LOSS_FORWARD) commands.push(...this.#lossForward[inputs.slot]);
+      else if (!("dropout" in c)) commands.push(c as Command);
+      else {
+        const { dir, tower, layer, from, to, length } = c.dropout;
+        const opts = { length, p: head.dropout, seed: seeds[tower][layer] };
+        const d = dir === "forward"
+          ? dropoutForward(gpu, from, to, opts)
+          : dropoutBackward(gpu, from, to, opts);
+        varying.push(d);
+        commands.push(d);
+      }
     }
     const o = this.#opt;
-    const update = [
-      ...gradNorm(gpu, this.grads, this.gradNormOut, { length: layout.length }),
-      adamwUpdate(gpu, this.params, this.grads, this.m, this.v, this.gradNormOut, {
-        length: layout.length,
-        lr: inputs.lr,
-        beta1: o.beta1,
-        beta2: o.beta2,
-        eps: o.eps,
-        weightDecay: o.weightDecay,
-        step: inputs.optimizerStep,
-        decayEnd: layout.decayEnd,
-        maxNorm: o.maxGradNorm,
-      }),
-    ];
-    varying.push(...update);
-    commands.push(...update);
+    const update = adamwUpdate(gpu, this.params, this.grads, this.m, this.v, this.gradNormOut, {
+      length: layout.length,
+      lr: inputs.lr,
+      beta1: o.beta1,
+      beta2: o.beta2,
+      eps: o.eps,
+      weightDecay: o.weightDecay,
+      step: inputs.optimizerStep,
+      decayEnd: layout.decayEnd,
+      maxNorm: o.maxGradNorm,
+    });
+    varying.push(update);
+    commands.push(update);
     return { commands, varying };
+  }
+
+  /**
+   * The step's commands prepared once, between the batch gather and the AdamW update: dropout
+   * placeholders (filled per step with that step's masks) and the loss-forward slot marker.
+   */
+  #buildTemplate(): TemplateCommand[] {
+    const gpu = this.#gpu, head = this.#head, layout = this.layout;
+    const towers: Tower[] = ["image", "text"];
+    const hook = (tower: number) =>
+    (
+      dir: "forward" | "backward",
+      layer: number,
+      from: GpuView,
+      to: GpuView,
+      length: number,
+    ): DropoutSlot => ({ dropout: { dir, tower, layer, from, to, length } });
+    const out: TemplateCommand[] = [];
+    towers.forEach((t, i) =>
+      out.push(
+        ...headForward(gpu, layout, this.params, t, head, this.#x[t], this.#acts[t], hook(i)),
+      )
+    );
+    out.push(...this.#concatZ(), ...this.#fixedForward, LOSS_FORWARD);
+    out.push({ clear: this.grads }, ...this.#actGrads.map((v) => ({ clear: v })));
+    out.push(...this.#lossBackward);
+    towers.forEach((t, i) =>
+      out.push(
+        ...headBackward(
+          gpu,
+          layout,
+          this.params,
+          this.grads,
+          t,
+          head,
+          this.#x[t],
+          this.#acts[t],
+          this.#dacts[t],
+          hook(i),
+        ),
+      )
+    );
+    out.push(...gradNorm(gpu, this.grads, this.gradNormOut, { length: layout.length }));
+    return out;
   }
 
   /** z = [z_image; z_text] (copies: a binding offset must be 256-byte aligned, a copy need not). */
@@ -339,7 +376,7 @@ export class TrainGraph {
     return out;
   }
 
-  #lossForward(slot: number): Dispatch[] {
+  #buildLossForward(slot: number): Dispatch[] {
     const gpu = this.#gpu, B = this.#batch, D = this.#head.outDim;
     const out: Dispatch[] = [];
     if (this.#loss.wClip > 0) {

@@ -188,7 +188,7 @@ function packTexture(
         `this device allows at most ${max} texels per side`,
     );
   }
-  const texture = gpu.device.createTexture({
+  const texture = gpu.texture({
     label,
     size: [width, height],
     format: "rgba32float",
@@ -246,7 +246,7 @@ function windows(
   if (direct) return { ...plan, pack: [], rowQuads: redQuads, ...direct };
 
   const count = rowWindows * redWindows;
-  const buffer = gpu.device.createBuffer({
+  const buffer = gpu.buffer({
     label,
     size: count * WINDOW_BYTES,
     usage: GPUBufferUsage.STORAGE | GPUBufferUsage.UNIFORM,

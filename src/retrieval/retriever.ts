@@ -74,14 +74,10 @@ export class Retriever {
     const scores = gpu.storage(count * n, "retrieval scores");
     const index = gpu.storage(count * k, "top-k index"),
       score = gpu.storage(count * k, "top-k score");
-    const dispatches = [
-      ...[
-        similarityForward(gpu, q, this.#z, p.logitScale, scores, { rows: count, cols: n, dim: D }),
-      ].flat(),
-      ...[topK(gpu, scores, index, score, { rows: count, cols: n, k })].flat(),
-    ];
-    await gpu.run(dispatches);
-    gpu.recycle(dispatches);
+    await gpu.runOnce(() => [
+      similarityForward(gpu, q, this.#z, p.logitScale, scores, { rows: count, cols: n, dim: D }),
+      ...topK(gpu, scores, index, score, { rows: count, cols: n, k }),
+    ]);
     const [ib, sb] = await gpu.readBytes([index, score]);
     const scale = Math.min(Math.exp((await gpu.read(p.logitScale))[0]), 100);
     for (const b of [q, scores, index, score]) b.buffer.destroy();
