@@ -37,7 +37,7 @@ const FLAGS = {
     default: false,
     help: "r2gen: label normal/abnormal from the report text",
   },
-  "synthetic-count": { type: "string", default: 1000, help: "studies in the synthetic demo set" },
+  "synthetic-count": { type: "string", default: 2000, help: "studies in the synthetic demo set" },
   weights: {
     type: "string",
     help: "encoder weights folder (default weights/, weights/demo for synthetic)",
@@ -246,7 +246,7 @@ export interface CliOptions {
 const DEMO_DEFAULTS: Record<string, Partial<TrainOptions>> = {
   name: { name: "demo" },
   "batch-size": { batchSize: 64 },
-  epochs: { epochs: 12 },
+  epochs: { epochs: 30 },
   warmup: { warmup: 10 },
   lr: { lr: 2e-3 },
 };
