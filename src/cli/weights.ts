@@ -23,7 +23,7 @@ import {
 import { sha256Hex, type WeightsManifest } from "../encoders/manifest.ts";
 import { checkOpenClipStateDict, parseStateDict } from "../encoders/open_clip_weights.ts";
 import { buildDemoWeights } from "../encoders/demo_weights.ts";
-import { writeWeightsFolder } from "../encoders/weights_folder.ts";
+import { checkVocabulary, writeWeightsFolder } from "../encoders/weights_folder.ts";
 
 /** Options of {@link importWeights}. */
 export interface ImportOptions {
@@ -57,6 +57,7 @@ export async function importWeights(opts: ImportOptions): Promise<WeightsManifes
   const log = opts.log ?? (() => {});
   checkConfig(config);
   const vocabBytes = await Deno.readFile(opts.vocab);
+  checkVocabulary(vocabBytes, config, opts.vocab);
   const t0 = performance.now();
   const ckptBytes = await Deno.readFile(opts.checkpoint);
   const sd = parseStateDict(ckptBytes, opts.checkpoint);

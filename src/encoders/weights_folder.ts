@@ -33,6 +33,23 @@ async function writeHashed(dir: string, name: string, bytes: Uint8Array<ArrayBuf
 }
 
 /**
+ * Throws, naming `source`, unless the vocabulary (one token per line) has the text tower's size.
+ * @example
+ * ```ts
+ * // checkVocabulary(await Deno.readFile("vocab.txt"), BIOMEDCLIP_CONFIG, "vocab.txt");
+ * ```
+ */
+export function checkVocabulary(bytes: Uint8Array, config: BiomedClipConfig, source: string): void {
+  const tokens = new TextDecoder().decode(bytes).replace(/\r?\n$/, "").split(/\r?\n/);
+  if (tokens.length !== config.text.vocabSize) {
+    throw new Error(
+      `${source}: ${tokens.length} tokens, the text tower's config has ` +
+        `vocabSize ${config.text.vocabSize}`,
+    );
+  }
+}
+
+/**
  * Writes a weights folder from a checked state dict: both ONNX towers, the vocabulary and the
  * manifest (each file atomically); returns the manifest.
  * @example
@@ -48,13 +65,7 @@ export async function writeWeightsFolder(
   source: { checkpoint: string; sha256: string; importedAt?: string },
   log: (line: string) => void = () => {},
 ): Promise<WeightsManifest> {
-  const tokens = new TextDecoder().decode(vocabBytes).replace(/\r?\n$/, "").split(/\r?\n/);
-  if (tokens.length !== config.text.vocabSize) {
-    throw new Error(
-      `vocabulary: ${tokens.length} tokens, the text tower's config has ` +
-        `vocabSize ${config.text.vocabSize}`,
-    );
-  }
+  checkVocabulary(vocabBytes, config, "vocabulary");
   await Deno.mkdir(out, { recursive: true });
   const files = {} as WeightsManifest["files"];
   for (
