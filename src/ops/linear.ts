@@ -99,7 +99,7 @@ export function linearForward(
   const { rows: M, inDim: K, outDim: N } = checkShape("linear_forward", shape);
   checkLength("linear_forward", { x: [x, M * K], w: [w, K * N], b: [b, N], y: [y, M * N] });
   const wTex = packTexture(gpu, "linear_forward w", w, K, N, false);
-  const xWin = windows(gpu, "linear_forward x", x, M, K, false);
+  const xWin = windows(gpu, "linear_forward x", x, M, K, false, y.buffer);
   return [wTex.pack, ...xWin.pack, ...gemm(gpu, xWin, wTex.view, b, y, M, N)];
 }
 
@@ -138,11 +138,11 @@ export function linearBackward(
     [dyTex.view, db],
     groups(Math.ceil(N / 4), GEMM_WG),
   ));
-  const xtWin = windows(gpu, "linear_backward xᵀ", x, K, M, true);
+  const xtWin = windows(gpu, "linear_backward xᵀ", x, K, M, true, dw.buffer);
   out.push(...xtWin.pack, ...gemm(gpu, xtWin, dyTex.view, null, dw, K, N));
   if (dx) {
     const wtTex = packTexture(gpu, "linear_backward wᵀ", w, N, K, true);
-    const dyWin = windows(gpu, "linear_backward dy", dy, M, N, false);
+    const dyWin = windows(gpu, "linear_backward dy", dy, M, N, false, dx.buffer);
     out.push(wtTex.pack, ...dyWin.pack, ...gemm(gpu, dyWin, wtTex.view, null, dx, M, K));
   }
   return out;
@@ -224,8 +224,10 @@ interface Windows {
 
 /**
  * The logical matrix A `[rows, red]` (source row-major, or Aᵀ row-major when `transposed`) as
- * uniform windows of whole 16-row tiles: A's own buffer when its rows can be bound in place,
- * else a packed copy (zero-padded rows of at most 1024 reduction values per window).
+ * uniform windows of whole 16-row tiles: A's own buffer when its rows can be bound in place (and
+ * it is not `output`'s buffer: WebGPU forbids binding one buffer as uniform and as writable
+ * storage in one dispatch), else a packed copy (zero-padded rows of at most 1024 reduction values
+ * per window).
  */
 function windows(
   gpu: GpuContext,
@@ -234,6 +236,7 @@ function windows(
   rows: number,
   red: number,
   transposed: boolean,
+  output: GPUBuffer,
 ): Windows {
   const redQuads = Math.ceil(red / 4);
   const maxQuads = WINDOW_QUADS / TILE_ROWS;
@@ -242,7 +245,9 @@ function windows(
   const rowWindows = Math.ceil(rows / winRows);
   const redWindows = Math.ceil(redQuads / winQuads);
   const plan = { winRows, winQuads, rows, redQuads, redWindows };
-  const direct = transposed || red % 4 !== 0 ? null : bindInPlace(gpu, src, rows, red, winRows);
+  const direct = transposed || red % 4 !== 0 || src.buffer === output
+    ? null
+    : bindInPlace(gpu, src, rows, red, winRows);
   if (direct) return { ...plan, pack: [], rowQuads: redQuads, ...direct };
 
   const count = rowWindows * redWindows;
