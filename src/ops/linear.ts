@@ -3,13 +3,29 @@
  * on the GPU (`kernels/linear.wgsl`); twin in `src/reference/linear.ts`.
  *
  * Every product is one GEMM `C (=|+=) A·B` whose A is read through 64 KiB uniform-buffer windows
- * and whose B is read from an rgba32float texture, because on Mesa's llvmpipe those are gathers
- * while storage-buffer loads are loops over the SIMD lanes (about 15x dearer per vec4, measured).
- * So an op is a few dispatches: pack B into a texture, pack A into windows (skipped when A's own
- * buffer can be bound as uniform windows: row-major, row length a multiple of 4 and at most 1024,
- * buffer created with UNIFORM usage, as {@link GpuContext.storage} does), then one GEMM dispatch
- * per window. The textures and window buffers are created when the dispatches are prepared and
- * live as long as the dispatches.
+ * and whose B is read from an rgba32float texture. An op is a few dispatches: pack B into a
+ * texture, pack A into windows (skipped when A's own buffer can be bound as uniform windows:
+ * row-major, row length a multiple of 4 and at most 1024, buffer created with UNIFORM usage as
+ * {@link GpuContext.storage} does, and not the output's buffer), then one GEMM dispatch per
+ * window. The textures and window buffers are created when the dispatches are prepared and live
+ * as long as the dispatches.
+ *
+ * Why, measured on Mesa 22.3's llvmpipe (LLVM 15, 8 lanes of AVX2 per invocation group; 2 shared
+ * cores, so absolute times varied 2x with the machine's load):
+ * - A storage-buffer load is a loop over the 8 lanes with a branch and a bounds check per lane:
+ *   ~475 ns per vec4 load for 8 lanes; workgroup memory the same (~570 ns). A uniform-buffer
+ *   load is a branch-free scalarized gather (~25 ns per vec4), a textureLoad of an rgba32float
+ *   texel a called function with one 16-byte load per lane (~35 ns). An SSBO register-tiled
+ *   GEMM (8 x 16 per invocation) ran at 0.6 to 1.1 GFLOP/s; this layout at 7 to 20 GFLOP/s.
+ * - `fma` compiles to vmulps + vaddps, and a tile indexed by a variable (array, matrix column
+ *   or vector component) goes to memory: 0.5 GFLOP/s instead of 14, hence the named
+ *   accumulators and component-wise stores in the WGSL.
+ * - Tried without a measurable gain: 16 x 32 and 32 x 16 tiles (also 3x longer to compile),
+ *   8 to 32 invocations per workgroup, unrolling the reduction by 2, a read-only storage texture
+ *   for B. A from a texture too (no windows) was ~1.4x slower; removing all loads (computing A
+ *   and B) ran ~2.5x faster, so the gathers, not the multiply-adds, bound the kernel.
+ * - Textures have power-of-two sides: llvmpipe compiles a shader variant per size class and the
+ *   non-power-of-two-height variant of the GEMM took over a minute to compile.
  *
  * @module
  */
@@ -177,8 +193,7 @@ function packTexture(
   cols: number,
   transposed: boolean,
 ): PackedTexture {
-  // Power-of-two sides: llvmpipe compiles one shader variant per texture-size class, and the
-  // non-power-of-two height variant of the GEMM took over a minute to compile (measured).
+  // Power-of-two sides: see the module notes.
   const width = pow2(Math.max(Math.ceil(cols / 4), TILE_QUADS * GEMM_WG));
   const height = pow2(Math.max(rows, 4));
   const max = gpu.limits.maxTextureDimension2D;
