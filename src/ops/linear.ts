@@ -116,7 +116,7 @@ export function linearForward(
   checkLength("linear_forward", { x: [x, M * K], w: [w, K * N], b: [b, N], y: [y, M * N] });
   const wTex = packTexture(gpu, "linear_forward w", w, K, N, false);
   const xWin = windows(gpu, "linear_forward x", x, M, K, false, y.buffer);
-  return [wTex.pack, ...xWin.pack, ...gemm(gpu, xWin, wTex.view, b, y, M, N)];
+  return [wTex.pack, ...xWin.pack, ...gemm(gpu, xWin, wTex.view, b, y, N)];
 }
 
 /**
@@ -155,11 +155,11 @@ export function linearBackward(
     groups(Math.ceil(N / 4), GEMM_WG),
   ));
   const xtWin = windows(gpu, "linear_backward xᵀ", x, K, M, true, dw.buffer);
-  out.push(...xtWin.pack, ...gemm(gpu, xtWin, dyTex.view, null, dw, K, N));
+  out.push(...xtWin.pack, ...gemm(gpu, xtWin, dyTex.view, null, dw, N));
   if (dx) {
     const wtTex = packTexture(gpu, "linear_backward wᵀ", w, N, K, true);
     const dyWin = windows(gpu, "linear_backward dy", dy, M, N, false, dx.buffer);
-    out.push(wtTex.pack, ...dyWin.pack, ...gemm(gpu, dyWin, wtTex.view, null, dx, M, K));
+    out.push(wtTex.pack, ...dyWin.pack, ...gemm(gpu, dyWin, wtTex.view, null, dx, K));
   }
   return out;
 }
@@ -231,7 +231,7 @@ interface Windows {
   winRows: number;
   winQuads: number;
   rowQuads: number;
-  /** Rows of A, reduction quads in all. */
+  /** Rows of A (and of C), reduction quads in all, windows along the reduction. */
   rows: number;
   redQuads: number;
   redWindows: number;
@@ -327,13 +327,12 @@ function gemm(
   b: GPUTextureView,
   bias: GpuView | null,
   c: GpuView,
-  rows: number,
   cols: number,
 ): Dispatch[] {
   const gridX = groups(Math.ceil(cols / 4), TILE_QUADS * GEMM_WG);
   return a.views.map((view, i) => {
     const rw = Math.floor(i / a.redWindows), kc = i % a.redWindows;
-    const winRows = Math.min(a.winRows, rows - rw * a.winRows);
+    const winRows = Math.min(a.winRows, a.rows - rw * a.winRows);
     const uniforms: UniformField[] = [
       { u32: winRows },
       { u32: cols },
