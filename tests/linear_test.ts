@@ -103,6 +103,21 @@ gpuTest("linear GPU: in-place uniform windows, tail window, long reductions", as
   // x [257, 512] is read in place (no packing); x [2, 512] is too small for a 64 KiB window.
   if (packs({ rows: 257, inDim: 512, outDim: 64 }) !== 0) throw new Error("x was packed");
   if (packs({ rows: 2, inDim: 512, outDim: 64 }) !== 1) throw new Error("x was not packed");
+  // x and y as views of one buffer: x cannot be a uniform window while y is written.
+  const shared = gpu.storage(257 * 512 + 64 * 257 + 64);
+  const xv = { buffer: shared.buffer, offset: 0, length: 257 * 512 };
+  const yv = { buffer: shared.buffer, offset: 257 * 512 * 4, length: 257 * 64 };
+  const xs = f64(f32(randn(rng, 257 * 512))), ws = f64(f32(randn(rng, 512 * 64, 0.1)));
+  const bs = f64(f32(randn(rng, 64))), ys = new Float64Array(257 * 64);
+  twin.linearForward(xs, ws, bs, ys, { rows: 257, inDim: 512, outDim: 64 });
+  gpu.write(xv, f32(xs));
+  const dispatches = linearForward(gpu, xv, gpu.storage(f32(ws)), gpu.storage(f32(bs)), yv, {
+    rows: 257,
+    inDim: 512,
+    outDim: 64,
+  });
+  await gpu.run(dispatches);
+  assertClose(await gpu.read(yv), ys, { atol: 1e-4, rtol: 1e-4 }, "y in x's buffer");
   // K = 512: x is bound as uniform windows in place (the last one starts early); K = 1028 and
   // M = 1500 > 1024 split the reduction over several windows; dx = null skips dx.
   await compare(gpu, rng, { rows: 257, inDim: 512, outDim: 64 }, true);

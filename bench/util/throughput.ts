@@ -32,6 +32,9 @@ export interface ThroughputBench {
   fn: () => Promise<void> | void;
   /** Skip with this reason (e.g. no GPU). */
   ignore?: string | false;
+  /** Iterations and warmups (Deno.bench's `n` and `warmup`), for slow calls. */
+  n?: number;
+  warmup?: number;
 }
 
 const rows: { name: string; group: string; baseline: boolean; work: Work; times: number[] }[] = [];
@@ -52,6 +55,8 @@ export function benchThroughput(b: ThroughputBench): void {
     group: b.group,
     baseline: b.baseline,
     ignore: !!b.ignore,
+    n: b.n,
+    warmup: b.warmup,
     fn: async () => {
       const t0 = performance.now();
       await b.fn();

@@ -3,13 +3,29 @@
  * on the GPU (`kernels/linear.wgsl`); twin in `src/reference/linear.ts`.
  *
  * Every product is one GEMM `C (=|+=) A·B` whose A is read through 64 KiB uniform-buffer windows
- * and whose B is read from an rgba32float texture, because on Mesa's llvmpipe those are gathers
- * while storage-buffer loads are loops over the SIMD lanes (about 15x dearer per vec4, measured).
- * So an op is a few dispatches: pack B into a texture, pack A into windows (skipped when A's own
- * buffer can be bound as uniform windows: row-major, row length a multiple of 4 and at most 1024,
- * buffer created with UNIFORM usage, as {@link GpuContext.storage} does), then one GEMM dispatch
- * per window. The textures and window buffers are created when the dispatches are prepared and
- * live as long as the dispatches.
+ * and whose B is read from an rgba32float texture. An op is a few dispatches: pack B into a
+ * texture, pack A into windows (skipped when A's own buffer can be bound as uniform windows:
+ * row-major, row length a multiple of 4 and at most 1024, buffer created with UNIFORM usage as
+ * {@link GpuContext.storage} does, and not the output's buffer), then one GEMM dispatch per
+ * window. The textures and window buffers are created when the dispatches are prepared and live
+ * as long as the dispatches.
+ *
+ * Why, measured on Mesa 22.3's llvmpipe (LLVM 15, 8 lanes of AVX2 per invocation group; 2 shared
+ * cores, so absolute times varied 2x with the machine's load):
+ * - A storage-buffer load is a loop over the 8 lanes with a branch and a bounds check per lane:
+ *   ~475 ns per vec4 load for 8 lanes; workgroup memory the same (~570 ns). A uniform-buffer
+ *   load is a branch-free scalarized gather (~25 ns per vec4), a textureLoad of an rgba32float
+ *   texel a called function with one 16-byte load per lane (~35 ns). An SSBO register-tiled
+ *   GEMM (8 x 16 per invocation) ran at 0.6 to 1.1 GFLOP/s; this layout at 7 to 20 GFLOP/s.
+ * - `fma` compiles to vmulps + vaddps, and a tile indexed by a variable (array, matrix column
+ *   or vector component) goes to memory: 0.5 GFLOP/s instead of 14, hence the named
+ *   accumulators and component-wise stores in the WGSL.
+ * - Tried without a measurable gain: 16 x 32 and 32 x 16 tiles (also 3x longer to compile),
+ *   8 to 32 invocations per workgroup, unrolling the reduction by 2, a read-only storage texture
+ *   for B. A from a texture too (no windows) was ~1.4x slower; removing all loads (computing A
+ *   and B) ran ~2.5x faster, so the gathers, not the multiply-adds, bound the kernel.
+ * - Textures have power-of-two sides: llvmpipe compiles a shader variant per size class and the
+ *   non-power-of-two-height variant of the GEMM took over a minute to compile.
  *
  * @module
  */
@@ -99,8 +115,8 @@ export function linearForward(
   const { rows: M, inDim: K, outDim: N } = checkShape("linear_forward", shape);
   checkLength("linear_forward", { x: [x, M * K], w: [w, K * N], b: [b, N], y: [y, M * N] });
   const wTex = packTexture(gpu, "linear_forward w", w, K, N, false);
-  const xWin = windows(gpu, "linear_forward x", x, M, K, false);
-  return [wTex.pack, ...xWin.pack, ...gemm(gpu, xWin, wTex.view, b, y, M, N)];
+  const xWin = windows(gpu, "linear_forward x", x, M, K, false, y.buffer);
+  return [wTex.pack, ...xWin.pack, ...gemm(gpu, xWin, wTex.view, b, y, N)];
 }
 
 /**
@@ -138,12 +154,12 @@ export function linearBackward(
     [dyTex.view, db],
     groups(Math.ceil(N / 4), GEMM_WG),
   ));
-  const xtWin = windows(gpu, "linear_backward xᵀ", x, K, M, true);
-  out.push(...xtWin.pack, ...gemm(gpu, xtWin, dyTex.view, null, dw, K, N));
+  const xtWin = windows(gpu, "linear_backward xᵀ", x, K, M, true, dw.buffer);
+  out.push(...xtWin.pack, ...gemm(gpu, xtWin, dyTex.view, null, dw, N));
   if (dx) {
     const wtTex = packTexture(gpu, "linear_backward wᵀ", w, N, K, true);
-    const dyWin = windows(gpu, "linear_backward dy", dy, M, N, false);
-    out.push(wtTex.pack, ...dyWin.pack, ...gemm(gpu, dyWin, wtTex.view, null, dx, M, K));
+    const dyWin = windows(gpu, "linear_backward dy", dy, M, N, false, dx.buffer);
+    out.push(wtTex.pack, ...dyWin.pack, ...gemm(gpu, dyWin, wtTex.view, null, dx, K));
   }
   return out;
 }
@@ -177,8 +193,7 @@ function packTexture(
   cols: number,
   transposed: boolean,
 ): PackedTexture {
-  // Power-of-two sides: llvmpipe compiles one shader variant per texture-size class, and the
-  // non-power-of-two height variant of the GEMM took over a minute to compile (measured).
+  // Power-of-two sides: see the module notes.
   const width = pow2(Math.max(Math.ceil(cols / 4), TILE_QUADS * GEMM_WG));
   const height = pow2(Math.max(rows, 4));
   const max = gpu.limits.maxTextureDimension2D;
@@ -216,7 +231,7 @@ interface Windows {
   winRows: number;
   winQuads: number;
   rowQuads: number;
-  /** Rows of A, reduction quads in all. */
+  /** Rows of A (and of C), reduction quads in all, windows along the reduction. */
   rows: number;
   redQuads: number;
   redWindows: number;
@@ -224,8 +239,10 @@ interface Windows {
 
 /**
  * The logical matrix A `[rows, red]` (source row-major, or Aᵀ row-major when `transposed`) as
- * uniform windows of whole 16-row tiles: A's own buffer when its rows can be bound in place,
- * else a packed copy (zero-padded rows of at most 1024 reduction values per window).
+ * uniform windows of whole 16-row tiles: A's own buffer when its rows can be bound in place (and
+ * it is not `output`'s buffer: WebGPU forbids binding one buffer as uniform and as writable
+ * storage in one dispatch), else a packed copy (zero-padded rows of at most 1024 reduction values
+ * per window).
  */
 function windows(
   gpu: GpuContext,
@@ -234,6 +251,7 @@ function windows(
   rows: number,
   red: number,
   transposed: boolean,
+  output: GPUBuffer,
 ): Windows {
   const redQuads = Math.ceil(red / 4);
   const maxQuads = WINDOW_QUADS / TILE_ROWS;
@@ -242,7 +260,9 @@ function windows(
   const rowWindows = Math.ceil(rows / winRows);
   const redWindows = Math.ceil(redQuads / winQuads);
   const plan = { winRows, winQuads, rows, redQuads, redWindows };
-  const direct = transposed || red % 4 !== 0 ? null : bindInPlace(gpu, src, rows, red, winRows);
+  const direct = transposed || red % 4 !== 0 || src.buffer === output
+    ? null
+    : bindInPlace(gpu, src, rows, red, winRows);
   if (direct) return { ...plan, pack: [], rowQuads: redQuads, ...direct };
 
   const count = rowWindows * redWindows;
@@ -307,13 +327,12 @@ function gemm(
   b: GPUTextureView,
   bias: GpuView | null,
   c: GpuView,
-  rows: number,
   cols: number,
 ): Dispatch[] {
   const gridX = groups(Math.ceil(cols / 4), TILE_QUADS * GEMM_WG);
   return a.views.map((view, i) => {
     const rw = Math.floor(i / a.redWindows), kc = i % a.redWindows;
-    const winRows = Math.min(a.winRows, rows - rw * a.winRows);
+    const winRows = Math.min(a.winRows, a.rows - rw * a.winRows);
     const uniforms: UniformField[] = [
       { u32: winRows },
       { u32: cols },
