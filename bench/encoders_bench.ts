@@ -8,6 +8,7 @@
  * (default 2).
  */
 
+import { startPeer } from "./util/peer.ts";
 import { join } from "node:path";
 import { BIOMEDCLIP_CONFIG, type BiomedClipConfig } from "../src/encoders/biomedclip_config.ts";
 import { ImageEncoder, TextEncoder as TextTower } from "../src/encoders/encoders.ts";
@@ -55,39 +56,18 @@ async function buildEncoders() {
   return { image, text };
 }
 
-/** The PyTorch peer as a line-protocol subprocess: `call("image")` runs one batch. */
-async function startPeer() {
+/** The PyTorch peer: `request("image")` runs one batch of images, `request("text")` of texts. */
+async function startTorchPeer() {
   const script = new URL("./peers/encoders_peer.py", import.meta.url).pathname;
-  const child = new Deno.Command("/usr/bin/python3", {
-    args: [script, "--batch", String(BATCH), "--threads", String(THREADS), "--short", `${SHORT}`],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  const writer = child.stdin.getWriter();
-  let buffered = "";
-  const readLine = async (): Promise<string> => {
-    while (!buffered.includes("\n")) {
-      const { value, done } = await lines.read();
-      if (done) throw new Error("the PyTorch peer exited");
-      buffered += value;
-    }
-    const at = buffered.indexOf("\n");
-    const line = buffered.slice(0, at);
-    buffered = buffered.slice(at + 1);
-    return line;
-  };
-  const ready = await readLine();
-  if (!ready.startsWith("ready")) throw new Error(`the PyTorch peer said: ${ready}`);
-  console.log(`PyTorch peer: ${ready}`);
-  const call = async (cmd: string) => {
-    await writer.write(new TextEncoder().encode(`${cmd}\n`));
-    const reply = await readLine();
-    if (reply !== "ok") throw new Error(`the PyTorch peer answered ${reply}`);
-  };
-  globalThis.addEventListener("unload", () => child.kill());
-  return { call };
+  const peer = await startPeer("/usr/bin/python3", [
+    script,
+    ...["--batch", String(BATCH), "--threads", String(THREADS), "--short", `${SHORT}`],
+  ]);
+  if (peer && !peer.banner.startsWith("ready")) {
+    throw new Error(`the PyTorch peer said: ${peer.banner}`);
+  }
+  if (peer) console.log(`PyTorch peer: ${peer.banner}`);
+  return peer;
 }
 
 const flops = towerFlops(config);
@@ -98,10 +78,11 @@ try {
 } catch (e) {
   whyNot = `cannot build the full-size towers: ${(e as Error).message}`;
 }
-let peer: Awaited<ReturnType<typeof startPeer>> | undefined;
+let peer: Awaited<ReturnType<typeof startTorchPeer>> | undefined;
 let peerWhyNot: string | false = false;
 try {
-  peer = await startPeer();
+  peer = await startTorchPeer();
+  if (!peer) peerWhyNot = "no PyTorch peer (/usr/bin/python3 with torch)";
 } catch (e) {
   peerWhyNot = `no PyTorch peer (/usr/bin/python3 with torch): ${(e as Error).message}`;
 }
@@ -128,7 +109,7 @@ for (const tower of ["image", "text", "text_short"] as const) {
     work,
     ...ITERS,
     ignore: peerWhyNot,
-    fn: () => peer!.call(tower),
+    fn: () => peer!.request(tower),
   });
   benchThroughput({
     name: `onnxruntime-web ${tower}`,

@@ -2,7 +2,7 @@ import { tryGetGpu } from "../src/gpu/context.ts";
 import { linearBackward, linearForward } from "../src/ops/linear.ts";
 import * as twin from "../src/reference/linear.ts";
 import { Rng } from "../src/util/rng.ts";
-import { startPeer } from "./peers/peer_process.ts";
+import { startPeer } from "./util/peer.ts";
 import { benchThroughput } from "./util/throughput.ts";
 
 const gpu = await tryGetGpu();
@@ -19,11 +19,8 @@ const dy = randn(rows * outDim);
 const peer = await startPeer("/usr/bin/python3", [
   new URL("./peers/gemm_numpy.py", import.meta.url).pathname,
   ...["--rows", `${rows}`, "--in-dim", `${inDim}`, "--out-dim", `${outDim}`],
-]).catch((e) => {
-  console.warn(`skipping the numpy peer: ${e}`);
-  return null;
-});
-if (peer) console.log(`numpy peer: ${JSON.stringify(peer.info)}`);
+]);
+if (peer) console.log(`numpy peer: ${peer.banner}`);
 
 // Medians of the forward and of numpy, for the ratio printed under the table.
 const times: Record<"forward" | "numpy", number[]> = { forward: [], numpy: [] };
@@ -65,7 +62,7 @@ if (gpu) {
       await gpu.run(repeat(forward));
       paired.forward.push((performance.now() - t0) / REPS);
       t0 = performance.now();
-      await peer.run(PEER_REPS);
+      await peer.request(String(PEER_REPS));
       paired.numpy.push((performance.now() - t0) / PEER_REPS);
     }
     const fwd = flops / median(paired.forward) / 1e6, np = flops / median(paired.numpy) / 1e6;
@@ -102,17 +99,16 @@ benchThroughput({
   n: 10,
   warmup: 2,
   ignore: peer ? false : "no /usr/bin/python3 with numpy",
-  fn: timed("numpy", PEER_REPS, async () => await peer?.run(PEER_REPS)),
+  fn: timed("numpy", PEER_REPS, async () => await peer?.request(String(PEER_REPS))),
 });
 
 globalThis.addEventListener("unload", () => {
-  peer?.close();
   if (times.forward.length && times.numpy.length) {
     const gf = (ms: number) => flops / ms / 1e6;
     const fwd = gf(median(times.forward)), np = gf(median(times.numpy));
     console.log(
       `  GPU forward ${fwd.toFixed(2)} GFLOP/s = ${(100 * fwd / np).toFixed(1)}% of numpy's ` +
-        `${np.toFixed(2)} GFLOP/s (${peer?.info.openblas_config ?? peer?.info.libraries})`,
+        `${np.toFixed(2)} GFLOP/s (${peer?.banner})`,
     );
   }
 });

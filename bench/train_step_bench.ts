@@ -63,7 +63,6 @@ benchThroughput({
   work: { flops: flops * STEPS },
   ignore: peer ? false : "/usr/bin/python3 with torch not found (apt-get install python3-torch)",
   fn: async () => {
-    for (let k = 0; k < STEPS; k++) await peer!.call();
+    for (let k = 0; k < STEPS; k++) await peer!.request("step");
   },
 });
-globalThis.addEventListener("unload", () => void peer?.close());

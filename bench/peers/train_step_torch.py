@@ -68,4 +68,4 @@ print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, BLAS: {loa
       flush=True)
 for line in sys.stdin:
     step()
-    print("done", flush=True)
+    print("ok", flush=True)

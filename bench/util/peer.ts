@@ -1,27 +1,29 @@
 /**
- * A peer process for benchmarks: a script (PyTorch, numpy) that does one unit of work per line
- * it reads on stdin and answers `done`, so a `Deno.bench` call times one unit without the
- * interpreter's start-up, and the peer sits in the same group as our kernels.
+ * A peer process for benchmarks: a script (PyTorch, numpy) that prints one banner line (its
+ * library versions, BLAS, threads), then answers each request line on stdin with `ok` once it has
+ * done that unit of work. A `Deno.bench` call then times the work without the interpreter's
+ * start-up, and the peer sits in the same group as our kernels.
  *
  * @module
  */
 
 /** A running peer. */
 export interface Peer {
-  /** What the peer printed first (e.g. its library versions and BLAS). */
+  /** The peer's first line (e.g. its versions and BLAS). */
   banner: string;
-  /** Runs one unit of work and waits for it. */
-  call(): Promise<void>;
+  /** Sends one request line (what to run, e.g. `step`, `image`, or a repeat count) and waits. */
+  request(line: string): Promise<void>;
   /** Ends the process. */
-  close(): Promise<void>;
+  close(): void;
 }
 
 /**
- * Starts `command args…`, waits for its first line (the banner) and returns the peer, or null
- * with a warning when the command is missing or fails to start.
+ * Starts `command args…` and waits for its banner; returns null, with a warning, when the
+ * command cannot start or exits first (the bench then skips the peer with that reason).
  * @example
  * ```ts
  * // const peer = await startPeer("/usr/bin/python3", ["bench/peers/gemm_numpy.py"]);
+ * // await peer?.request("10");
  * ```
  */
 export async function startPeer(command: string, args: string[]): Promise<Peer | null> {
@@ -54,17 +56,18 @@ export async function startPeer(command: string, args: string[]): Promise<Peer |
     return null;
   }
   const enc = new TextEncoder();
-  return {
+  const peer: Peer = {
     banner,
-    async call() {
-      await writer.write(enc.encode("step\n"));
+    async request(line: string) {
+      await writer.write(enc.encode(`${line}\n`));
       const reply = await nextLine();
-      if (reply !== "done") throw new Error(`peer ${args.join(" ")} answered ${reply}`);
+      if (reply !== "ok") throw new Error(`peer ${args.join(" ")} answered ${reply}`);
     },
-    async close() {
-      await writer.close();
-      await lines.cancel();
-      await child.status;
+    close() {
+      writer.close().catch(() => {});
+      child.kill();
     },
   };
+  globalThis.addEventListener("unload", () => peer.close());
+  return peer;
 }
