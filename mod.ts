@@ -1,18 +1,104 @@
 /**
- * Chest X-ray image–report retrieval: frozen BiomedCLIP encoders, a lightweight projector head
- * trained on the GPU with WGSL kernels (CLIP + supervised contrastive + BCE loss).
+ * Chest X-ray image–report retrieval: BiomedCLIP's frozen encoders (ONNX, onnxruntime-web), a
+ * lightweight projector head per modality trained on the GPU with hand-written WGSL kernels
+ * (CLIP + supervised contrastive + BCE loss, arXiv 2601.05399), and retrieval by image or report.
  *
  * @example
  * ```ts
- * import { getGpu } from "./mod.ts";
- * const gpu = await getGpu();
- * console.log(gpu.info.name);
+ * import { Projector, Retriever } from "./mod.ts";
+ * // const projector = await Projector.load("logs/demo/checkpoints/best.safetensors");
+ * // const reports = await Retriever.create(projector, "text", reportEmbeddings, reportIds);
+ * // const hits = await reports.query(imageEmbedding, 10);
  * ```
  *
  * @module
  */
 
+// Training and retrieval
+export {
+  DEFAULT_TRAIN_OPTIONS,
+  DivergedError,
+  type EpochResult,
+  train,
+  type TrainOptions,
+  type TrainProgress,
+  type TrainResult,
+} from "./src/train/trainer.ts";
+export { type Checkpoint, loadCheckpoint, saveCheckpoint } from "./src/train/checkpoint.ts";
+export { Projector } from "./src/retrieval/projector.ts";
+export { type Hit, Retriever } from "./src/retrieval/retriever.ts";
+export * from "./src/model/config.ts";
+export { ParameterLayout } from "./src/model/parameters.ts";
+export { type InputNorm, type Moments } from "./src/model/input_norm.ts";
+
+// Embeddings files and datasets
+export * from "./src/io/embeddings.ts";
+export * from "./src/io/safetensors.ts";
+export * from "./src/data/record.ts";
+export * from "./src/data/labels.ts";
+export * from "./src/data/openi.ts";
+export * from "./src/data/iu_xray_csv.ts";
+export * from "./src/data/r2gen.ts";
+export * from "./src/data/mimic_cxr.ts";
+export * from "./src/data/manifest.ts";
+export * from "./src/data/splits.ts";
+export * from "./src/data/load_dataset.ts";
+export { generateSyntheticCxr, type SyntheticOptions } from "./src/data/synthetic_cxr.ts";
+export { syntheticEmbeddings } from "./src/data/synthetic_embeddings.ts";
+
+// Frozen encoders
+export * from "./src/encoders/biomedclip_config.ts";
+export {
+  type BiomedClipEncoders,
+  type EncoderOptions,
+  ImageEncoder,
+  openBiomedClip,
+  TextEncoder,
+  type TokenArray,
+} from "./src/encoders/encoders.ts";
+export { type ManifestFile, readManifest, type WeightsManifest } from "./src/encoders/manifest.ts";
+export { type ImportOptions, importWeights } from "./src/cli/weights.ts";
+export { WEIGHT_FILES, writeWeightsFolder } from "./src/encoders/weights_folder.ts";
+export { buildImageTower, buildTextTower, OPSET } from "./src/encoders/onnx_builder.ts";
+export { readTorchCheckpoint } from "./src/encoders/torch_checkpoint.ts";
+export { safetensorsStateDict } from "./src/encoders/safetensors_reader.ts";
+export * from "./src/encoders/preprocess_image.ts";
+export * from "./src/encoders/tokenizer.ts";
+export * from "./src/encoders/embedding_cache.ts";
+export * from "./src/encoders/embed_dataset.ts";
+
+// Evaluation
+export * from "./src/eval/retrieval_metrics.ts";
+export * from "./src/eval/evaluate.ts";
+export * from "./src/eval/run_report.ts";
+export { tsne, type TsneMetric, type TsneOptions, type TsneProgress } from "./src/eval/tsne.ts";
+export {
+  type LineChartInput,
+  lineChartPng,
+  PALETTE,
+  type ScatterInput,
+  scatterPng,
+} from "./src/eval/plot_png.ts";
+export {
+  metricsTable,
+  renderReport,
+  type ReportInput,
+  writeReport,
+} from "./src/eval/report_html.ts";
+
+// GPU runtime and kernels
 export * from "./src/gpu/context.ts";
 export * from "./src/gpu/kernel.ts";
+export * from "./src/ops/linear.ts";
+export * from "./src/ops/gelu.ts";
+export * from "./src/ops/dropout.ts";
 export * from "./src/ops/l2norm.ts";
+export * from "./src/ops/similarity.ts";
+export * from "./src/ops/clip_loss.ts";
+export * from "./src/ops/supcon.ts";
+export * from "./src/ops/bce.ts";
+export * from "./src/ops/gather.ts";
+export * from "./src/ops/grad_norm.ts";
+export * from "./src/ops/adamw.ts";
+export * from "./src/ops/retrieval.ts";
 export { Rng } from "./src/util/rng.ts";

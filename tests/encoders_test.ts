@@ -13,7 +13,7 @@ import { WEIGHT_FILES } from "../src/encoders/weights_folder.ts";
 import type { BiomedClipConfig } from "../src/encoders/biomedclip_config.ts";
 import { ImageEncoder, openBiomedClip, TextEncoder } from "../src/encoders/encoders.ts";
 import { readManifest } from "../src/encoders/manifest.ts";
-import { readSafetensors } from "../src/encoders/safetensors_reader.ts";
+import { safetensorsStateDict } from "../src/encoders/safetensors_reader.ts";
 import { rejectsWith } from "./util/errors.ts";
 
 const TINY = new URL("./fixtures/biomedclip_tiny/", import.meta.url).pathname;
@@ -23,7 +23,10 @@ const name = oracleDir === TINY ? "tiny" : config.vision.width === 768 ? "full" 
 const checkpoint = [...Deno.readDirSync(oracleDir)].find((e) =>
   /^open_clip_.*\.bin$/.test(e.name)
 )!;
-const io = readSafetensors(Deno.readFileSync(join(oracleDir, "io.safetensors")), "io.safetensors");
+const io = safetensorsStateDict(
+  Deno.readFileSync(join(oracleDir, "io.safetensors")),
+  "io.safetensors",
+);
 const THREADS = Number(Deno.env.get("CXR_ORT_THREADS") ?? 2);
 
 /** Max abs error and min cosine over rows of `dim`. */

@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import { unzipSync, zipSync } from "fflate";
-import { readSafetensors } from "../src/encoders/safetensors_reader.ts";
+import { safetensorsStateDict } from "../src/encoders/safetensors_reader.ts";
 import { type StateDict, toFloat32 } from "../src/encoders/state_dict.ts";
 import { readTorchCheckpoint } from "../src/encoders/torch_checkpoint.ts";
 
@@ -38,7 +38,7 @@ Deno.test("torch zip checkpoint: all dtypes, transposed and offset views", () =>
 
 Deno.test("safetensors: the same tensors", () => {
   const bytes = Deno.readFileSync(`${FIXTURES}torch_cases.safetensors`);
-  checkCases(readSafetensors(bytes, "cases.safetensors"), "safetensors");
+  checkCases(safetensorsStateDict(bytes, "cases.safetensors"), "safetensors");
 });
 
 /** The tiny model's checkpoint with its data.pkl replaced by `pickle`. */
@@ -118,6 +118,12 @@ Deno.test("not a zip, or a zip without data.pkl: clear errors", () => {
 Deno.test("safetensors: bad headers are clear errors", () => {
   const header = ascii(JSON.stringify({ w: { dtype: "F32", shape: [2], data_offsets: [0, 4] } }));
   const bytes = new Uint8Array([header.length, 0, 0, 0, 0, 0, 0, 0, ...header, 0, 0, 0, 0]);
-  assert.throws(() => readSafetensors(bytes, "bad.safetensors"), /do not hold F32\[2\]/);
-  assert.throws(() => readSafetensors(bytes.subarray(0, 20), "cut.safetensors"), /runs past/);
+  assert.throws(
+    () => safetensorsStateDict(bytes, "bad.safetensors"),
+    /tensor "w" \[2\] F32 needs 8 bytes/,
+  );
+  assert.throws(
+    () => safetensorsStateDict(bytes.subarray(0, 20), "cut.safetensors"),
+    /not a safetensors file \(header length/,
+  );
 });

@@ -15,7 +15,7 @@
  */
 
 import { type BiomedClipConfig, checkConfig } from "./biomedclip_config.ts";
-import { readSafetensors } from "./safetensors_reader.ts";
+import { safetensorsStateDict } from "./safetensors_reader.ts";
 import { type StateDict, toFloat32 } from "./state_dict.ts";
 import { readTorchCheckpoint } from "./torch_checkpoint.ts";
 import { Rng } from "../util/rng.ts";
@@ -170,7 +170,7 @@ export function openClipWeight(
  */
 export function parseStateDict(bytes: Uint8Array, name: string): StateDict {
   const sd = name.endsWith(".safetensors")
-    ? readSafetensors(bytes, name)
+    ? safetensorsStateDict(bytes, name)
     : readTorchCheckpoint(bytes, name);
   if (sd.size > 0 && [...sd.keys()].every((k) => k.startsWith("module."))) {
     return new Map([...sd].map(([k, t]) => [k.slice("module.".length), t]));

@@ -1,13 +1,14 @@
 /**
- * Reads a `.safetensors` file (8-byte little-endian header length, JSON header of
- * `{name: {dtype, shape, data_offsets}}`, then the raw little-endian data) into a state dict.
+ * A `.safetensors` state dict (the format is read by `src/io/safetensors.ts`) as the importer's
+ * typed tensors.
  *
  * @module
  */
 
-import { type DType, DTYPES, numel, type StateDict, typedFromBytes } from "./state_dict.ts";
+import { decodeSafetensors, type Dtype } from "../io/safetensors.ts";
+import { type DType, numel, type StateDict, typedFromBytes } from "./state_dict.ts";
 
-const SAFETENSORS_DTYPES: Record<string, DType> = {
+const SAFETENSORS_DTYPES: Partial<Record<Dtype, DType>> = {
   F32: "float32",
   F16: "float16",
   BF16: "bfloat16",
@@ -21,46 +22,24 @@ const SAFETENSORS_DTYPES: Record<string, DType> = {
 };
 
 /**
- * Parses a safetensors file's tensors (the `__metadata__` entry is skipped).
+ * The tensors of a safetensors file as a state dict (the `__metadata__` entry is dropped).
  * @param bytes the whole file
  * @param file the file's name, for error messages
  * @example
  * ```ts
- * const sd = readSafetensors(await Deno.readFile("model.safetensors"), "model.safetensors");
+ * const sd = safetensorsStateDict(await Deno.readFile("model.safetensors"), "model.safetensors");
  * for (const [name, t] of sd) console.log(name, t.dtype, t.shape);
  * ```
  */
-export function readSafetensors(bytes: Uint8Array, file: string): StateDict {
-  if (bytes.length < 8) throw new Error(`${file}: too short for a safetensors header`);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const headerLen = Number(view.getBigUint64(0, true));
-  if (8 + headerLen > bytes.length) {
-    throw new Error(`${file}: header length ${headerLen} runs past the end of the file`);
-  }
-  let header: Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>;
-  try {
-    header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + headerLen)));
-  } catch (e) {
-    throw new Error(`${file}: header is not JSON: ${(e as Error).message}`);
-  }
-  const base = 8 + headerLen;
+export function safetensorsStateDict(bytes: Uint8Array, file: string): StateDict {
   const out: StateDict = new Map();
-  for (const [name, info] of Object.entries(header)) {
-    if (name === "__metadata__") continue;
-    const dtype = SAFETENSORS_DTYPES[info.dtype];
-    if (!dtype) throw new Error(`${file}: tensor ${name}: unsupported dtype ${info.dtype}`);
-    const [begin, end] = info.data_offsets;
-    const count = numel(info.shape);
-    if (end - begin !== count * DTYPES[dtype].bytes || base + end > bytes.length) {
-      throw new Error(
-        `${file}: tensor ${name}: data_offsets [${begin}, ${end}] do not hold ` +
-          `${info.dtype}[${info.shape}] inside the file`,
-      );
-    }
+  for (const [name, t] of decodeSafetensors(bytes, file).tensors) {
+    const dtype = SAFETENSORS_DTYPES[t.dtype];
+    if (!dtype) throw new Error(`${file}: tensor ${name}: unsupported dtype ${t.dtype}`);
     out.set(name, {
       dtype,
-      shape: info.shape,
-      data: typedFromBytes(bytes, base + begin, count, dtype),
+      shape: t.shape,
+      data: typedFromBytes(t.data, 0, numel(t.shape), dtype),
     });
   }
   return out;

@@ -9,8 +9,19 @@
  * @module
  */
 
-/** Element types this project reads and writes. */
-export type Dtype = "F32" | "I32" | "U32" | "F16" | "I64";
+/** safetensors element types. */
+export type Dtype =
+  | "F32"
+  | "F16"
+  | "BF16"
+  | "F64"
+  | "I64"
+  | "I32"
+  | "U32"
+  | "I16"
+  | "I8"
+  | "U8"
+  | "BOOL";
 
 /** A tensor: dtype, shape and its data. */
 export interface Tensor {
@@ -30,7 +41,19 @@ export interface SafetensorsFile {
   metadata: Record<string, string>;
 }
 
-const BYTES: Record<Dtype, number> = { F32: 4, I32: 4, U32: 4, F16: 2, I64: 8 };
+const BYTES: Record<Dtype, number> = {
+  F32: 4,
+  F16: 2,
+  BF16: 2,
+  F64: 8,
+  I64: 8,
+  I32: 4,
+  U32: 4,
+  I16: 2,
+  I8: 1,
+  U8: 1,
+  BOOL: 1,
+};
 
 /**
  * A tensor from a typed array.
