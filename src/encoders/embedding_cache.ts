@@ -165,6 +165,7 @@ export class EmbeddingCache {
       pendingKeys = [];
       pending = [];
     };
+    if (missing.length > 0) opts.onProgress?.(0, missing.length);
     for (let start = 0; start < missing.length; start += opts.batchSize) {
       const batch = missing.slice(start, start + opts.batchSize);
       const loaded = await Promise.all(batch.map((it) => it.load()));
