@@ -1,11 +1,13 @@
 // Fused scaled similarity, CLIP's logits with a learnable, capped logit scale:
 //   s = min(exp(t), 100)
 //   forward     logits = s U Vᵀ                       U [rows, dim], V [cols, dim]
-//   backward_u  du += s dL V,   partial = Σ U ⊙ (dL V) over the thread's tile (for dt)
-//   backward_v  dv += s dLᵀ U
+//   backward_u  du += s G,  partial = Σ U ⊙ G over the thread's tile (for dt),  G = dL V
+//   backward_v  dv += s H,  H = dLᵀ U
 //   backward_t  dt += s Σ partial  while exp(t) < 100 (the cap is flat: no gradient past it)
+// G and H come from the linear op's GEMM (kernels/linear.wgsl, src/ops/linear.ts) in a scratch
+// buffer, so the backward passes here are elementwise.
 //
-// Each GEMM thread computes an 8x8 output tile as four 4x4 blocks. A 4x4 block of a product over
+// Each forward thread computes an 8x8 output tile as four 4x4 blocks. A 4x4 block of a product over
 // four consecutive k is one mat4x4 product, so one step of the k loop is 16 four-wide loads and
 // four matrix products (256 FMAs), with no workgroup memory and no barriers: what a software
 // adapter (llvmpipe) runs fastest, and plain register blocking on a real GPU. Loads outside a
@@ -57,11 +59,6 @@ fn v_block(j: u32, k: u32) -> mat4x4<f32> {
   return mat4x4<f32>(v_row4(j, k), v_row4(j + 1u, k), v_row4(j + 2u, k), v_row4(j + 3u, k));
 }
 
-// Σ a ⊙ b
-fn frobenius(a: mat4x4<f32>, b: mat4x4<f32>) -> f32 {
-  return dot(a[0], b[0]) + dot(a[1], b[1]) + dot(a[2], b[2]) + dot(a[3], b[3]);
-}
-
 // ---- forward: logits = s U Vᵀ ----
 
 @group(0) @binding(4) var<storage, read_write> logits: array<f32>;
@@ -105,109 +102,48 @@ fn similarity_forward(@builtin(global_invocation_id) gid: vec3<u32>) {
   store_logits(i + 4u, j + 4u, s * c11);
 }
 
-// ---- backward ----
+// ---- backward: the products G = dL V and H = dLᵀ U come from the linear op's GEMM ----
 
-@group(0) @binding(4) var<storage, read> dlogits: array<f32>;
+@group(0) @binding(3) var<storage, read> product: array<f32>;
+@group(0) @binding(4) var<storage, read_write> grad: array<f32>;
+@group(0) @binding(5) var<storage, read_write> partial: array<f32>;
 
-// Elements k..k+3 of row i of dL [rows, cols] (zero outside dL).
-fn dl_row4(i: u32, k: u32) -> vec4<f32> {
-  let p = min(i, shape.rows - 1u) * shape.cols + k;
-  let x = vec4<f32>(dlogits[p], dlogits[p + 1u], dlogits[p + 2u], dlogits[p + 3u]);
-  return masked(x, i < shape.rows, k, shape.cols);
-}
-
-fn dl_block(i: u32, k: u32) -> mat4x4<f32> {
-  return mat4x4<f32>(dl_row4(i, k), dl_row4(i + 1u, k), dl_row4(i + 2u, k), dl_row4(i + 3u, k));
-}
-
-@group(0) @binding(5) var<storage, read_write> du: array<f32>;
-@group(0) @binding(6) var<storage, read_write> partial: array<f32>;
-
-// du[i.., d..] += block m (element [a][b] at m[b][a]).
-fn add_du(i: u32, d: u32, m: mat4x4<f32>) {
-  for (var a = 0u; a < 4u; a++) {
-    for (var b = 0u; b < 4u; b++) {
-      if (i + a < shape.rows && d + b < shape.dim) {
-        let p = (i + a) * shape.dim + d + b;
-        du[p] = du[p] + m[b][a];
+// grad += s product over the 8x8 tile at rows i.., columns d.. of a [shape.rows, shape.dim]
+// matrix; returns Σ U ⊙ product over the tile when `with_u`, else 0.
+fn accumulate_tile(i: u32, d: u32, with_u: bool) -> f32 {
+  let s = logit_scale();
+  var sum = 0.0;
+  for (var a = i; a < min(i + 8u, shape.rows); a++) {
+    for (var b = d; b < min(d + 8u, shape.dim); b++) {
+      let p = a * shape.dim + b;
+      let g = product[p];
+      grad[p] = grad[p] + s * g;
+      if (with_u) {
+        sum += u[p] * g;
       }
     }
   }
+  return sum;
 }
 
-// Tile (i.., d..) of dL V; the tile's share of Σ U ⊙ (dL V) goes to partial[thread].
+// du += s G; the tile's share of Σ U ⊙ G goes to partial[thread] (for dt).
 @compute @workgroup_size(WG_X)
 fn similarity_backward_u(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let i = gid.y * 8u;
-  let d = gid.x * 8u;
-  if (i >= shape.rows || d >= shape.dim) {
+  let tiles_x = (shape.dim + 7u) / 8u;
+  if (gid.x >= tiles_x || gid.y * 8u >= shape.rows) {
     return;
   }
-  var c00 = mat4x4<f32>();
-  var c01 = mat4x4<f32>();
-  var c10 = mat4x4<f32>();
-  var c11 = mat4x4<f32>();
-  for (var k = 0u; k < shape.cols; k += 4u) {
-    let a0 = transpose(dl_block(i, k));
-    let a1 = transpose(dl_block(i + 4u, k));
-    let b0 = transpose(v_block(k, d));
-    let b1 = transpose(v_block(k, d + 4u));
-    c00 += a0 * b0;
-    c01 += a0 * b1;
-    c10 += a1 * b0;
-    c11 += a1 * b1;
-  }
-  let s = logit_scale();
-  add_du(i, d, s * c00);
-  add_du(i, d + 4u, s * c01);
-  add_du(i + 4u, d, s * c10);
-  add_du(i + 4u, d + 4u, s * c11);
-  let tiles_x = (shape.dim + 7u) / 8u;
-  partial[gid.y * tiles_x + gid.x] = frobenius(transpose(u_block(i, d)), c00) +
-    frobenius(transpose(u_block(i, d + 4u)), c01) + frobenius(transpose(u_block(i + 4u, d)), c10) +
-    frobenius(transpose(u_block(i + 4u, d + 4u)), c11);
+  partial[gid.y * tiles_x + gid.x] = accumulate_tile(gid.y * 8u, gid.x * 8u, true);
 }
 
-@group(0) @binding(5) var<storage, read_write> dv: array<f32>;
-
-fn add_dv(j: u32, d: u32, m: mat4x4<f32>) {
-  for (var a = 0u; a < 4u; a++) {
-    for (var b = 0u; b < 4u; b++) {
-      if (j + a < shape.cols && d + b < shape.dim) {
-        let p = (j + a) * shape.dim + d + b;
-        dv[p] = dv[p] + m[b][a];
-      }
-    }
-  }
-}
-
-// Tile (j.., d..) of dLᵀ U. V is bound (the backward passes share one binding order) but unused.
+// dv += s H (shape.rows is the rows of V here). U is bound (the passes share one binding order)
+// but unused.
 @compute @workgroup_size(WG_X)
 fn similarity_backward_v(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let j = gid.y * 8u;
-  let d = gid.x * 8u;
-  if (j >= shape.cols || d >= shape.dim) {
+  if (gid.x * 8u >= shape.dim || gid.y * 8u >= shape.rows) {
     return;
   }
-  var c00 = mat4x4<f32>();
-  var c01 = mat4x4<f32>();
-  var c10 = mat4x4<f32>();
-  var c11 = mat4x4<f32>();
-  for (var k = 0u; k < shape.rows; k += 4u) {
-    let a0 = dl_block(k, j);
-    let a1 = dl_block(k, j + 4u);
-    let b0 = transpose(u_block(k, d));
-    let b1 = transpose(u_block(k, d + 4u));
-    c00 += a0 * b0;
-    c01 += a0 * b1;
-    c10 += a1 * b0;
-    c11 += a1 * b1;
-  }
-  let s = logit_scale();
-  add_dv(j, d, s * c00);
-  add_dv(j, d + 4u, s * c01);
-  add_dv(j + 4u, d, s * c10);
-  add_dv(j + 4u, d + 4u, s * c11);
+  accumulate_tile(gid.y * 8u, gid.x * 8u, false);
 }
 
 // ---- backward_t: one workgroup sums the partials ----

@@ -175,7 +175,7 @@ function checkShape(kernel: string, shape: LinearShape): LinearShape {
 }
 
 /** A packed B operand: the texture view and the dispatch that fills it. */
-interface PackedTexture {
+export interface PackedTexture {
   pack: Dispatch;
   view: GPUTextureView;
 }
@@ -183,9 +183,13 @@ interface PackedTexture {
 /**
  * Packs the logical matrix L `[rows, cols]` (the source holds L row-major, or Lᵀ row-major when
  * `transposed`) into a texture whose texel (q, r) is L[r, 4q..4q+3], zero-padded to powers of two
- * (at least one GEMM tile across, 4 rows down).
+ * (at least one GEMM tile across, 4 rows down): the B operand of {@link gemm}.
+ * @example
+ * ```ts
+ * // const vt = packTexture(gpu, "similarity vᵀ", v, dim, cols, true); // B = Vᵀ for V [cols, dim]
+ * ```
  */
-function packTexture(
+export function packTexture(
   gpu: GpuContext,
   label: string,
   src: GpuView,
@@ -220,7 +224,7 @@ function packTexture(
 }
 
 /** The A operand as uniform windows, in (row window, reduction window) order. */
-interface Windows {
+export interface Windows {
   /** Dispatches that fill the windows; empty when the source buffer is bound directly. */
   pack: Dispatch[];
   /** One 64 KiB view per window. */
@@ -242,9 +246,13 @@ interface Windows {
  * uniform windows of whole 16-row tiles: A's own buffer when its rows can be bound in place (and
  * it is not `output`'s buffer: WebGPU forbids binding one buffer as uniform and as writable
  * storage in one dispatch), else a packed copy (zero-padded rows of at most 1024 reduction values
- * per window).
+ * per window): the A operand of {@link gemm}.
+ * @example
+ * ```ts
+ * // const a = windows(gpu, "similarity dLᵀ", dl, cols, rows, true, out.buffer); // A = dLᵀ
+ * ```
  */
-function windows(
+export function windows(
   gpu: GpuContext,
   label: string,
   src: GpuView,
@@ -319,9 +327,16 @@ function bindInPlace(
 
 /**
  * One GEMM dispatch per window: C `[a.rows, cols]` gets A·B; the first reduction window
- * overwrites C and adds `bias` when there is one, every other window accumulates.
+ * overwrites C and adds `bias` when there is one, every other window accumulates (so with a null
+ * bias, C += A·B). Run after the dispatches that pack A and B.
+ * @example
+ * ```ts
+ * // const b = packTexture(gpu, "w", w, K, N, false);
+ * // const a = windows(gpu, "x", x, M, K, false, y.buffer);
+ * // await gpu.run([b.pack, ...a.pack, ...gemm(gpu, a, b.view, bias, y, N)]);
+ * ```
  */
-function gemm(
+export function gemm(
   gpu: GpuContext,
   a: Windows,
   b: GPUTextureView,

@@ -12,11 +12,12 @@
 import type { GpuContext } from "../gpu/context.ts";
 import { type Dispatch, type GpuView, groups, type KernelSpec } from "../gpu/kernel.ts";
 import type { SimilarityShape } from "../reference/similarity.ts";
+import { gemm, packTexture, windows } from "./linear.ts";
 import { checkLength } from "./shapes.ts";
 
 export type { SimilarityShape } from "../reference/similarity.ts";
 
-/** Threads per GEMM workgroup; each thread computes an 8x8 output tile. */
+/** Threads per workgroup; each thread covers an 8x8 output tile. */
 const WG = 16;
 const TILE = 8;
 /** Threads of the single workgroup that sums the dt partials. */
@@ -33,22 +34,25 @@ export const SIMILARITY_FORWARD: KernelSpec = {
   bindings: ["uniform", "read", "read", "read", "write"],
 };
 
-/** `similarity_backward_u`: uniform, t, u, v, dlogits, du (accumulated), partial sums for dt. */
+/**
+ * `similarity_backward_u`: uniform, t, u, G = dL V (from the GEMM), du (accumulated), partial
+ * sums for dt.
+ */
 export const SIMILARITY_BACKWARD_U: KernelSpec = {
   name: "similarity_backward_u",
   file: FILE,
   entryPoint: "similarity_backward_u",
   workgroupSize: [WG],
-  bindings: ["uniform", "read", "read", "read", "read", "write", "write"],
+  bindings: ["uniform", "read", "read", "read", "write", "write"],
 };
 
-/** `similarity_backward_v`: uniform, t, u, v (unused), dlogits, dv (accumulated). */
+/** `similarity_backward_v`: uniform, t, u (unused), H = dLᵀ U (from the GEMM), dv (accumulated). */
 export const SIMILARITY_BACKWARD_V: KernelSpec = {
   name: "similarity_backward_v",
   file: FILE,
   entryPoint: "similarity_backward_v",
   workgroupSize: [WG],
-  bindings: ["uniform", "read", "read", "read", "read", "write"],
+  bindings: ["uniform", "read", "read", "read", "write"],
 };
 
 /** `similarity_backward_t`: uniform, t, partial sums, dt (accumulated). One workgroup. */
@@ -94,9 +98,12 @@ export function similarityForward(
 
 /**
  * Prepares the accumulating backward: `du += s dL V`, `dv += s dLᵀ U` and
- * `dt[0] += s Σ dL ⊙ (U Vᵀ)` while `exp(t) < 100` (nothing once the cap holds). Three passes;
- * the first also writes per-tile partial sums for `dt` into a scratch buffer that this call
- * allocates once (`ceil(rows/8) * ceil(dim/8)` floats) and the dispatches keep.
+ * `dt[0] += s Σ dL ⊙ (U Vᵀ)` while `exp(t) < 100` (nothing once the cap holds). The products
+ * `G = dL V` and `H = dLᵀ U` run on the linear op's GEMM ({@link gemm}: dL through uniform
+ * windows, V and U packed into textures) into one scratch buffer; elementwise passes then add
+ * `s G` to du (writing per-tile partial sums of `U ⊙ G` for dt) and `s H` to dv, and one
+ * workgroup sums the partials into dt. The scratch buffers, textures and windows are allocated
+ * once by this call (through {@link GpuContext.storage} and friends) and the dispatches keep them.
  *
  * `du` and `dv` may be the same view (the passes run one after the other), which gives
  * `du += s (dL + dLᵀ) U` when `u` and `v` are the same rows.
@@ -131,10 +138,28 @@ export function similarityBackward(
     Math.ceil(rows / TILE) * Math.ceil(dim / TILE),
     "similarity dt partials",
   );
+  // G, then H, overwrite the scratch: the GEMM's first reduction window stores A·B + 0.
+  const product = gpu.storage(Math.max(rows, cols) * dim, "similarity backward product");
+  const zeros = gpu.storage(dim, "similarity zero bias");
+  const vTex = packTexture(gpu, "similarity_backward v", v, cols, dim, false);
+  const dlWin = windows(gpu, "similarity_backward dL", dlogits, rows, cols, false, product.buffer);
+  const uTex = packTexture(gpu, "similarity_backward u", u, rows, dim, false);
+  const dltWin = windows(gpu, "similarity_backward dLᵀ", dlogits, cols, rows, true, product.buffer);
   const params = uniforms(shape);
   return [
-    gpu.prepare(SIMILARITY_BACKWARD_U, params, [t, u, v, dlogits, du, partials], grid(rows, dim)),
-    gpu.prepare(SIMILARITY_BACKWARD_V, params, [t, u, v, dlogits, dv], grid(cols, dim)),
+    vTex.pack,
+    ...dlWin.pack,
+    ...gemm(gpu, dlWin, vTex.view, zeros, product, dim),
+    gpu.prepare(SIMILARITY_BACKWARD_U, params, [t, u, product, du, partials], grid(rows, dim)),
+    uTex.pack,
+    ...dltWin.pack,
+    ...gemm(gpu, dltWin, uTex.view, zeros, product, dim),
+    gpu.prepare(
+      SIMILARITY_BACKWARD_V,
+      uniforms({ rows: cols, cols: rows, dim }),
+      [t, u, product, dv],
+      grid(cols, dim),
+    ),
     gpu.prepare(SIMILARITY_BACKWARD_T, params, [t, partials, dt], 1),
   ];
 }
