@@ -36,7 +36,7 @@ const randn = (n: number) => Float64Array.from({ length: n }, () => rng.normal()
     const gl = gpu.storage(rows * cols), gdu = gpu.storage(rows * dim);
     const gdv = gpu.storage(cols * dim), gdt = gpu.storage(1);
     const step = [
-      similarityForward(gpu, gu, gv, gt, gl, shape),
+      ...similarityForward(gpu, gu, gv, gt, gl, shape),
       ...similarityBackward(gpu, gu, gv, gt, gdl, gdu, gdv, gdt, shape),
     ];
     fn = () => gpu.run(step);
@@ -68,7 +68,7 @@ const randn = (n: number) => Float64Array.from({ length: n }, () => rng.normal()
   let fn = () => {};
   if (gpu) {
     const [gu, gv, gt] = [u, v, t].map((a) => gpu.storage(Float32Array.from(a)));
-    const step = [similarityForward(gpu, gu, gv, gt, gpu.storage(rows * cols), shape)];
+    const step = similarityForward(gpu, gu, gv, gt, gpu.storage(rows * cols), shape);
     fn = () => gpu.run(step);
   }
   benchThroughput({ name: "GPU", group, work: { flops }, fn, ignore });

@@ -127,7 +127,7 @@ gpuTest("composite loss: GPU ops chained match PyTorch autograd (rel 1e-4)", asy
   const simShape = { rows: B, cols: B, dim };
   await gpu.run([
     l2normForward(gpu, x, z, norm, { rows: n, dim, eps: EPS }),
-    similarityForward(gpu, half(z, 0), half(z, 1), t, logits, simShape),
+    ...similarityForward(gpu, half(z, 0), half(z, 1), t, logits, simShape),
     ...clipLossForward(gpu, logits, terms[0], { n: B }),
     ...supconForward(gpu, z, labels, terms[1], { n, dim, temperature }),
     bceForward(gpu, cls, labels, terms[2], { n }),

@@ -53,7 +53,7 @@ gpuTest("similarity GPU matches twin (forward, accumulating backward)", async (g
     const [gdu, gdv, gdt] = [du0, dv0, dt0].map((a) => gpu.storage(f32(a)));
     const glogits = gpu.storage(rows * cols);
     await gpu.run([
-      similarityForward(gpu, gu, gv, gt, glogits, shape),
+      ...similarityForward(gpu, gu, gv, gt, glogits, shape),
       ...similarityBackward(gpu, gu, gv, gt, gdl, gdu, gdv, gdt, shape),
     ]);
     const [rl, rdu, rdv, rdt] = await gpu.readMany([glogits, gdu, gdv, gdt]);

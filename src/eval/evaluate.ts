@@ -117,7 +117,7 @@ export async function pairedRanks(
     };
     const at = (v: GpuView) => ({ buffer: v.buffer, offset: v.offset + start * 4, length: rows });
     await gpu.runOnce(() => [
-      similarityForward(gpu, q, candidates, logitScale, scores, { rows, cols: count, dim }),
+      ...similarityForward(gpu, q, candidates, logitScale, scores, { rows, cols: count, dim }),
       retrievalRank(gpu, scores, at(targets), at(rank), { rows, cols: count }),
     ]);
   }

@@ -12,6 +12,7 @@
 import type { GpuContext } from "../gpu/context.ts";
 import { type Dispatch, type GpuView, groups, type KernelSpec } from "../gpu/kernel.ts";
 import type { SimilarityShape } from "../reference/similarity.ts";
+import { grid2d } from "./grid.ts";
 import { gemm, packTexture, windows } from "./linear.ts";
 import { checkLength } from "./shapes.ts";
 
@@ -22,16 +23,17 @@ const WG = 16;
 const TILE = 8;
 /** Threads of the single workgroup that sums the dt partials. */
 const WG_REDUCE = 64;
+const WG_SCALE = 64;
 
 const FILE = "similarity.wgsl";
 
-/** `similarity_forward`: uniform, t, u, v, logits. */
+/** `similarity_forward`: uniform, t, logits (scaled in place after the GEMM wrote U·Vᵀ). */
 export const SIMILARITY_FORWARD: KernelSpec = {
   name: "similarity_forward",
   file: FILE,
   entryPoint: "similarity_forward",
-  workgroupSize: [WG],
-  bindings: ["uniform", "read", "read", "read", "write"],
+  workgroupSize: [WG_SCALE],
+  bindings: ["uniform", "read", "write"],
 };
 
 /**
@@ -74,7 +76,7 @@ function grid(rows: number, cols: number): [number, number] {
  * `[cols, dim]`, `logits` `[rows, cols]`, `t` one element.
  * @example
  * ```ts
- * // const d = similarityForward(gpu, u, v, t, logits, { rows: 256, cols: 256, dim: 256 });
+ * // const d = similarityForward(gpu, u, v, t, logits, { rows: 256, cols: 256, dim: 256 }); // Dispatch[]
  * // await gpu.run([d]);
  * ```
  */
@@ -85,7 +87,7 @@ export function similarityForward(
   t: GpuView,
   logits: GpuView,
   shape: SimilarityShape,
-): Dispatch {
+): Dispatch[] {
   const { rows, cols, dim } = shape;
   checkLength("similarity_forward", {
     u: [u, rows * dim],
@@ -93,7 +95,22 @@ export function similarityForward(
     t: [t, 1],
     logits: [logits, rows * cols],
   });
-  return gpu.prepare(SIMILARITY_FORWARD, uniforms(shape), [t, u, v, logits], grid(rows, cols));
+  // P = U·Vᵀ on the linear op's GEMM (a zero bias makes its first window overwrite the logits),
+  // then logits = s·P in place.
+  const zeros = gpu.storage(cols, "similarity zero bias");
+  const vtTex = packTexture(gpu, "similarity_forward vᵀ", v, dim, cols, true);
+  const uWin = windows(gpu, "similarity_forward u", u, rows, dim, false, logits.buffer);
+  return [
+    vtTex.pack,
+    ...uWin.pack,
+    ...gemm(gpu, uWin, vtTex.view, zeros, logits, cols),
+    gpu.prepare(
+      SIMILARITY_FORWARD,
+      uniforms(shape),
+      [t, logits],
+      grid2d(gpu, rows * cols, WG_SCALE),
+    ),
+  ];
 }
 
 /**

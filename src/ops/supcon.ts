@@ -83,7 +83,7 @@ function prepareRows(
     anchors: gpu.storage(1, "supcon anchors"),
   };
   const dispatches = [
-    similarityForward(gpu, z, z, scratch.logScale, scratch.sim, { rows: n, cols: n, dim }),
+    ...similarityForward(gpu, z, z, scratch.logScale, scratch.sim, { rows: n, cols: n, dim }),
     gpu.prepare(SUPCON_ROWS, uniforms(n, 0), [labels, scratch.sim, scratch.stats], groups(n, WG)),
   ];
   return { scratch, dispatches };

@@ -75,7 +75,7 @@ export class Retriever {
     const index = gpu.storage(count * k, "top-k index"),
       score = gpu.storage(count * k, "top-k score");
     await gpu.runOnce(() => [
-      similarityForward(gpu, q, this.#z, p.logitScale, scores, { rows: count, cols: n, dim: D }),
+      ...similarityForward(gpu, q, this.#z, p.logitScale, scores, { rows: count, cols: n, dim: D }),
       ...topK(gpu, scores, index, score, { rows: count, cols: n, k }),
     ]);
     const [ib, sb] = await gpu.readBytes([index, score]);
