@@ -1,10 +1,8 @@
-import { tryGetGpu } from "../src/gpu/context.ts";
 import { dropoutBackward, dropoutForward } from "../src/ops/dropout.ts";
 import * as twin from "../src/reference/dropout.ts";
 import { Rng } from "../src/util/rng.ts";
-import { benchThroughput } from "./util/throughput.ts";
+import { benchGpu, benchThroughput } from "./util/throughput.ts";
 
-const gpu = await tryGetGpu();
 const n = 1 << 20, REPS = 10;
 const opts = { length: n, p: 0.1, seed: 1234 };
 const rng = new Rng(0);
@@ -25,22 +23,13 @@ benchThroughput({
   },
 });
 
-if (gpu) {
-  const gx = gpu.storage(Float32Array.from(x)), gy = gpu.storage(n), gdx = gpu.storage(n);
-  const step = [dropoutForward(gpu, gx, gy, opts), dropoutBackward(gpu, gy, gdx, opts)];
-  const commands = Array.from({ length: REPS }, () => step).flat();
-  benchThroughput({
-    name: `GPU forward+backward (${REPS} per submit)`,
-    group,
-    work: { bytes: bytes * REPS },
-    fn: () => gpu.run(commands),
-  });
-} else {
-  benchThroughput({
-    name: "GPU forward+backward",
-    group,
-    work: {},
-    fn: () => {},
-    ignore: "no WebGPU adapter",
-  });
-}
+benchGpu({
+  name: "GPU forward+backward",
+  group,
+  reps: REPS,
+  work: { bytes },
+  build: (gpu) => {
+    const gx = gpu.storage(Float32Array.from(x)), gy = gpu.storage(n), gdx = gpu.storage(n);
+    return [dropoutForward(gpu, gx, gy, opts), dropoutBackward(gpu, gy, gdx, opts)];
+  },
+});

@@ -1,10 +1,8 @@
-import { tryGetGpu } from "../src/gpu/context.ts";
 import { geluBackward, geluForward } from "../src/ops/gelu.ts";
 import * as twin from "../src/reference/gelu.ts";
 import { Rng } from "../src/util/rng.ts";
-import { benchThroughput } from "./util/throughput.ts";
+import { benchGpu, benchThroughput } from "./util/throughput.ts";
 
-const gpu = await tryGetGpu();
 const n = 1 << 20, REPS = 10;
 const shape = { length: n };
 const rng = new Rng(0);
@@ -25,22 +23,13 @@ benchThroughput({
   },
 });
 
-if (gpu) {
-  const gx = gpu.storage(Float32Array.from(x)), gy = gpu.storage(n), gdx = gpu.storage(n);
-  const step = [geluForward(gpu, gx, gy, shape), geluBackward(gpu, gx, gy, gdx, shape)];
-  const commands = Array.from({ length: REPS }, () => step).flat();
-  benchThroughput({
-    name: `GPU forward+backward (${REPS} per submit)`,
-    group,
-    work: { bytes: bytes * REPS },
-    fn: () => gpu.run(commands),
-  });
-} else {
-  benchThroughput({
-    name: "GPU forward+backward",
-    group,
-    work: {},
-    fn: () => {},
-    ignore: "no WebGPU adapter",
-  });
-}
+benchGpu({
+  name: "GPU forward+backward",
+  group,
+  reps: REPS,
+  work: { bytes },
+  build: (gpu) => {
+    const gx = gpu.storage(Float32Array.from(x)), gy = gpu.storage(n), gdx = gpu.storage(n);
+    return [geluForward(gpu, gx, gy, shape), geluBackward(gpu, gx, gy, gdx, shape)];
+  },
+});

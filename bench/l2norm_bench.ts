@@ -1,10 +1,8 @@
-import { tryGetGpu } from "../src/gpu/context.ts";
 import { l2normBackward, l2normForward } from "../src/ops/l2norm.ts";
 import * as twin from "../src/reference/l2norm.ts";
 import { Rng } from "../src/util/rng.ts";
-import { benchThroughput } from "./util/throughput.ts";
+import { benchGpu, benchThroughput } from "./util/throughput.ts";
 
-const gpu = await tryGetGpu();
 const rows = 4096, dim = 512, n = rows * dim, REPS = 20;
 const shape = { rows, dim, eps: 1e-12 };
 const rng = new Rng(0);
@@ -25,18 +23,14 @@ benchThroughput({
   },
 });
 
-const ignore = gpu ? false : "no WebGPU adapter";
-if (gpu) {
-  const gx = gpu.storage(Float32Array.from(x)), gy = gpu.storage(n), gn = gpu.storage(rows);
-  const gdx = gpu.storage(n);
-  const step = [l2normForward(gpu, gx, gy, gn, shape), l2normBackward(gpu, gy, gn, gx, gdx, shape)];
-  const commands = Array.from({ length: REPS }, () => step).flat();
-  benchThroughput({
-    name: `GPU forward+backward (${REPS} per submit)`,
-    group,
-    work: { bytes: bytes * REPS },
-    fn: () => gpu.run(commands),
-  });
-} else {
-  benchThroughput({ name: "GPU forward+backward", group, work: {}, fn: () => {}, ignore });
-}
+benchGpu({
+  name: "GPU forward+backward",
+  group,
+  reps: REPS,
+  work: { bytes },
+  build: (gpu) => {
+    const gx = gpu.storage(Float32Array.from(x)), gy = gpu.storage(n), gn = gpu.storage(rows);
+    const gdx = gpu.storage(n);
+    return [l2normForward(gpu, gx, gy, gn, shape), l2normBackward(gpu, gy, gn, gx, gdx, shape)];
+  },
+});

@@ -6,6 +6,8 @@
  * @module
  */
 
+import { type Command, type GpuContext, tryGetGpu } from "../../src/gpu/context.ts";
+
 /** Work done by one call of a bench function. */
 export interface Work {
   /** Floating-point operations per call. */
@@ -111,3 +113,44 @@ export function throughputTable(): string {
 globalThis.addEventListener("unload", () => {
   if (rows.some((r) => r.times.length > 0)) console.log(throughputTable());
 });
+
+/** The process's GPU, or null when no adapter exists (GPU benches are then skipped). */
+const gpu = await tryGetGpu();
+
+/**
+ * Registers a GPU bench: `build` prepares the commands of one repetition once; each call
+ * submits `reps` repetitions in one command buffer and waits (readback costs a fixed ~10 ms on a
+ * software adapter, so many per submit). `work` is per repetition. Without an adapter the bench
+ * is registered as skipped, with the reason.
+ * @example
+ * ```ts
+ * // benchGpu({ name: "GPU forward", group: "gelu", reps: 10, work: { bytes: 8e6 }, build: (gpu) => [...] });
+ * ```
+ */
+export function benchGpu(b: {
+  name: string;
+  group: string;
+  reps: number;
+  work: Work;
+  build: (gpu: GpuContext) => Command[];
+}): void {
+  const name = `${b.name} (${b.reps} per submit)`;
+  if (!gpu) {
+    benchThroughput({ name, group: b.group, work: {}, fn: () => {}, ignore: "no WebGPU adapter" });
+    return;
+  }
+  const one = b.build(gpu);
+  const commands = Array.from({ length: b.reps }, () => one).flat();
+  const scale = (v?: number) => (v === undefined ? undefined : v * b.reps);
+  benchThroughput({
+    name,
+    group: b.group,
+    work: {
+      ...b.work,
+      flops: scale(b.work.flops),
+      bytes: scale(b.work.bytes),
+      items: scale(b.work.items),
+    },
+    fn: () => gpu.run(commands),
+  });
+}
