@@ -1,10 +1,8 @@
-import { tryGetGpu } from "../src/gpu/context.ts";
 import { adamwUpdate } from "../src/ops/adamw.ts";
 import * as twin from "../src/reference/adamw.ts";
 import { Rng } from "../src/util/rng.ts";
-import { benchThroughput } from "./util/throughput.ts";
+import { benchGpu, benchThroughput } from "./util/throughput.ts";
 
-const gpu = await tryGetGpu();
 const n = 1 << 20, REPS = 10;
 const opts = {
   length: n,
@@ -33,22 +31,13 @@ benchThroughput({
   fn: () => twin.adamwUpdate(p, g, m, v, norm, opts),
 });
 
-if (gpu) {
-  const f = (a: Float64Array) => gpu.storage(Float32Array.from(a));
-  const update = adamwUpdate(gpu, f(p), f(g), f(m), f(v), f(norm), opts);
-  const commands = Array.from({ length: REPS }, () => update);
-  benchThroughput({
-    name: `GPU one dispatch (${REPS} per submit)`,
-    group,
-    work: { bytes: bytes * REPS },
-    fn: () => gpu.run(commands),
-  });
-} else {
-  benchThroughput({
-    name: "GPU one dispatch",
-    group,
-    work: {},
-    fn: () => {},
-    ignore: "no WebGPU adapter",
-  });
-}
+benchGpu({
+  name: "GPU one dispatch",
+  group,
+  reps: REPS,
+  work: { bytes },
+  build: (gpu) => {
+    const f = (a: Float64Array) => gpu.storage(Float32Array.from(a));
+    return [adamwUpdate(gpu, f(p), f(g), f(m), f(v), f(norm), opts)];
+  },
+});

@@ -1,11 +1,8 @@
-import { tryGetGpu } from "../src/gpu/context.ts";
 import { bceBackward, bceForward } from "../src/ops/bce.ts";
 import * as twin from "../src/reference/bce.ts";
 import { Rng } from "../src/util/rng.ts";
-import { benchThroughput } from "./util/throughput.ts";
+import { benchGpu, benchThroughput } from "./util/throughput.ts";
 
-const gpu = await tryGetGpu();
-const ignore = gpu ? false : "no WebGPU adapter";
 const rng = new Rng(0);
 
 // n = 512 is a training batch (2B logits: mostly dispatch latency); 2^20 measures throughput.
@@ -27,21 +24,15 @@ for (const n of [512, 1 << 20]) {
       twin.bceBackward(logits, labels, dlogits, { n, weight: 1 });
     },
   });
-  let fn = () => {};
-  if (gpu) {
-    const gl = gpu.storage(Float32Array.from(logits)), gy = gpu.storage(labels);
-    const gout = gpu.storage(1), gd = gpu.storage(n);
-    const step = [
-      bceForward(gpu, gl, gy, gout, { n }),
-      bceBackward(gpu, gl, gy, gd, { n, weight: 1 }),
-    ];
-    fn = () => gpu.run(step);
-  }
-  benchThroughput({
+  benchGpu({
     name: "GPU",
     group,
+    reps: 1,
     work,
-    fn,
-    ignore,
+    build: (gpu) => {
+      const gl = gpu.storage(Float32Array.from(logits)), gy = gpu.storage(labels);
+      const gout = gpu.storage(1), gd = gpu.storage(n);
+      return [bceForward(gpu, gl, gy, gout, { n }), bceBackward(gpu, gl, gy, gd, { n, weight: 1 })];
+    },
   });
 }

@@ -1,11 +1,8 @@
-import { tryGetGpu } from "../src/gpu/context.ts";
 import { clipLossBackward, clipLossForward } from "../src/ops/clip_loss.ts";
 import * as twin from "../src/reference/clip_loss.ts";
 import { Rng } from "../src/util/rng.ts";
-import { benchThroughput } from "./util/throughput.ts";
+import { benchGpu, benchThroughput } from "./util/throughput.ts";
 
-const gpu = await tryGetGpu();
-const ignore = gpu ? false : "no WebGPU adapter";
 const rng = new Rng(0);
 
 // Training batches (n pairs) and a larger one. Work per call, counting exp and log as one flop:
@@ -26,21 +23,18 @@ for (const n of [256, 2048]) {
       twin.clipLossBackward(logits, dlogits, { n, weight: 1 });
     },
   });
-  let fn = () => {};
-  if (gpu) {
-    const gl = gpu.storage(Float32Array.from(logits)), gout = gpu.storage(1);
-    const gd = gpu.storage(n * n);
-    const step = [
-      ...clipLossForward(gpu, gl, gout, { n }),
-      ...clipLossBackward(gpu, gl, gd, { n, weight: 1 }),
-    ];
-    fn = () => gpu.run(step);
-  }
-  benchThroughput({
+  benchGpu({
     name: "GPU",
     group,
+    reps: 1,
     work,
-    fn,
-    ignore,
+    build: (gpu) => {
+      const gl = gpu.storage(Float32Array.from(logits)), gout = gpu.storage(1);
+      const gd = gpu.storage(n * n);
+      return [
+        ...clipLossForward(gpu, gl, gout, { n }),
+        ...clipLossBackward(gpu, gl, gd, { n, weight: 1 }),
+      ];
+    },
   });
 }

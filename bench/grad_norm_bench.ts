@@ -1,10 +1,8 @@
-import { tryGetGpu } from "../src/gpu/context.ts";
 import { gradNorm } from "../src/ops/grad_norm.ts";
 import * as twin from "../src/reference/grad_norm.ts";
 import { Rng } from "../src/util/rng.ts";
-import { benchThroughput } from "./util/throughput.ts";
+import { benchGpu, benchThroughput } from "./util/throughput.ts";
 
-const gpu = await tryGetGpu();
 const n = 1 << 22, REPS = 10;
 const rng = new Rng(0);
 const x = Float64Array.from({ length: n }, () => rng.normal());
@@ -19,22 +17,13 @@ benchThroughput({
   fn: () => twin.gradNorm(x, new Float64Array(1), { length: n }),
 });
 
-if (gpu) {
-  const gx = gpu.storage(Float32Array.from(x)), out = gpu.storage(1);
-  const passes = gradNorm(gpu, gx, out, { length: n });
-  const commands = Array.from({ length: REPS }, () => passes).flat();
-  benchThroughput({
-    name: `GPU two passes (${REPS} per submit)`,
-    group,
-    work: { bytes: bytes * REPS },
-    fn: () => gpu.run(commands),
-  });
-} else {
-  benchThroughput({
-    name: "GPU two passes",
-    group,
-    work: {},
-    fn: () => {},
-    ignore: "no WebGPU adapter",
-  });
-}
+benchGpu({
+  name: "GPU two passes",
+  group,
+  reps: REPS,
+  work: { bytes },
+  build: (gpu) => {
+    const gx = gpu.storage(Float32Array.from(x)), out = gpu.storage(1);
+    return gradNorm(gpu, gx, out, { length: n });
+  },
+});

@@ -1,11 +1,8 @@
-import { tryGetGpu } from "../src/gpu/context.ts";
 import { supconBackward, supconForward } from "../src/ops/supcon.ts";
 import * as twin from "../src/reference/supcon.ts";
 import { Rng } from "../src/util/rng.ts";
-import { benchThroughput } from "./util/throughput.ts";
+import { benchGpu, benchThroughput } from "./util/throughput.ts";
 
-const gpu = await tryGetGpu();
-const ignore = gpu ? false : "no WebGPU adapter";
 const rng = new Rng(0);
 
 // A training batch of B = 256 pairs: n = 2B = 512 embeddings of 256. The GEMMs dominate: the
@@ -33,13 +30,16 @@ for (const pass of ["forward", "backward"] as const) {
       ? () => twin.supconForward(z, labels, out, shape)
       : () => twin.supconBackward(z, labels, dz, { ...shape, weight: 1 }),
   });
-  let fn = () => {};
-  if (gpu) {
-    const gz = gpu.storage(Float32Array.from(z)), gy = gpu.storage(labels);
-    const step = pass === "forward"
-      ? supconForward(gpu, gz, gy, gpu.storage(1), shape)
-      : supconBackward(gpu, gz, gy, gpu.storage(n * dim), { ...shape, weight: 1 });
-    fn = () => gpu.run(step);
-  }
-  benchThroughput({ name: "GPU", group, work, fn, ignore });
+  benchGpu({
+    name: "GPU",
+    group,
+    reps: 1,
+    work,
+    build: (gpu) => {
+      const gz = gpu.storage(Float32Array.from(z)), gy = gpu.storage(labels);
+      return pass === "forward"
+        ? supconForward(gpu, gz, gy, gpu.storage(1), shape)
+        : supconBackward(gpu, gz, gy, gpu.storage(n * dim), { ...shape, weight: 1 });
+    },
+  });
 }
