@@ -8,12 +8,12 @@
 import type { GpuContext } from "../gpu/context.ts";
 import type { GpuView } from "../gpu/kernel.ts";
 import { l2normForward } from "../ops/l2norm.ts";
-import { retrievalRank } from "../ops/retrieval.ts";
+import { retrievalRank, topK } from "../ops/retrieval.ts";
 import { similarityForward } from "../ops/similarity.ts";
 import type { HeadConfig } from "../model/config.ts";
 import { allocateHeadActivations, headForward, NORM_EPS, type Tower } from "../model/head_graph.ts";
 import type { ParameterLayout } from "../model/parameters.ts";
-import { type Metrics, rankMetrics } from "./retrieval_metrics.ts";
+import { labelPrecision, type Metrics, rankMetrics } from "./retrieval_metrics.ts";
 
 /** Rows projected per submit (a multiple of 64 keeps every binding offset 256-byte aligned). */
 export const EVAL_CHUNK = 1024;
@@ -88,25 +88,37 @@ export async function normalizeRows(
   return z;
 }
 
+/** What {@link rankQueries} finds for every query. */
+export interface QueryRanking {
+  /** Rank of the paired candidate (row i pairs with row i; 0 = first). */
+  ranks: Uint32Array;
+  /** Indices of the `k` best candidates per query, best first ([count, k]). */
+  top: Uint32Array;
+  /** `k`. */
+  k: number;
+}
+
 /**
- * Rank of each query's paired candidate (row i pairs with row i) among all candidates, by cosine
- * similarity of normalized rows, computed on the GPU in chunks of queries.
+ * Ranks every candidate for every query by cosine similarity of normalized rows, on the GPU in
+ * chunks of queries: the rank of each query's paired candidate and its top `k` candidates.
  * @example
  * ```ts
- * // const ranks = await pairedRanks(gpu, zImage, zText, count, dim, logitScale);
+ * // const { ranks, top } = await rankQueries(gpu, zImage, zText, count, dim, logitScale, 10);
  * ```
  */
-export async function pairedRanks(
+export async function rankQueries(
   gpu: GpuContext,
   queries: GpuView,
   candidates: GpuView,
   count: number,
   dim: number,
   logitScale: GpuView,
-): Promise<Uint32Array> {
+  k: number,
+): Promise<QueryRanking> {
   const chunk = Math.min(EVAL_CHUNK, count);
   const scores = gpu.storage(chunk * count, "eval scores");
   const rank = gpu.storage(count, "eval ranks");
+  const top = gpu.storage(count * k, "eval top-k"), topScore = gpu.storage(count * k, "eval top-k");
   const targets = gpu.storage(Uint32Array.from({ length: count }, (_, i) => i), "eval targets");
   for (let start = 0; start < count; start += chunk) {
     const rows = Math.min(chunk, count - start);
@@ -115,22 +127,29 @@ export async function pairedRanks(
       offset: queries.offset + start * dim * 4,
       length: rows * dim,
     };
-    const at = (v: GpuView) => ({ buffer: v.buffer, offset: v.offset + start * 4, length: rows });
+    const at = (v: GpuView, per = 1) => ({
+      buffer: v.buffer,
+      offset: v.offset + start * per * 4,
+      length: rows * per,
+    });
     await gpu.runOnce(() => [
       ...similarityForward(gpu, q, candidates, logitScale, scores, { rows, cols: count, dim }),
       retrievalRank(gpu, scores, at(targets), at(rank), { rows, cols: count }),
+      ...topK(gpu, scores, at(top, k), at(topScore, k), { rows, cols: count, k }),
     ]);
   }
-  const [bytes] = await gpu.readBytes([rank]);
-  for (const b of [scores, rank, targets]) b.buffer.destroy();
-  return new Uint32Array(bytes);
+  const [rankBytes, topBytes] = await gpu.readBytes([rank, top]);
+  for (const b of [scores, rank, top, topScore, targets]) b.buffer.destroy();
+  return { ranks: new Uint32Array(rankBytes), top: new Uint32Array(topBytes), k };
 }
 
 /**
- * Image-to-text and text-to-image metrics of normalized paired embeddings.
+ * Image-to-text and text-to-image metrics of normalized paired embeddings: paired-item recall and
+ * ranks, and with `labels` the share of the top 5 and 10 results that have the query's
+ * normal/abnormal label (`_label_P@k`: clinically relevant results, not only the paired one).
  * @example
  * ```ts
- * // const metrics = await retrievalMetrics(gpu, zImage, zText, count, dim, logitScale);
+ * // const metrics = await retrievalMetrics(gpu, zImage, zText, count, dim, logitScale, labels);
  * ```
  */
 export async function retrievalMetrics(
@@ -140,8 +159,20 @@ export async function retrievalMetrics(
   count: number,
   dim: number,
   logitScale: GpuView,
+  labels?: Int32Array,
 ): Promise<Metrics> {
-  const i2t = await pairedRanks(gpu, zImage, zText, count, dim, logitScale);
-  const t2i = await pairedRanks(gpu, zText, zImage, count, dim, logitScale);
-  return { ...rankMetrics(i2t, "image_to_text"), ...rankMetrics(t2i, "text_to_image") };
+  const k = Math.min(10, count);
+  const out: Metrics = {};
+  for (
+    const [prefix, q, c] of [["image_to_text", zImage, zText], [
+      "text_to_image",
+      zText,
+      zImage,
+    ]] as const
+  ) {
+    const r = await rankQueries(gpu, q, c, count, dim, logitScale, k);
+    Object.assign(out, rankMetrics(r.ranks, prefix));
+    if (labels) Object.assign(out, labelPrecision(r.top, r.k, labels, prefix));
+  }
+  return out;
 }

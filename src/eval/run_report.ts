@@ -70,11 +70,12 @@ export async function beforeAfter(
     return out;
   };
   const image = pick(set.image), text = pick(set.text), n = rows.length;
+  const labels = Int32Array.from(rows, (r) => set.label[r]);
   const scale = gpu.storage(new Float32Array([0]), "unit scale");
   const rawImage = await normalizeRows(gpu, gpu.storage(image), n, set.dim);
   const rawText = await normalizeRows(gpu, gpu.storage(text), n, set.dim);
   const metrics: Record<string, Metrics> = {
-    [COLUMNS.raw]: await retrievalMetrics(gpu, rawImage, rawText, n, set.dim, scale),
+    [COLUMNS.raw]: await retrievalMetrics(gpu, rawImage, rawText, n, set.dim, scale, labels),
   };
   const untrained = new Projector(
     gpu,
@@ -91,23 +92,23 @@ export async function beforeAfter(
     ]] as const
   ) {
     const zi = await p.projectToGpu("image", image, n), zt = await p.projectToGpu("text", text, n);
-    metrics[name] = await retrievalMetrics(gpu, zi, zt, n, head.outDim, p.logitScale);
+    metrics[name] = await retrievalMetrics(gpu, zi, zt, n, head.outDim, p.logitScale, labels);
     if (p === trainedProjector) trainedImage = await gpu.read(zi);
     zi.buffer.destroy();
     zt.buffer.destroy();
   }
   const take = Math.min(n, tsnePoints);
-  const labels = Int32Array.from(rows.subarray(0, take), (r) => set.label[r]);
+  const tsneLabels = labels.subarray(0, take);
   const panels: TsnePanel[] = [
     {
       title: `image embeddings, ${COLUMNS.raw}`,
       points: tsne(await gpu.read(rawImage), take, set.dim, { metric: "cosine", seed }),
-      labels,
+      labels: tsneLabels,
     },
     {
       title: `image embeddings, ${COLUMNS.trained}`,
       points: tsne(trainedImage!, take, head.outDim, { metric: "cosine", seed }),
-      labels,
+      labels: tsneLabels,
     },
   ];
   for (const b of [scale, rawImage, rawText]) b.buffer.destroy();

@@ -287,11 +287,12 @@ export async function train(
       "val texts",
     ),
   };
+  const valLabels = Int32Array.from(valRows, (r) => set.label[r]);
   const evaluate = async () => {
     const zi = await projectRows(gpu, heads, "image", valData.image, valRows.length);
     const zt = await projectRows(gpu, heads, "text", valData.text, valRows.length);
     const metrics = withMeanRecall(
-      await retrievalMetrics(gpu, zi, zt, valRows.length, head.outDim, logitScale),
+      await retrievalMetrics(gpu, zi, zt, valRows.length, head.outDim, logitScale, valLabels),
     );
     zi.buffer.destroy();
     zt.buffer.destroy();
