@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { runQuery } from "../src/cli/query.ts";
 import { parseTrainArgs, runTrain } from "../src/cli/train.ts";
 import { COLUMNS } from "../src/eval/run_report.ts";
 import { gpuTest } from "./util/check.ts";
