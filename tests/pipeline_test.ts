@@ -34,6 +34,25 @@ gpuTest(
     ) {
       await Deno.stat(join(run, f));
     }
+    // deno task query: an image of the set against its reports, and a report against its images.
+    const query = {
+      checkpoint: join(run, "checkpoints", "best.safetensors"),
+      collection: join(run, "embeddings.safetensors"),
+      weights: new URL("../weights/demo", import.meta.url).pathname,
+      k: 5,
+    };
+    const manifest = await Deno.readTextFile(join(dir, "data", "manifest.jsonl"));
+    const ids = manifest.trim().split("\n").map((l) => JSON.parse(l).id as string);
+    for (
+      const hits of [
+        await runQuery({ ...query, image: join(dir, "data", `${ids[0]}.png`) }),
+        await runQuery({ ...query, text: "Moderate right-sided pneumothorax." }),
+      ]
+    ) {
+      assert.equal(hits.length, 5);
+      assert.ok(hits.every((h) => ids.includes(h.id)));
+      assert.ok(hits.every((h, i) => i === 0 || hits[i - 1].score >= h.score), "best first");
+    }
     await Deno.remove(dir, { recursive: true });
   },
 );
