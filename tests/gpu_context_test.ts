@@ -1,0 +1,64 @@
+import assert from "node:assert/strict";
+import { GpuError } from "../src/gpu/context.ts";
+import { BufferPool } from "../src/gpu/buffer_pool.ts";
+import { type KernelSpec, packUniforms } from "../src/gpu/kernel.ts";
+import { L2NORM_FORWARD, l2normForward } from "../src/ops/l2norm.ts";
+import { gpuTest } from "./util/check.ts";
+
+Deno.test("packUniforms: 4-byte fields in order, padded to 16 bytes, u32 range checked", () => {
+  const bytes = packUniforms([{ u32: 7 }, { i32: -2 }, { f32: 0.5 }, { u32: 1 }, { f32: 2 }]);
+  assert.equal(bytes.byteLength, 32);
+  const v = new DataView(bytes);
+  assert.deepEqual(
+    [v.getUint32(0, true), v.getInt32(4, true), v.getFloat32(8, true), v.getUint32(12, true)],
+    [7, -2, 0.5, 1],
+  );
+  assert.throws(() => packUniforms([{ u32: -1 }]), /uniform field 0: -1 is not a u32/);
+  assert.equal(BufferPool.sizeClass(1), 256);
+  assert.equal(BufferPool.sizeClass(1000), 1024);
+});
+
+gpuTest("pipeline cache: one pipeline per kernel and constants, whatever the shapes", (gpu) => {
+  const a = gpu.pipelines.get(L2NORM_FORWARD);
+  assert.equal(gpu.pipelines.get({ ...L2NORM_FORWARD }), a, "same spec, same pipeline");
+  const wide: KernelSpec = { ...L2NORM_FORWARD, workgroupSize: [128] };
+  assert.notEqual(gpu.pipelines.get(wide), a, "another workgroup size compiles anew");
+  const x = gpu.storage(64), y = gpu.storage(64), n = gpu.storage(8);
+  const small = l2normForward(gpu, x, y, n, { rows: 2, dim: 4, eps: 1e-12 });
+  const large = l2normForward(gpu, x, y, n, { rows: 8, dim: 8, eps: 1e-12 });
+  assert.equal(small.pipeline, large.pipeline);
+});
+
+gpuTest("buffer pool: released buffers are reused, uniforms come from the pool", (gpu) => {
+  const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST;
+  const a = gpu.pool.acquire(300, usage);
+  gpu.pool.release(a);
+  assert.equal(gpu.pool.acquire(500, usage), a);
+  const x = gpu.storage(8), y = gpu.storage(8), n = gpu.storage(2);
+  const d = l2normForward(gpu, x, y, n, { rows: 2, dim: 4, eps: 1e-12 });
+  gpu.recycle([d]);
+  const again = l2normForward(gpu, x, y, n, { rows: 2, dim: 4, eps: 1e-12 });
+  assert.equal(again.uniform, d.uniform, "the recycled uniform buffer serves the next dispatch");
+});
+
+gpuTest("WebGPU validation errors surface as GpuError naming what failed", async (gpu) => {
+  const x = gpu.storage(8), n = gpu.storage(2);
+  // Binding one buffer as read-only input and writable output of one dispatch is invalid.
+  const d = l2normForward(gpu, x, x, n, { rows: 2, dim: 4, eps: 1e-12 });
+  await assert.rejects(() => gpu.run([d]), (e: unknown) => {
+    assert.ok(e instanceof GpuError, `expected GpuError, got ${e}`);
+    assert.match((e as Error).message, /^run: /);
+    return true;
+  });
+  await gpu.run([]); // the context stays usable afterwards
+});
+
+gpuTest("collect/runOnce free what one-off work allocated", async (gpu) => {
+  const { value, resources } = gpu.collect(() => [gpu.storage(4), gpu.storage(4)]);
+  assert.equal(resources.length, 2);
+  assert.deepEqual(resources, value.map((v) => v.buffer));
+  gpu.destroy(resources);
+  const x = gpu.storage(Float32Array.of(3, 4)), y = gpu.storage(2), n = gpu.storage(1);
+  await gpu.runOnce(() => [l2normForward(gpu, x, y, n, { rows: 1, dim: 2, eps: 1e-12 })]);
+  assert.deepEqual(Array.from(await gpu.read(y)).map((v) => +v.toFixed(6)), [0.6, 0.8]);
+});
