@@ -1,10 +1,8 @@
-import { tryGetGpu } from "../src/gpu/context.ts";
 import { retrievalRank, topK } from "../src/ops/retrieval.ts";
 import * as twin from "../src/reference/retrieval.ts";
 import { Rng } from "../src/util/rng.ts";
-import { benchThroughput } from "./util/throughput.ts";
+import { benchGpu, benchThroughput } from "./util/throughput.ts";
 
-const gpu = await tryGetGpu();
 // All 3,826 IU X-ray reports against themselves, as an evaluation does; top 10.
 const n = 3826, k = 10;
 const shape = { rows: n, cols: n, k };
@@ -26,18 +24,16 @@ for (const op of ["rank", "top-k"] as const) {
         ? twin.retrievalRank(scores, target, rank, shape)
         : twin.topK(scores, idx, val, shape),
   });
-  if (gpu) {
-    const gs = gpu.storage(Float32Array.from(scores));
-    const commands = op === "rank"
-      ? [retrievalRank(gpu, gs, gpu.storage(target), gpu.storage(n), shape)]
-      : topK(gpu, gs, gpu.storage(n * k), gpu.storage(n * k), shape);
-    benchThroughput({
-      name: `GPU (${commands.length} pass${commands.length > 1 ? "es" : ""})`,
-      group,
-      work: { bytes },
-      fn: () => gpu.run(commands),
-    });
-  } else {
-    benchThroughput({ name: "GPU", group, work: {}, fn: () => {}, ignore: "no WebGPU adapter" });
-  }
+  benchGpu({
+    name: "GPU",
+    group,
+    reps: 1,
+    work: { bytes },
+    build: (gpu) => {
+      const gs = gpu.storage(Float32Array.from(scores));
+      return op === "rank"
+        ? [retrievalRank(gpu, gs, gpu.storage(target), gpu.storage(n), shape)]
+        : topK(gpu, gs, gpu.storage(n * k), gpu.storage(n * k), shape);
+    },
+  });
 }

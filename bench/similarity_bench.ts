@@ -1,11 +1,8 @@
-import { tryGetGpu } from "../src/gpu/context.ts";
 import { similarityBackward, similarityForward } from "../src/ops/similarity.ts";
 import * as twin from "../src/reference/similarity.ts";
 import { Rng } from "../src/util/rng.ts";
-import { benchThroughput } from "./util/throughput.ts";
+import { benchGpu, benchThroughput } from "./util/throughput.ts";
 
-const gpu = await tryGetGpu();
-const ignore = gpu ? false : "no WebGPU adapter";
 const rng = new Rng(0);
 const randn = (n: number) => Float64Array.from({ length: n }, () => rng.normal() * 0.1);
 
@@ -30,23 +27,20 @@ const randn = (n: number) => Float64Array.from({ length: n }, () => rng.normal()
       twin.similarityBackward(u, v, t, dl, du, dv, dt, shape);
     },
   });
-  let fn = () => {};
-  if (gpu) {
-    const [gu, gv, gt, gdl] = [u, v, t, dl].map((a) => gpu.storage(Float32Array.from(a)));
-    const gl = gpu.storage(rows * cols), gdu = gpu.storage(rows * dim);
-    const gdv = gpu.storage(cols * dim), gdt = gpu.storage(1);
-    const step = [
-      ...similarityForward(gpu, gu, gv, gt, gl, shape),
-      ...similarityBackward(gpu, gu, gv, gt, gdl, gdu, gdv, gdt, shape),
-    ];
-    fn = () => gpu.run(step);
-  }
-  benchThroughput({
+  benchGpu({
     name: "GPU",
     group,
+    reps: 1,
     work: { flops },
-    fn,
-    ignore,
+    build: (gpu) => {
+      const [gu, gv, gt, gdl] = [u, v, t, dl].map((a) => gpu.storage(Float32Array.from(a)));
+      const gl = gpu.storage(rows * cols), gdu = gpu.storage(rows * dim);
+      const gdv = gpu.storage(cols * dim), gdt = gpu.storage(1);
+      return [
+        ...similarityForward(gpu, gu, gv, gt, gl, shape),
+        ...similarityBackward(gpu, gu, gv, gt, gdl, gdu, gdv, gdt, shape),
+      ];
+    },
   });
 }
 
@@ -65,11 +59,14 @@ const randn = (n: number) => Float64Array.from({ length: n }, () => rng.normal()
     work: { flops },
     fn: () => twin.similarityForward(u, v, t, logits, shape),
   });
-  let fn = () => {};
-  if (gpu) {
-    const [gu, gv, gt] = [u, v, t].map((a) => gpu.storage(Float32Array.from(a)));
-    const step = similarityForward(gpu, gu, gv, gt, gpu.storage(rows * cols), shape);
-    fn = () => gpu.run(step);
-  }
-  benchThroughput({ name: "GPU", group, work: { flops }, fn, ignore });
+  benchGpu({
+    name: "GPU",
+    group,
+    reps: 1,
+    work: { flops },
+    build: (gpu) => {
+      const [gu, gv, gt] = [u, v, t].map((a) => gpu.storage(Float32Array.from(a)));
+      return similarityForward(gpu, gu, gv, gt, gpu.storage(rows * cols), shape);
+    },
+  });
 }
