@@ -44,9 +44,11 @@ export async function runEmbed(args: string[]): Promise<{ images: number; report
       help: { type: "boolean", default: false },
     },
   });
-  if (values.help || !values.dataset || !values["data-dir"] || !values.out) {
-    throw new Error(USAGE);
+  if (values.help) {
+    console.log(USAGE);
+    return { images: 0, reports: 0 };
   }
+  if (!values.dataset || !values["data-dir"] || !values.out) throw new Error(USAGE);
   const dataset = values.dataset as DatasetKind;
   const { records, problems } = await loadDataset({
     dataset,

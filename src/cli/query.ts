@@ -93,7 +93,11 @@ if (import.meta.main) {
         help: { type: "boolean", default: false },
       },
     });
-    if (values.help || !values.checkpoint || !values.collection) throw new Error(USAGE);
+    if (values.help) {
+      console.log(USAGE);
+      Deno.exit(0);
+    }
+    if (!values.checkpoint || !values.collection) throw new Error(USAGE);
     const hits = await runQuery({
       checkpoint: values.checkpoint,
       collection: values.collection,
