@@ -12,6 +12,7 @@
 
 import { join } from "node:path";
 import { asF32, readSafetensors, tensor, writeSafetensors } from "../io/safetensors.ts";
+import { sha256Hex } from "./manifest.ts";
 
 /**
  * Something that embeds items of type T in batches: the image tower with its preprocessing, or
@@ -42,9 +43,7 @@ export interface CacheItem<T> {
  * ```
  */
 export async function contentHash(content: Uint8Array<ArrayBuffer> | string): Promise<string> {
-  const bytes = typeof content === "string" ? new TextEncoder().encode(content) : content;
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
-  return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+  return await sha256Hex(typeof content === "string" ? new TextEncoder().encode(content) : content);
 }
 
 /**

@@ -9,7 +9,7 @@
 
 import { join } from "node:path";
 import type { GpuContext } from "../gpu/context.ts";
-import { type EmbeddingSet, type SplitName, splitRows } from "../io/embeddings.ts";
+import { type EmbeddingSet, selectRows, type SplitName, splitRows } from "../io/embeddings.ts";
 import type { HeadConfig } from "../model/config.ts";
 import { initialParameters } from "../model/init.ts";
 import type { InputNorm } from "../model/input_norm.ts";
@@ -64,12 +64,8 @@ export async function beforeAfter(
   if (rows.length < 2) {
     throw new Error(`the ${split} split has ${rows.length} pairs; need at least 2`);
   }
-  const pick = (values: Float32Array) => {
-    const out = new Float32Array(rows.length * set.dim);
-    rows.forEach((r, i) => out.set(values.subarray(r * set.dim, (r + 1) * set.dim), i * set.dim));
-    return out;
-  };
-  const image = pick(set.image), text = pick(set.text), n = rows.length;
+  const image = selectRows(set.image, rows, set.dim), text = selectRows(set.text, rows, set.dim);
+  const n = rows.length;
   const labels = Int32Array.from(rows, (r) => set.label[r]);
   const scale = gpu.storage(new Float32Array([0]), "unit scale");
   const rawImage = await normalizeRows(gpu, gpu.storage(image), n, set.dim);

@@ -158,6 +158,23 @@ export async function saveEmbeddings(path: string, set: EmbeddingSet): Promise<v
 }
 
 /**
+ * The given rows of a row-major [*, dim] array, as a new [rows.length, dim] array.
+ * @example
+ * ```ts
+ * selectRows(new Float32Array([1, 2, 3, 4, 5, 6]), Uint32Array.of(2, 0), 2); // [5, 6, 1, 2]
+ * ```
+ */
+export function selectRows(
+  values: Float32Array,
+  rows: Uint32Array,
+  dim: number,
+): Float32Array<ArrayBuffer> {
+  const out = new Float32Array(rows.length * dim);
+  rows.forEach((r, i) => out.set(values.subarray(r * dim, (r + 1) * dim), i * dim));
+  return out;
+}
+
+/**
  * Row indices of one split, in file order.
  * @example
  * ```ts

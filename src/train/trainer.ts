@@ -14,6 +14,7 @@ import type { Dispatch } from "../gpu/kernel.ts";
 import {
   type EmbeddingSet,
   loadEmbeddings,
+  selectRows,
   splitRows,
   validateEmbeddings,
 } from "../io/embeddings.ts";
@@ -279,11 +280,11 @@ export async function train(
   const logitScale = graph.layout.view(graph.params, "logit_scale");
   const valData = {
     image: gpu.storage(
-      standardize(gatherRowsHost(set.image, valRows, set.dim), inputNorm.image),
+      standardize(selectRows(set.image, valRows, set.dim), inputNorm.image),
       "val images",
     ),
     text: gpu.storage(
-      standardize(gatherRowsHost(set.text, valRows, set.dim), inputNorm.text),
+      standardize(selectRows(set.text, valRows, set.dim), inputNorm.text),
       "val texts",
     ),
   };
@@ -537,16 +538,6 @@ function epochOrder(
   const order = new Uint32Array(take);
   for (let i = 0; i < take; i++) order[i] = trainRows[perm[i]];
   return order;
-}
-
-function gatherRowsHost(
-  values: Float32Array,
-  rows: Uint32Array,
-  dim: number,
-): Float32Array<ArrayBuffer> {
-  const out = new Float32Array(rows.length * dim);
-  rows.forEach((r, i) => out.set(values.subarray(r * dim, (r + 1) * dim), i * dim));
-  return out;
 }
 
 async function readHistory(path: string): Promise<EpochResult[]> {
