@@ -5,7 +5,7 @@
 //   backward_v  dv += s H,  H = dLᵀ U
 //   backward_t  dt += s Σ partial  while exp(t) < 100 (the cap is flat: no gradient past it)
 // P, G and H come from the linear op's GEMM (kernels/linear.wgsl, src/ops/linear.ts), which
-// reads its operands through uniform windows and a texture, the fast paths on a software adapter
+// reads its operands from packed read-only storage textures, the fast path on a software adapter
 // (llvmpipe); the passes here are elementwise.
 
 override WG_X: u32 = 16;

@@ -11,13 +11,8 @@ import type { Dispatch, GpuView, KernelSpec, UniformField } from "./kernel.ts";
 import { packUniforms } from "./kernel.ts";
 import { PipelineCache } from "./pipeline_cache.ts";
 
-/**
- * Usage of the storage buffers this context creates: bindable as storage and as uniform windows
- * (kernels such as `linear` read 64 KiB windows through the much faster uniform path on
- * llvmpipe), copyable both ways.
- */
-const STORAGE_USAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_SRC |
-  GPUBufferUsage.COPY_DST;
+/** Usage of the storage buffers this context creates: bindable as storage, copyable both ways. */
+const STORAGE_USAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
 
 /**
  * A command of an encoded sequence: a dispatch, zero-filling a view (e.g. gradients), or a copy
@@ -26,7 +21,22 @@ const STORAGE_USAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.UNIFORM | GPUBuffe
 export type Command =
   | Dispatch
   | { readonly clear: GpuView }
-  | { readonly copy: { readonly src: GpuView; readonly dst: GpuView } };
+  | { readonly copy: { readonly src: GpuView; readonly dst: GpuView } }
+  | { readonly upload: TextureUpload };
+
+/**
+ * A copy of rows of a buffer into the top-left corner of a texture: `height` rows of `width`
+ * texels, the first at byte `offset` of `buffer`, one every `bytesPerRow` bytes (a multiple of
+ * 256).
+ */
+export interface TextureUpload {
+  readonly buffer: GPUBuffer;
+  readonly offset: number;
+  readonly bytesPerRow: number;
+  readonly texture: GPUTexture;
+  readonly width: number;
+  readonly height: number;
+}
 
 /** A GPU resource an op may allocate: a buffer or a texture. */
 export type GPUResource = GPUBuffer | GPUTexture;
@@ -223,7 +233,7 @@ export class GpuContext {
 
   /**
    * Prepares a dispatch of `spec` over `views` (in binding order, after the uniform struct if the
-   * kernel has one; texture views for `texture` and `storage-texture` bindings) with `workgroups`
+   * kernel has one; texture views for `read-texture` and `storage-texture` bindings) with `workgroups`
    * groups.
    */
   prepare(
@@ -261,7 +271,7 @@ export class GpuContext {
     }
     views.forEach((v, i) => {
       const kind = spec.bindings[entries.length];
-      const isTexture = kind === "texture" || kind === "storage-texture";
+      const isTexture = kind === "read-texture" || kind === "storage-texture";
       if (isTexture !== !("buffer" in v)) {
         throw new Error(`${spec.name}: binding ${entries.length} (${kind}) got the wrong resource`);
       }
@@ -310,11 +320,17 @@ export class GpuContext {
   encode(encoder: GPUCommandEncoder, commands: readonly Command[]): void {
     let pass: GPUComputePassEncoder | null = null;
     for (const c of commands) {
-      if ("clear" in c || "copy" in c) {
+      if (!("pipeline" in c)) {
         pass?.end();
         pass = null;
         if ("clear" in c) encoder.clearBuffer(c.clear.buffer, c.clear.offset, c.clear.length * 4);
-        else {
+        else if ("upload" in c) {
+          const { buffer, offset, bytesPerRow, texture, width, height } = c.upload;
+          encoder.copyBufferToTexture({ buffer, offset, bytesPerRow }, { texture }, [
+            width,
+            height,
+          ]);
+        } else {
           const { src, dst } = c.copy;
           if (src.length !== dst.length) {
             throw new RangeError(`copy of ${src.length} elements into ${dst.length}`);

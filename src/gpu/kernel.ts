@@ -9,10 +9,10 @@
 /**
  * How a kernel sees one binding (group 0, in order): `uniform` is a uniform buffer (the first one
  * is the shape/parameter struct), `read` a read-only storage buffer, `write` a read-write storage
- * buffer, `texture` a sampled `texture_2d<f32>` read with `textureLoad`, `storage-texture` a
+ * buffer, `read-texture` a read-only `texture_storage_2d<rgba32float, read>`, `storage-texture` a
  * write-only `texture_storage_2d<rgba32float, write>`.
  */
-export type BindingKind = "uniform" | "read" | "write" | "texture" | "storage-texture";
+export type BindingKind = "uniform" | "read" | "write" | "read-texture" | "storage-texture";
 
 /**
  * A compute kernel described as data.

@@ -12,7 +12,7 @@ const LAYOUT: Record<BindingKind, Omit<GPUBindGroupLayoutEntry, "binding" | "vis
   uniform: { buffer: { type: "uniform" } },
   read: { buffer: { type: "read-only-storage" } },
   write: { buffer: { type: "storage" } },
-  texture: { texture: { sampleType: "unfilterable-float" } },
+  "read-texture": { storageTexture: { access: "read-only", format: "rgba32float" } },
   "storage-texture": { storageTexture: { access: "write-only", format: "rgba32float" } },
 };
 

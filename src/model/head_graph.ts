@@ -7,7 +7,8 @@
  */
 
 import type { GpuContext } from "../gpu/context.ts";
-import type { Dispatch, GpuView } from "../gpu/kernel.ts";
+import type { Command } from "../gpu/context.ts";
+import type { GpuView } from "../gpu/kernel.ts";
 import { geluBackward, geluForward } from "../ops/gelu.ts";
 import { l2normBackward, l2normForward } from "../ops/l2norm.ts";
 import { linearBackward, linearForward } from "../ops/linear.ts";
@@ -134,10 +135,10 @@ export function headForward<C = never>(
   x: GpuView,
   acts: HeadActivations,
   dropout: DropoutHook<C> | null,
-): (Dispatch | C)[] {
+): (Command | C)[] {
   const widths = layerWidths(head);
   const rows = acts.rows;
-  const out: (Dispatch | C)[] = [];
+  const out: (Command | C)[] = [];
   let input = x;
   for (let l = 0; l < head.layers; l++) {
     const shape = { rows, inDim: widths[l], outDim: widths[l + 1] };
@@ -177,11 +178,11 @@ export function headBackward<C>(
   acts: HeadActivations,
   grads: HeadGrads,
   dropout: DropoutHook<C>,
-): (Dispatch | C)[] {
+): (Command | C)[] {
   const widths = layerWidths(head);
   const rows = acts.rows;
   const L = head.layers;
-  const out: (Dispatch | C)[] = [
+  const out: (Command | C)[] = [
     l2normBackward(gpu, acts.z, acts.norm, grads.z, grads.pre[L - 1], {
       rows,
       dim: head.outDim,

@@ -149,9 +149,9 @@ export class TrainGraph {
   readonly #dlogits: GpuView;
   readonly #cls: GpuView;
   readonly #dcls: GpuView;
-  readonly #fixedForward: Dispatch[];
+  readonly #fixedForward: Command[];
   readonly #lossBackward: Command[];
-  readonly #lossForward: Dispatch[][];
+  readonly #lossForward: Command[][];
   readonly #template: TemplateCommand[];
 
   /**
@@ -346,9 +346,9 @@ export class TrainGraph {
     ];
   }
 
-  #buildFixedForward(): Dispatch[] {
+  #buildFixedForward(): Command[] {
     const gpu = this.#gpu, B = this.#batch, D = this.#head.outDim, layout = this.layout;
-    const out: Dispatch[] = [];
+    const out: Command[] = [];
     if (this.#loss.wClip > 0) {
       out.push(
         ...[similarityForward(
@@ -376,9 +376,9 @@ export class TrainGraph {
     return out;
   }
 
-  #buildLossForward(slot: number): Dispatch[] {
+  #buildLossForward(slot: number): Command[] {
     const gpu = this.#gpu, B = this.#batch, D = this.#head.outDim;
-    const out: Dispatch[] = [];
+    const out: Command[] = [];
     if (this.#loss.wClip > 0) {
       out.push(...[clipLossForward(gpu, this.#logits, this.lossView(slot, 0), { n: B })].flat());
     }

@@ -2,97 +2,91 @@
  * Linear layer `y = x·W + b` (W stored `[inDim, outDim]` row-major) and its accumulating backward
  * on the GPU (`kernels/linear.wgsl`); twin in `src/reference/linear.ts`.
  *
- * Every product is one GEMM `C (=|+=) A·B` whose A is read through 64 KiB uniform-buffer windows
- * and whose B is read from an rgba32float texture. An op is a few dispatches: pack B into a
- * texture, pack A into windows (skipped when A's own buffer can be bound as uniform windows:
- * row-major, row length a multiple of 4 and at most 1024, buffer created with UNIFORM usage as
- * {@link GpuContext.storage} does, and not the output's buffer), then one GEMM dispatch per
- * window. The textures and window buffers are created when the dispatches are prepared and live
- * as long as the dispatches.
+ * Every product is one GEMM `C (=|+=) A·B` ({@link gemm}) whose operands are first packed into
+ * rgba32float textures (texel (q, r) = L[r, 4q..4q+3]) that the GEMM reads as read-only storage
+ * textures. An op is a few dispatches: pack A, pack B, then one GEMM dispatch per chunk (one
+ * chunk unless a side exceeds the device's texture size). The textures are created when the
+ * dispatches are prepared and live as long as the dispatches.
  *
- * Why, measured on Mesa 22.3's llvmpipe (LLVM 15, 8 lanes of AVX2 per invocation group; 2 shared
- * cores, so absolute times varied 2x with the machine's load):
- * - A storage-buffer load is a loop over the 8 lanes with a branch and a bounds check per lane:
- *   ~475 ns per vec4 load for 8 lanes; workgroup memory the same (~570 ns). A uniform-buffer
- *   load is a branch-free scalarized gather (~25 ns per vec4), a textureLoad of an rgba32float
- *   texel a called function with one 16-byte load per lane (~35 ns). An SSBO register-tiled
- *   GEMM (8 x 16 per invocation) ran at 0.6 to 1.1 GFLOP/s; this layout at 7 to 20 GFLOP/s.
+ * Why, measured on Mesa 22.3's llvmpipe (LLVM 15, 8 lanes of AVX2 per invocation group, 2 shared
+ * cores whose speed varied up to 2x with the machine's load; per 8-lane vec4 load in a loop, one
+ * core): a read-only rgba32float storage-texture load 12 ns (8 sixteen-byte loads and a
+ * transpose), a uniform-buffer load 21 ns (32 scalar loads, each lane's address moved out of the
+ * vector), a sampled-texture `textureLoad` 27 ns (a called function: every live register spilled
+ * around it), a storage-buffer load 220 ns (a loop over the lanes with a branch each). The
+ * addresses of A are the same in every lane, but llvmpipe cannot prove it inside a loop, so they
+ * cost the same as B's. At 4096x512x512 (bench/linear_bench.ts) the previous design (A through
+ * 64 KiB uniform windows, one dispatch per window, B a sampled texture, 16 x 16 tiles) reached
+ * 10-15% of numpy's GFLOP/s; this one reaches about 20%.
  * - `fma` compiles to vmulps + vaddps, and a tile indexed by a variable (array, matrix column
- *   or vector component) goes to memory: 0.5 GFLOP/s instead of 14, hence the named
+ *   or vector component) goes to memory (0.5 GFLOP/s instead of 14), hence the named
  *   accumulators and component-wise stores in the WGSL.
- * - Tried without a measurable gain: 16 x 32 and 32 x 16 tiles (also 3x longer to compile),
- *   8 to 32 invocations per workgroup, unrolling the reduction by 2, a read-only storage texture
- *   for B. A from a texture too (no windows) was ~1.4x slower; removing all loads (computing A
- *   and B) ran ~2.5x faster, so the gathers, not the multiply-adds, bound the kernel.
- * - Textures have power-of-two sides: llvmpipe compiles a shader variant per size class and the
- *   non-power-of-two-height variant of the GEMM took over a minute to compile.
+ * - Tried without a measurable gain: 16 x 16, 16 x 32, 32 x 16 and 8 x 32 tiles (bigger tiles
+ *   also compile 2-6x longer), 16 or 32 invocations per workgroup, unrolling the reduction by 2.
+ * - Textures have power-of-two sides: llvmpipe compiles a shader variant per size class and a
+ *   non-power-of-two variant of the GEMM took over a minute to compile.
  *
  * @module
  */
 
-import type { GpuContext } from "../gpu/context.ts";
-import type { Dispatch, GpuView, KernelSpec, UniformField } from "../gpu/kernel.ts";
+import type { Command, GpuContext } from "../gpu/context.ts";
+import type { GpuView, KernelSpec, UniformField } from "../gpu/kernel.ts";
 import { groups } from "../gpu/kernel.ts";
 import type { LinearShape } from "../reference/linear.ts";
 import { checkLength } from "./shapes.ts";
 
 export type { LinearShape } from "../reference/linear.ts";
 
-/** GEMM workgroup: one llvmpipe SIMD vector (8 lanes), each lane a 16 x 16 tile of C. */
+/** GEMM workgroup: one llvmpipe SIMD vector (8 lanes), each lane a 16 x 8 tile of C. */
 const GEMM_WG = 8;
 const PACK_WG = 64;
 const TILE_ROWS = 16;
-const TILE_QUADS = 4;
-/** vec4s (and bytes) in one uniform window. */
-const WINDOW_QUADS = 4096;
-const WINDOW_BYTES = WINDOW_QUADS * 16;
+const TILE_QUADS = 2;
 
-/** `linear_forward`: gemm uniforms, A window (uniform), B texture, bias, y (overwritten). */
+/** `linear_forward`: gemm uniforms, A texture, B texture, bias, C (overwritten). */
 export const LINEAR_FORWARD: KernelSpec = {
   name: "linear_forward",
   file: "linear.wgsl",
   entryPoint: "linear_forward",
   workgroupSize: [GEMM_WG],
-  bindings: ["uniform", "uniform", "texture", "read", "write"],
+  bindings: ["uniform", "read-texture", "read-texture", "read", "write"],
 };
 
 /**
- * `linear_backward`: gemm uniforms, A window (uniform), B texture, an unread placeholder (the
- * bias slot of the shared epilogue), C (accumulated).
+ * `linear_backward`: gemm uniforms, A texture, B texture, an unread placeholder (the bias slot of
+ * the shared epilogue), C (accumulated).
  */
 export const LINEAR_BACKWARD: KernelSpec = {
   name: "linear_backward",
   file: "linear.wgsl",
   entryPoint: "linear_backward",
   workgroupSize: [GEMM_WG],
-  bindings: ["uniform", "uniform", "texture", "read", "write"],
+  bindings: ["uniform", "read-texture", "read-texture", "read", "write"],
 };
 
-/** `linear_bias_backward`: uniforms, dy texture, db (accumulated). */
+/** `linear_bias_backward`: uniforms, dy texture (one chunk of rows), db (accumulated). */
 export const LINEAR_BIAS_BACKWARD: KernelSpec = {
   name: "linear_bias_backward",
   file: "linear.wgsl",
   entryPoint: "linear_bias_backward",
   workgroupSize: [GEMM_WG],
-  bindings: ["uniform", "texture", "write"],
+  bindings: ["uniform", "read-texture", "write"],
 };
 
-/** `linear_pack_texture`: pack uniforms, source matrix, rgba32float texture. */
-export const LINEAR_PACK_TEXTURE: KernelSpec = {
-  name: "linear_pack_texture",
+/** `linear_pack`: pack uniforms, source matrix, rgba32float texture. */
+export const LINEAR_PACK: KernelSpec = {
+  name: "linear_pack",
   file: "linear.wgsl",
-  entryPoint: "linear_pack_texture",
+  entryPoint: "linear_pack",
   workgroupSize: [PACK_WG],
   bindings: ["uniform", "read", "storage-texture"],
 };
 
-/** `linear_pack_windows`: pack uniforms, source matrix, window buffer. */
-export const LINEAR_PACK_WINDOWS: KernelSpec = {
-  name: "linear_pack_windows",
-  file: "linear.wgsl",
-  entryPoint: "linear_pack_windows",
-  workgroupSize: [PACK_WG],
-  bindings: ["uniform", "read", "write"],
+/** `linear_pack_quads`: as `linear_pack` for a row-major source whose rows are whole quads. */
+export const LINEAR_PACK_QUADS: KernelSpec = {
+  ...LINEAR_PACK,
+  name: "linear_pack_quads",
+  entryPoint: "linear_pack_quads",
 };
 
 /**
@@ -111,12 +105,11 @@ export function linearForward(
   b: GpuView,
   y: GpuView,
   shape: LinearShape,
-): Dispatch[] {
+): Command[] {
   const { rows: M, inDim: K, outDim: N } = checkShape("linear_forward", shape);
   checkLength("linear_forward", { x: [x, M * K], w: [w, K * N], b: [b, N], y: [y, M * N] });
-  const wTex = packTexture(gpu, "linear_forward w", w, K, N, false);
-  const xWin = windows(gpu, "linear_forward x", x, M, K, false, y.buffer);
-  return [wTex.pack, ...xWin.pack, ...gemm(gpu, xWin, wTex.view, b, y, N)];
+  const xm = { src: x, rows: M, cols: K, transposed: false };
+  return gemm(gpu, "linear_forward", xm, { src: w, rows: K, cols: N, transposed: false }, b, y);
 }
 
 /**
@@ -136,7 +129,7 @@ export function linearBackward(
   dw: GpuView,
   db: GpuView,
   shape: LinearShape,
-): Dispatch[] {
+): Command[] {
   const { rows: M, inDim: K, outDim: N } = checkShape("linear_backward", shape);
   checkLength("linear_backward", {
     x: [x, M * K],
@@ -146,20 +139,25 @@ export function linearBackward(
     dw: [dw, K * N],
     db: [db, N],
   });
-  const dyTex = packTexture(gpu, "linear_backward dy", dy, M, N, false);
-  const out: Dispatch[] = [dyTex.pack];
-  out.push(gpu.prepare(
-    LINEAR_BIAS_BACKWARD,
-    [{ u32: M }, { u32: N }],
-    [dyTex.view, db],
-    groups(Math.ceil(N / 4), GEMM_WG),
-  ));
-  const xtWin = windows(gpu, "linear_backward xᵀ", x, K, M, true, dw.buffer);
-  out.push(...xtWin.pack, ...gemm(gpu, xtWin, dyTex.view, null, dw, N));
+  const dym = { src: dy, rows: M, cols: N, transposed: false };
+  const out: Command[] = [];
+  for (const chunk of spans(M, maxSide(gpu))) {
+    const tex = packTexture(gpu, "linear_backward dy", dym, chunk, { start: 0, length: N });
+    out.push(
+      tex.pack,
+      gpu.prepare(
+        LINEAR_BIAS_BACKWARD,
+        [{ u32: chunk.length }, { u32: N }],
+        [tex.view, db],
+        groups(Math.ceil(N / 4), GEMM_WG),
+      ),
+    );
+  }
+  const xt = { src: x, rows: K, cols: M, transposed: true };
+  out.push(...gemm(gpu, "linear_backward dw", xt, dym, null, dw));
   if (dx) {
-    const wtTex = packTexture(gpu, "linear_backward wᵀ", w, N, K, true);
-    const dyWin = windows(gpu, "linear_backward dy", dy, M, N, false, dx.buffer);
-    out.push(wtTex.pack, ...dyWin.pack, ...gemm(gpu, dyWin, wtTex.view, null, dx, K));
+    const wt = { src: w, rows: N, cols: K, transposed: true };
+    out.push(...gemm(gpu, "linear_backward dx", dym, wt, null, dx));
   }
   return out;
 }
@@ -174,209 +172,156 @@ function checkShape(kernel: string, shape: LinearShape): LinearShape {
   return shape;
 }
 
-/** A packed B operand: the texture view and the dispatch that fills it. */
+/**
+ * A logical matrix L `[rows, cols]` held in a GPU buffer row-major, or as Lᵀ row-major when
+ * `transposed`.
+ */
+export interface MatrixRef {
+  src: GpuView;
+  rows: number;
+  cols: number;
+  transposed: boolean;
+}
+
+/** A contiguous range of rows or columns. */
+export interface Span {
+  start: number;
+  length: number;
+}
+
+/** A packed block of a matrix: the texture's view and the command that fills it. */
 export interface PackedTexture {
-  pack: Dispatch;
+  pack: Command;
   view: GPUTextureView;
 }
 
 /**
- * Packs the logical matrix L `[rows, cols]` (the source holds L row-major, or Lᵀ row-major when
- * `transposed`) into a texture whose texel (q, r) is L[r, 4q..4q+3], zero-padded to powers of two
- * (at least one GEMM tile across, 4 rows down): the B operand of {@link gemm}.
+ * Packs the block `rows` x `cols` of `m` into an rgba32float texture whose texel (q, r) is
+ * L[rows.start + r, cols.start + 4q..+3], zero past L's edges and padded to power-of-two sides
+ * (at least one GEMM tile): an operand of {@link gemm}, or dy for the bias gradient.
  * @example
  * ```ts
- * // const vt = packTexture(gpu, "similarity vᵀ", v, dim, cols, true); // B = Vᵀ for V [cols, dim]
+ * // const t = packTexture(gpu, "dy", { src: dy, rows: M, cols: N, transposed: false },
+ * //   { start: 0, length: M }, { start: 0, length: N });
  * ```
  */
 export function packTexture(
   gpu: GpuContext,
   label: string,
-  src: GpuView,
-  rows: number,
-  cols: number,
-  transposed: boolean,
+  m: MatrixRef,
+  rows: Span,
+  cols: Span,
 ): PackedTexture {
   // Power-of-two sides: see the module notes.
-  const width = pow2(Math.max(Math.ceil(cols / 4), TILE_QUADS * GEMM_WG));
-  const height = pow2(Math.max(rows, 4));
-  const max = gpu.limits.maxTextureDimension2D;
+  const width = pow2(Math.max(Math.ceil(cols.length / 4), TILE_QUADS * GEMM_WG));
+  const height = pow2(Math.max(rows.length, TILE_ROWS));
+  const max = maxSide(gpu);
   if (width > max || height > max) {
     throw new RangeError(
-      `${label}: a [${rows}, ${cols}] operand needs a ${width}x${height} texture; ` +
-        `this device allows at most ${max} texels per side`,
+      `${label}: a ${rows.length} x ${cols.length} block of a [${m.rows}, ${m.cols}] operand ` +
+        `needs a ${width}x${height} texture; this device allows at most ${max} texels per side`,
     );
   }
+  // A row-major block whose rows are whole quads and 256-byte aligned is already in texel order:
+  // a buffer-to-texture copy (a memcpy per row on llvmpipe, ~10x faster than the pack kernel).
+  const offset = m.src.offset + (rows.start * m.cols + cols.start) * 4;
+  const upload = !m.transposed && (m.cols * 4) % 256 === 0 && cols.length % 4 === 0 &&
+    offset % 16 === 0;
   const texture = gpu.texture({
     label,
     size: [width, height],
     format: "rgba32float",
-    usage: GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.STORAGE_BINDING,
+    usage: upload
+      ? GPUTextureUsage.STORAGE_BINDING | GPUTextureUsage.COPY_DST
+      : GPUTextureUsage.STORAGE_BINDING,
   });
   const view = texture.createView();
-  const pack = gpu.prepare(
-    LINEAR_PACK_TEXTURE,
-    packUniforms(rows, cols, transposed, 0, 0, 0, 0, width),
-    [src, view],
-    [groups(width, PACK_WG), height],
-  );
+  if (upload) {
+    const bytesPerRow = m.cols * 4;
+    const w = cols.length / 4, h = rows.length;
+    return {
+      pack: { upload: { buffer: m.src.buffer, offset, bytesPerRow, texture, width: w, height: h } },
+      view,
+    };
+  }
+  const uniforms = [m.rows, m.cols, m.transposed ? 1 : 0, rows.start, cols.start].map((u32) => ({
+    u32,
+  }));
+  const quads = !m.transposed && m.cols % 4 === 0 && cols.start % 4 === 0;
+  const pack = gpu.prepare(quads ? LINEAR_PACK_QUADS : LINEAR_PACK, uniforms, [m.src, view], [
+    groups(width, PACK_WG),
+    height,
+  ]);
   return { pack, view };
 }
 
-/** The A operand as uniform windows, in (row window, reduction window) order. */
-export interface Windows {
-  /** Dispatches that fill the windows; empty when the source buffer is bound directly. */
-  pack: Dispatch[];
-  /** One 64 KiB view per window. */
-  views: GpuView[];
-  /** Quad where row 0 of each window starts inside its view. */
-  baseQuads: number[];
-  /** Rows of A and reduction quads per window; quads per row inside a window. */
-  winRows: number;
-  winQuads: number;
-  rowQuads: number;
-  /** Rows of A (and of C), reduction quads in all, windows along the reduction. */
-  rows: number;
-  redQuads: number;
-  redWindows: number;
-}
-
 /**
- * The logical matrix A `[rows, red]` (source row-major, or Aᵀ row-major when `transposed`) as
- * uniform windows of whole 16-row tiles: A's own buffer when its rows can be bound in place (and
- * it is not `output`'s buffer: WebGPU forbids binding one buffer as uniform and as writable
- * storage in one dispatch), else a packed copy (zero-padded rows of at most 1024 reduction values
- * per window): the A operand of {@link gemm}.
+ * Prepares C `[a.rows, b.cols]` (=|+=) A·B with A = `a` `[rows, red]` and B = `b` `[red, cols]`:
+ * packs both into textures, then one GEMM dispatch per chunk (rows and reduction are cut into
+ * chunks of at most the device's texture side). With a bias, the first reduction chunk overwrites
+ * C with A·B + bias and later chunks accumulate; with a null bias every chunk accumulates
+ * (C += A·B).
  * @example
  * ```ts
- * // const a = windows(gpu, "similarity dLᵀ", dl, cols, rows, true, out.buffer); // A = dLᵀ
- * ```
- */
-export function windows(
-  gpu: GpuContext,
-  label: string,
-  src: GpuView,
-  rows: number,
-  red: number,
-  transposed: boolean,
-  output: GPUBuffer,
-): Windows {
-  const redQuads = Math.ceil(red / 4);
-  const maxQuads = WINDOW_QUADS / TILE_ROWS;
-  const winQuads = Math.min(redQuads, maxQuads);
-  const winRows = TILE_ROWS * Math.floor(maxQuads / winQuads);
-  const rowWindows = Math.ceil(rows / winRows);
-  const redWindows = Math.ceil(redQuads / winQuads);
-  const plan = { winRows, winQuads, rows, redQuads, redWindows };
-  const direct = transposed || red % 4 !== 0 || src.buffer === output
-    ? null
-    : bindInPlace(gpu, src, rows, red, winRows);
-  if (direct) return { ...plan, pack: [], rowQuads: redQuads, ...direct };
-
-  const count = rowWindows * redWindows;
-  const buffer = gpu.buffer({
-    label,
-    size: count * WINDOW_BYTES,
-    usage: GPUBufferUsage.STORAGE | GPUBufferUsage.UNIFORM,
-  });
-  const grid = grid2d(gpu, count * winRows * winQuads, PACK_WG);
-  const pack = gpu.prepare(
-    LINEAR_PACK_WINDOWS,
-    packUniforms(rows, red, transposed, winRows, winQuads, redWindows, count, grid.width),
-    [src, { buffer, offset: 0, length: count * WINDOW_QUADS * 4 }],
-    grid.groups,
-  );
-  const views = Array.from({ length: count }, (_, i) => ({
-    buffer,
-    offset: i * WINDOW_BYTES,
-    length: WINDOW_QUADS * 4,
-  }));
-  return { ...plan, pack: [pack], views, baseQuads: views.map(() => 0), rowQuads: winQuads };
-}
-
-/**
- * Windows over A's own buffer (row-major, `red` a multiple of 4 and at most 1024 so whole tiles
- * of rows fit a window), or null when the buffer lacks UNIFORM usage or is too small to hold a
- * full window. A window that would run past the buffer's end starts earlier instead.
- */
-function bindInPlace(
-  gpu: GpuContext,
-  src: GpuView,
-  rows: number,
-  red: number,
-  winRows: number,
-): Pick<Windows, "views" | "baseQuads"> | null {
-  const { buffer } = src;
-  const align = gpu.limits.minUniformBufferOffsetAlignment;
-  if (
-    !(buffer.usage & GPUBufferUsage.UNIFORM) || red / 4 > WINDOW_QUADS / TILE_ROWS ||
-    src.offset % align !== 0 || buffer.size - src.offset < WINDOW_BYTES
-  ) return null;
-  const last = Math.floor((buffer.size - WINDOW_BYTES) / align) * align;
-  const views: GpuView[] = [], baseQuads: number[] = [];
-  for (let r = 0; r < rows; r += winRows) {
-    const start = src.offset + r * red * 4;
-    const end = src.offset + Math.min(rows, r + winRows) * red * 4;
-    const offset = Math.min(start, last);
-    if (end > offset + WINDOW_BYTES) return null;
-    views.push({ buffer, offset, length: WINDOW_QUADS * 4 });
-    baseQuads.push((start - offset) / 16);
-  }
-  return { views, baseQuads };
-}
-
-/**
- * One GEMM dispatch per window: C `[a.rows, cols]` gets A·B; the first reduction window
- * overwrites C and adds `bias` when there is one, every other window accumulates (so with a null
- * bias, C += A·B). Run after the dispatches that pack A and B.
- * @example
- * ```ts
- * // const b = packTexture(gpu, "w", w, K, N, false);
- * // const a = windows(gpu, "x", x, M, K, false, y.buffer);
- * // await gpu.run([b.pack, ...a.pack, ...gemm(gpu, a, b.view, bias, y, N)]);
+ * // const ds = gemm(gpu, "P = U·Vᵀ", { src: u, rows, cols: dim, transposed: false },
+ * //   { src: v, rows: dim, cols, transposed: true }, zeros, logits);
+ * // await gpu.run(ds);
  * ```
  */
 export function gemm(
   gpu: GpuContext,
-  a: Windows,
-  b: GPUTextureView,
+  label: string,
+  a: MatrixRef,
+  b: MatrixRef,
   bias: GpuView | null,
   c: GpuView,
-  cols: number,
-): Dispatch[] {
-  const gridX = groups(Math.ceil(cols / 4), TILE_QUADS * GEMM_WG);
-  return a.views.map((view, i) => {
-    const rw = Math.floor(i / a.redWindows), kc = i % a.redWindows;
-    const winRows = Math.min(a.winRows, a.rows - rw * a.winRows);
-    const uniforms: UniformField[] = [
-      { u32: winRows },
-      { u32: cols },
-      { u32: Math.min(a.winQuads, a.redQuads - kc * a.winQuads) },
-      { u32: a.rowQuads },
-      { u32: a.baseQuads[i] },
-      { u32: rw * a.winRows },
-      { u32: kc * a.winQuads * 4 },
-    ];
-    const grid: [number, number] = [gridX, groups(winRows, TILE_ROWS)];
-    return bias && kc === 0
-      ? gpu.prepare(LINEAR_FORWARD, uniforms, [view, b, bias, c], grid)
-      : gpu.prepare(LINEAR_BACKWARD, uniforms, [view, b, placeholder(gpu), c], grid);
+): Command[] {
+  if (a.cols !== b.rows) {
+    throw new RangeError(`${label}: A is [${a.rows}, ${a.cols}] but B is [${b.rows}, ${b.cols}]`);
+  }
+  const side = maxSide(gpu);
+  const all = (n: number): Span => ({ start: 0, length: n });
+  const gridX = groups(Math.ceil(b.cols / 4), TILE_QUADS * GEMM_WG);
+  const out: Command[] = [];
+  spans(a.cols, side).forEach((red, kc) => {
+    const bTex = packTexture(gpu, `${label} B`, b, red, all(b.cols));
+    out.push(bTex.pack);
+    for (const rows of spans(a.rows, side)) {
+      const aTex = packTexture(gpu, `${label} A`, a, rows, red);
+      const uniforms: UniformField[] = [
+        { u32: rows.length },
+        { u32: b.cols },
+        { u32: Math.ceil(red.length / 4) },
+        { u32: rows.start },
+      ];
+      const grid: [number, number] = [gridX, groups(rows.length, TILE_ROWS)];
+      out.push(
+        aTex.pack,
+        bias && kc === 0
+          ? gpu.prepare(LINEAR_FORWARD, uniforms, [aTex.view, bTex.view, bias, c], grid)
+          : gpu.prepare(
+            LINEAR_BACKWARD,
+            uniforms,
+            [aTex.view, bTex.view, placeholder(gpu), c],
+            grid,
+          ),
+      );
+    }
   });
+  return out;
 }
 
-function packUniforms(
-  rows: number,
-  cols: number,
-  transposed: boolean,
-  winRows: number,
-  winQuads: number,
-  winCols: number,
-  windows: number,
-  width: number,
-): UniformField[] {
-  return [rows, cols, transposed ? 1 : 0, winRows, winQuads, winCols, windows, width].map((
-    u32,
-  ) => ({ u32 }));
+/** `n` cut into spans of at most `size` (a multiple of 4, so reduction chunks keep whole quads). */
+function spans(n: number, size: number): Span[] {
+  return Array.from({ length: Math.ceil(n / size) }, (_, i) => ({
+    start: i * size,
+    length: Math.min(size, n - i * size),
+  }));
+}
+
+/** The largest texture side the device allows (a power of two on every adapter we know). */
+function maxSide(gpu: GpuContext): number {
+  return 2 ** Math.floor(Math.log2(gpu.limits.maxTextureDimension2D));
 }
 
 const placeholders = new WeakMap<GpuContext, GpuView>();
@@ -393,15 +338,4 @@ function placeholder(gpu: GpuContext): GpuView {
 
 function pow2(n: number): number {
   return 2 ** Math.ceil(Math.log2(n));
-}
-
-/** A 2-D grid of `wg`-wide groups covering `n` invocations, and its row width in invocations. */
-function grid2d(
-  gpu: GpuContext,
-  n: number,
-  wg: number,
-): { groups: [number, number]; width: number } {
-  const total = groups(n, wg);
-  const x = Math.min(total, gpu.limits.maxComputeWorkgroupsPerDimension);
-  return { groups: [x, Math.ceil(total / x)], width: x * wg };
 }

@@ -9,11 +9,11 @@
  * @module
  */
 
-import type { GpuContext } from "../gpu/context.ts";
-import { type Dispatch, type GpuView, groups, type KernelSpec } from "../gpu/kernel.ts";
+import type { Command, GpuContext } from "../gpu/context.ts";
+import { type GpuView, groups, type KernelSpec } from "../gpu/kernel.ts";
 import type { SimilarityShape } from "../reference/similarity.ts";
 import { grid2d } from "./grid.ts";
-import { gemm, packTexture, windows } from "./linear.ts";
+import { gemm } from "./linear.ts";
 import { checkLength } from "./shapes.ts";
 
 export type { SimilarityShape } from "../reference/similarity.ts";
@@ -76,7 +76,7 @@ function grid(rows: number, cols: number): [number, number] {
  * `[cols, dim]`, `logits` `[rows, cols]`, `t` one element.
  * @example
  * ```ts
- * // const d = similarityForward(gpu, u, v, t, logits, { rows: 256, cols: 256, dim: 256 }); // Dispatch[]
+ * // const d = similarityForward(gpu, u, v, t, logits, { rows: 256, cols: 256, dim: 256 }); // Command[]
  * // await gpu.run([d]);
  * ```
  */
@@ -87,7 +87,7 @@ export function similarityForward(
   t: GpuView,
   logits: GpuView,
   shape: SimilarityShape,
-): Dispatch[] {
+): Command[] {
   const { rows, cols, dim } = shape;
   checkLength("similarity_forward", {
     u: [u, rows * dim],
@@ -95,15 +95,13 @@ export function similarityForward(
     t: [t, 1],
     logits: [logits, rows * cols],
   });
-  // P = U·Vᵀ on the linear op's GEMM (a zero bias makes its first window overwrite the logits),
+  // P = U·Vᵀ on the linear op's GEMM (a zero bias makes its first reduction chunk overwrite the logits),
   // then logits = s·P in place.
   const zeros = gpu.storage(cols, "similarity zero bias");
-  const vtTex = packTexture(gpu, "similarity_forward vᵀ", v, dim, cols, true);
-  const uWin = windows(gpu, "similarity_forward u", u, rows, dim, false, logits.buffer);
+  const um = { src: u, rows, cols: dim, transposed: false };
+  const vt = { src: v, rows: dim, cols, transposed: true };
   return [
-    vtTex.pack,
-    ...uWin.pack,
-    ...gemm(gpu, uWin, vtTex.view, zeros, logits, cols),
+    ...gemm(gpu, "similarity_forward U·Vᵀ", um, vt, zeros, logits),
     gpu.prepare(
       SIMILARITY_FORWARD,
       uniforms(shape),
@@ -116,10 +114,10 @@ export function similarityForward(
 /**
  * Prepares the accumulating backward: `du += s dL V`, `dv += s dLᵀ U` and
  * `dt[0] += s Σ dL ⊙ (U Vᵀ)` while `exp(t) < 100` (nothing once the cap holds). The products
- * `G = dL V` and `H = dLᵀ U` run on the linear op's GEMM ({@link gemm}: dL through uniform
- * windows, V and U packed into textures) into one scratch buffer; elementwise passes then add
+ * `G = dL V` and `H = dLᵀ U` run on the linear op's GEMM ({@link gemm}, every operand packed
+ * into a texture) into one scratch buffer; elementwise passes then add
  * `s G` to du (writing per-tile partial sums of `U ⊙ G` for dt) and `s H` to dv, and one
- * workgroup sums the partials into dt. The scratch buffers, textures and windows are allocated
+ * workgroup sums the partials into dt. The scratch buffers and textures are allocated
  * once by this call (through {@link GpuContext.storage} and friends) and the dispatches keep them.
  *
  * `du` and `dv` may be the same view (the passes run one after the other), which gives
@@ -140,7 +138,7 @@ export function similarityBackward(
   dv: GpuView,
   dt: GpuView,
   shape: SimilarityShape,
-): Dispatch[] {
+): Command[] {
   const { rows, cols, dim } = shape;
   checkLength("similarity_backward", {
     u: [u, rows * dim],
@@ -155,22 +153,18 @@ export function similarityBackward(
     Math.ceil(rows / TILE) * Math.ceil(dim / TILE),
     "similarity dt partials",
   );
-  // G, then H, overwrite the scratch: the GEMM's first reduction window stores A·B + 0.
+  // G, then H, overwrite the scratch: the GEMM's first reduction chunk stores A·B + 0.
   const product = gpu.storage(Math.max(rows, cols) * dim, "similarity backward product");
   const zeros = gpu.storage(dim, "similarity zero bias");
-  const vTex = packTexture(gpu, "similarity_backward v", v, cols, dim, false);
-  const dlWin = windows(gpu, "similarity_backward dL", dlogits, rows, cols, false, product.buffer);
-  const uTex = packTexture(gpu, "similarity_backward u", u, rows, dim, false);
-  const dltWin = windows(gpu, "similarity_backward dLᵀ", dlogits, cols, rows, true, product.buffer);
+  const dl = { src: dlogits, rows, cols, transposed: false };
+  const dlt = { src: dlogits, rows: cols, cols: rows, transposed: true };
+  const um = { src: u, rows, cols: dim, transposed: false };
+  const vm = { src: v, rows: cols, cols: dim, transposed: false };
   const params = uniforms(shape);
   return [
-    vTex.pack,
-    ...dlWin.pack,
-    ...gemm(gpu, dlWin, vTex.view, zeros, product, dim),
+    ...gemm(gpu, "similarity_backward dL·V", dl, vm, zeros, product),
     gpu.prepare(SIMILARITY_BACKWARD_U, params, [t, u, product, du, partials], grid(rows, dim)),
-    uTex.pack,
-    ...dltWin.pack,
-    ...gemm(gpu, dltWin, uTex.view, zeros, product, dim),
+    ...gemm(gpu, "similarity_backward dLᵀ·U", dlt, um, zeros, product),
     gpu.prepare(
       SIMILARITY_BACKWARD_V,
       uniforms({ rows: cols, cols: rows, dim }),

@@ -13,8 +13,8 @@
  * @module
  */
 
-import type { GpuContext } from "../gpu/context.ts";
-import { type Dispatch, type GpuView, groups, type KernelSpec } from "../gpu/kernel.ts";
+import type { Command, GpuContext } from "../gpu/context.ts";
+import { type GpuView, groups, type KernelSpec } from "../gpu/kernel.ts";
 import { MAX_LOGIT_SCALE } from "../reference/similarity.ts";
 import type { SupconBackwardShape, SupconShape } from "../reference/supcon.ts";
 import { checkLength } from "./shapes.ts";
@@ -67,7 +67,7 @@ function prepareRows(
   z: GpuView,
   labels: GpuView,
   shape: SupconShape,
-): { scratch: Scratch; dispatches: Dispatch[] } {
+): { scratch: Scratch; dispatches: Command[] } {
   const { n, dim, temperature } = shape;
   if (!(temperature >= 1 / MAX_LOGIT_SCALE && Number.isFinite(temperature))) {
     throw new RangeError(
@@ -105,7 +105,7 @@ export function supconForward(
   labels: GpuView,
   out: GpuView,
   shape: SupconShape,
-): Dispatch[] {
+): Command[] {
   checkLength("supcon_forward", { out: [out, 1] });
   const { scratch, dispatches } = prepareRows(gpu, "supcon_forward", z, labels, shape);
   return [
@@ -129,7 +129,7 @@ export function supconBackward(
   labels: GpuView,
   dz: GpuView,
   shape: SupconBackwardShape,
-): Dispatch[] {
+): Command[] {
   const { n, dim, weight } = shape;
   checkLength("supcon_backward", { dz: [dz, n * dim] });
   const { scratch, dispatches } = prepareRows(gpu, "supcon_backward", z, labels, shape);
