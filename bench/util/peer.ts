@@ -13,7 +13,7 @@ export interface Peer {
   banner: string;
   /** Sends one request line (what to run, e.g. `step`, `image`, or a repeat count) and waits. */
   request(line: string): Promise<void>;
-  /** Ends the process. */
+  /** Ends the process (a second call, or one after the peer exited, does nothing). */
   close(): void;
 }
 
@@ -56,6 +56,7 @@ export async function startPeer(command: string, args: string[]): Promise<Peer |
     return null;
   }
   const enc = new TextEncoder();
+  let closed = false;
   const peer: Peer = {
     banner,
     async request(line: string) {
@@ -64,8 +65,14 @@ export async function startPeer(command: string, args: string[]): Promise<Peer |
       if (reply !== "ok") throw new Error(`peer ${args.join(" ")} answered ${reply}`);
     },
     close() {
+      if (closed) return;
+      closed = true;
       writer.close().catch(() => {});
-      child.kill();
+      try {
+        child.kill();
+      } catch {
+        // The peer already exited (e.g. on EOF); nothing to stop.
+      }
     },
   };
   globalThis.addEventListener("unload", () => peer.close());

@@ -58,6 +58,8 @@ export interface TsnePanel {
   classNames?: string[];
   /** A sentence under the picture. */
   caption?: string;
+  /** The picture already rendered by {@link tsnePng}, if any. */
+  png?: Uint8Array;
 }
 
 /** A ready picture (PNG bytes) to embed. */
@@ -336,18 +338,26 @@ function meanRecall(m: Metrics): number {
   return keys.length ? keys.reduce((a, k) => a + m[k], 0) / keys.length : NaN;
 }
 
+/**
+ * The PNG of one t-SNE panel, as the report shows it (callers that also save the picture render
+ * it once and pass it back in `TsnePanel.png`).
+ * @example
+ * ```ts
+ * // await Deno.writeFile("tsne.png", tsnePng(panel));
+ * ```
+ */
+export function tsnePng(p: TsnePanel): Uint8Array {
+  return p.png ?? scatterPng({
+    points: p.points,
+    labels: p.labels,
+    classNames: p.classNames ?? DEFAULT_CLASSES,
+    title: `t-SNE: ${p.title}`,
+    ...TSNE_SIZE,
+  });
+}
+
 function tsneSection(panels: TsnePanel[]): string {
-  const figures = panels.map((p) => ({
-    title: p.title,
-    caption: p.caption,
-    png: scatterPng({
-      points: p.points,
-      labels: p.labels,
-      classNames: p.classNames ?? DEFAULT_CLASSES,
-      title: `t-SNE: ${p.title}`,
-      ...TSNE_SIZE,
-    }),
-  }));
+  const figures = panels.map((p) => ({ title: p.title, caption: p.caption, png: tsnePng(p) }));
   return `<section><h2>t-SNE of the embeddings</h2>${grid(figures)}</section>`;
 }
 

@@ -18,8 +18,13 @@ import { Projector } from "../retrieval/projector.ts";
 import { writeFileAtomic } from "../io/safetensors.ts";
 import type { EpochResult } from "../train/trainer.ts";
 import { normalizeRows, retrievalMetrics } from "./evaluate.ts";
-import { scatterPng } from "./plot_png.ts";
-import { metricsTable, type ReportInput, type TsnePanel, writeReport } from "./report_html.ts";
+import {
+  metricsTable,
+  type ReportInput,
+  type TsnePanel,
+  tsnePng,
+  writeReport,
+} from "./report_html.ts";
 import type { Metrics } from "./retrieval_metrics.ts";
 import { tsne } from "./tsne.ts";
 
@@ -140,21 +145,15 @@ export async function writeRunReport(
     metrics: ba.metrics,
     metricsSplit: ba.split,
     history,
-    tsne: ba.tsne,
+    tsne: ba.tsne.map((panel) => ({ ...panel, png: tsnePng(panel) })),
     config,
     notes,
   };
   await writeReport(join(dir, "report.html"), input);
-  for (const [i, panel] of ba.tsne.entries()) {
-    const png = scatterPng({
-      points: panel.points,
-      labels: panel.labels,
-      classNames: ["normal", "abnormal"],
-      title: `t-SNE: ${panel.title}`,
-    });
+  for (const [i, panel] of input.tsne!.entries()) {
     await writeFileAtomic(
       join(dir, `tsne_${i === 0 ? "raw" : "trained"}.png`),
-      png as Uint8Array<ArrayBuffer>,
+      panel.png as Uint8Array<ArrayBuffer>,
     );
   }
   await writeFileAtomic(
