@@ -7,6 +7,7 @@ import { benchThroughput } from "./util/throughput.ts";
 
 const gpu = await tryGetGpu();
 const rows = 4096, inDim = 512, outDim = 512, REPS = 4, PEER_REPS = 20, PAIRED_ROUNDS = 5;
+const SETTLE_MS = 300;
 const shape = { rows, inDim, outDim };
 const flops = 2 * rows * inDim * outDim; // one GEMM
 const group = `linear ${rows}x${inDim}x${outDim}`;
@@ -54,13 +55,18 @@ if (gpu) {
   await gpu.run([...forward, ...backward]); // compiles the pipelines
   const repeat = (d: typeof forward) => Array.from({ length: REPS }, () => d).flat();
   // Paired rounds (GPU forward, then numpy, alternating) so that both see the same load on a
-  // shared machine; the table's benches run one after the other.
+  // shared machine; the table's benches run one after the other. Each timed part starts after a
+  // pause: OpenBLAS's idle threads spin for a while after a call (measured: the GPU forward ran
+  // 5-30% slower right after numpy than 300 ms later).
   if (peer) {
     const paired = { forward: [] as number[], numpy: [] as number[] };
+    const settle = () => new Promise((done) => setTimeout(done, SETTLE_MS));
     for (let round = 0; round < PAIRED_ROUNDS; round++) {
+      await settle();
       let t0 = performance.now();
       await gpu.run(repeat(forward));
       paired.forward.push((performance.now() - t0) / REPS);
+      await settle();
       t0 = performance.now();
       await peer.request(String(PEER_REPS));
       paired.numpy.push((performance.now() - t0) / PEER_REPS);
