@@ -3,7 +3,7 @@
  * clipping, AdamW) on the GPU, against the same step in PyTorch on this machine's CPU
  * (bench/peers/train_step_torch.py), in one group so the ratio is read off one run.
  */
-import { tryGetGpu } from "../src/gpu/context.ts";
+import { type Command, type GpuContext, tryGetGpu } from "../src/gpu/context.ts";
 import { DEFAULT_LOSS } from "../src/model/config.ts";
 import { initialParameters } from "../src/model/init.ts";
 import { DEFAULT_OPTIMIZER, TrainGraph } from "../src/model/train_graph.ts";
@@ -50,6 +50,7 @@ if (gpu) {
       done += STEPS;
     },
   });
+  profileByKernel(gpu, graph);
 } else {
   benchThroughput({ name: "GPU step", group, work: {}, fn: () => {}, ignore: "no WebGPU adapter" });
 }
@@ -66,3 +67,37 @@ benchThroughput({
     for (let k = 0; k < STEPS; k++) await peer!.request("step");
   },
 });
+
+/**
+ * Where a step's time goes: the commands of PROFILE_STEPS steps, prepared once, run filtered to one
+ * kernel (or command kind) at a time. Every row also pays the fixed submit-and-wait latency that
+ * the empty submit shows: a kernel's share of the step is its time minus that.
+ */
+function profileByKernel(gpu: GpuContext, graph: TrainGraph): void {
+  const PROFILE_STEPS = 8;
+  const groupName =
+    `train step by kernel (${PROFILE_STEPS} steps per submit, minus the empty submit)`;
+  const built = Array.from(
+    { length: PROFILE_STEPS },
+    (_, k) =>
+      graph.step({ stepInEpoch: k, optimizerStep: k + 1, lr: 1e-4, seed: k, slot: k % STEPS }),
+  );
+  const all = built.flatMap((b) => b.commands);
+  const kind = (c: Command) =>
+    "spec" in c ? c.spec.name : "upload" in c ? "upload" : "clear" in c ? "clear" : "copy";
+  const row = (name: string, commands: Command[]) =>
+    benchThroughput({
+      name,
+      group: groupName,
+      work: {},
+      n: 3,
+      warmup: 1,
+      fn: () => gpu.run(commands),
+    });
+  row("empty submit (latency in every row)", []);
+  row(`all ${all.length} commands`, all);
+  for (const name of [...new Set(all.map(kind))]) {
+    const subset = all.filter((c) => kind(c) === name);
+    row(`${name} ×${subset.length / PROFILE_STEPS}`, subset);
+  }
+}
