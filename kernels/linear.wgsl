@@ -7,8 +7,10 @@
 // figures): a texel load from a read-only rgba32float storage texture is the cheapest way to
 // fetch data in a loop (8 sixteen-byte loads and a transpose for 8 lanes), well ahead of
 // uniform-buffer gathers, sampled textures and storage buffers (a loop over the lanes). So:
-//   * A and B are packed into rgba32float textures whose texel (q, r) holds L[r, 4q..4q+3],
-//     zero-padded, so the GEMM reads whole tiles without bounds checks;
+//   * A and B are copied into rgba32float textures whose texel (q, r) holds S[r, 4q..4q+3] of
+//     their row-major source S, zero-padded, so the GEMM reads whole tiles without bounds checks.
+//     S is the operand itself, or its transpose (A_T, B_T): dw += xᵀ·dy and dx += dy·Wᵀ read x and
+//     W as they are stored, and transpose 4 x 4 blocks in registers;
 //   * all lanes of a workgroup share the same 16 rows of A and own different columns of C;
 //   * each invocation keeps a 16 x 8 tile of C in eight mat4x4 accumulators (a mat4x4 here is
 //     just four vec4 rows of C, no matrix algebra), so each loaded vec4 feeds 8 or 16 vec4 FMAs;
@@ -17,21 +19,22 @@
 requires readonly_and_readwrite_storage_textures;
 
 override WG_X: u32 = 8;
+// 1: the A (B) texture holds Aᵀ (Bᵀ) row-major.
+override A_T: u32 = 0u;
+override B_T: u32 = 0u;
 
 // Rows and column quads of C per invocation (the tile is 16 x 8).
 const TILE_ROWS = 16u;
 const TILE_QUADS = 2u;
 
 // ---------------------------------------------------------------------------------------------
-// Packing: the block L[row0.., col0..] of a logical matrix L [rows, cols], stored row-major or
-// transposed (the source is Lᵀ row-major), becomes texels holding 4 consecutive columns of one
-// row of the block, zero past L's edges.
+// Packing, when a buffer-to-texture copy cannot do it: the block S[row0.., col0..] of a row-major
+// matrix S [rows, cols] becomes texels holding 4 consecutive columns of one row of the block,
+// zero past S's edges.
 
 struct Pack {
   rows: u32,
   cols: u32,
-  // 1: the source holds Lᵀ row-major ([cols, rows]); 0: L row-major.
-  transposed: u32,
   // First row and column of the block.
   row0: u32,
   col0: u32,
@@ -41,12 +44,12 @@ struct Pack {
 @group(0) @binding(1) var<storage, read> pack_src: array<f32>;
 @group(0) @binding(2) var pack_texture: texture_storage_2d<rgba32float, write>;
 
-// L[r, c], zero past the edges.
+// S[r, c], zero past the edges.
 fn pack_at(r: u32, c: u32) -> f32 {
   if (r >= pack.rows || c >= pack.cols) {
     return 0.0;
   }
-  return pack_src[select(r * pack.cols + c, c * pack.rows + r, pack.transposed == 1u)];
+  return pack_src[r * pack.cols + c];
 }
 
 // One texel per invocation; the grid covers the whole (padded) texture. Components are named,
@@ -62,7 +65,7 @@ fn linear_pack(@builtin(global_invocation_id) gid: vec3<u32>) {
   }
 }
 
-// L row-major with cols and col0 multiples of 4: one vec4 load per texel. A storage-buffer load
+// cols and col0 multiples of 4: one vec4 load per texel. A storage-buffer load
 // on llvmpipe is a loop over the lanes whatever its width, so this packs about 4x faster.
 @group(0) @binding(1) var<storage, read> pack_quads: array<vec4<f32>>;
 
@@ -81,17 +84,19 @@ fn linear_pack_quads(@builtin(global_invocation_id) gid: vec3<u32>) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// GEMM over one chunk: C[out_row + r, c] (=|+=) sum over the chunk's reduction of A[r, k] B[k, c]
-// for r < rows, c < cols; A and B are the chunk's packed blocks.
+// GEMM over one chunk: C[out_row + r, out_col + c] (=|+=) sum over the chunk's reduction of
+// A[r, k] B[k, c] for r < rows, c < cols; A and B are the chunk's packed blocks (of Aᵀ, Bᵀ with A_T, B_T).
 
 struct Gemm {
-  // Rows of C in this chunk, columns of C (and the row length of the output).
+  // Rows and columns of C in this chunk.
   rows: u32,
   cols: u32,
   // Reduction quads in this chunk.
   quads: u32,
-  // First output row.
+  // First output row and column, and the row length of C.
   out_row: u32,
+  out_col: u32,
+  ldc: u32,
 }
 
 @group(0) @binding(0) var<uniform> gemm: Gemm;
@@ -101,25 +106,32 @@ struct Gemm {
 @group(0) @binding(3) var<storage, read> gemm_bias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> gemm_c: array<f32>;
 
-// Rows r..r+3 of A at reduction quad kq: element i is A[r + i, 4kq..4kq+3].
-fn a_block(r: u32, kq: u32) -> mat4x4<f32> {
+// Texels (x, y..y+3) as the rows of a matrix.
+fn texels_down(t: texture_storage_2d<rgba32float, read>, x: u32, y: u32) -> mat4x4<f32> {
   return mat4x4<f32>(
-    textureLoad(gemm_a, vec2<u32>(kq, r)),
-    textureLoad(gemm_a, vec2<u32>(kq, r + 1u)),
-    textureLoad(gemm_a, vec2<u32>(kq, r + 2u)),
-    textureLoad(gemm_a, vec2<u32>(kq, r + 3u)),
+    textureLoad(t, vec2<u32>(x, y)),
+    textureLoad(t, vec2<u32>(x, y + 1u)),
+    textureLoad(t, vec2<u32>(x, y + 2u)),
+    textureLoad(t, vec2<u32>(x, y + 3u)),
   );
 }
 
-// Rows 4kq..4kq+3 of B at column quad c: element j is B[4kq + j, 4c..4c+3].
+// Rows r..r+3 of A at reduction quad kq: element i is A[r + i, 4kq..4kq+3]. With A_T the texel
+// (r/4, 4kq + j) holds A[r..r+3, 4kq + j], a column of the block.
+fn a_block(r: u32, kq: u32) -> mat4x4<f32> {
+  if (A_T == 1u) {
+    return transpose(texels_down(gemm_a, r / 4u, kq * 4u));
+  }
+  return texels_down(gemm_a, kq, r);
+}
+
+// Rows 4kq..4kq+3 of B at column quad c: element j is B[4kq + j, 4c..4c+3]. With B_T the texel
+// (kq, 4c + i) holds B[4kq..4kq+3, 4c + i], a column of the block.
 fn b_block(c: u32, kq: u32) -> mat4x4<f32> {
-  let k = kq * 4u;
-  return mat4x4<f32>(
-    textureLoad(gemm_b, vec2<u32>(c, k)),
-    textureLoad(gemm_b, vec2<u32>(c, k + 1u)),
-    textureLoad(gemm_b, vec2<u32>(c, k + 2u)),
-    textureLoad(gemm_b, vec2<u32>(c, k + 3u)),
-  );
+  if (B_T == 1u) {
+    return transpose(texels_down(gemm_b, kq, c * 4u));
+  }
+  return texels_down(gemm_b, c, kq * 4u);
 }
 
 // acc[i] += sum_j a[i][j] * b[j]: four rows of C gain one 4 x 4 block product.
@@ -182,7 +194,7 @@ fn store_row(r: u32, q: u32, v: vec4<f32>, forward: bool) {
     return;
   }
   let c = q * 4u;
-  let at = (gemm.out_row + r) * gemm.cols + c;
+  let at = (gemm.out_row + r) * gemm.ldc + gemm.out_col + c;
   if (forward) {
     if (c < gemm.cols) { gemm_c[at] = v.x; }
     if (c + 1u < gemm.cols) { gemm_c[at + 1u] = v.y; }
@@ -208,7 +220,7 @@ fn store_tile(r0: u32, c0: u32, t: Tile, forward: bool) {
 }
 
 fn bias_at(c: u32) -> f32 {
-  return select(0.0, gemm_bias[min(c, gemm.cols - 1u)], c < gemm.cols);
+  return select(0.0, gemm_bias[gemm.out_col + min(c, gemm.cols - 1u)], c < gemm.cols);
 }
 
 // bias[4q..4q+3], zero past the edge.

@@ -1,5 +1,5 @@
 import type { GpuContext } from "../src/gpu/context.ts";
-import { linearBackward, linearForward, type LinearShape } from "../src/ops/linear.ts";
+import { gemm, linearBackward, linearForward, type LinearShape } from "../src/ops/linear.ts";
 import * as twin from "../src/reference/linear.ts";
 import { assertClose, f32, f64, gpuTest, numericGradient, randn, Rng } from "./util/check.ts";
 
@@ -88,42 +88,66 @@ gpuTest("linear GPU matches twin on edge shapes (forward, accumulating backward)
   }
 });
 
-gpuTest("linear GPU: x and y in one buffer, chunks past the texture size", async (gpu) => {
-  const rng = new Rng(4);
-  // x and y as views of one buffer (the operands are packed, so C may share A's buffer).
-  const shared = gpu.storage(257 * 512 + 64 * 257 + 64);
-  const xv = { buffer: shared.buffer, offset: 0, length: 257 * 512 };
-  const yv = { buffer: shared.buffer, offset: 257 * 512 * 4, length: 257 * 64 };
-  const xs = f64(f32(randn(rng, 257 * 512))), ws = f64(f32(randn(rng, 512 * 64, 0.1)));
-  const bs = f64(f32(randn(rng, 64))), ys = new Float64Array(257 * 64);
-  twin.linearForward(xs, ws, bs, ys, { rows: 257, inDim: 512, outDim: 64 });
-  gpu.write(xv, f32(xs));
-  const dispatches = linearForward(gpu, xv, gpu.storage(f32(ws)), gpu.storage(f32(bs)), yv, {
-    rows: 257,
-    inDim: 512,
-    outDim: 64,
-  });
-  await gpu.run(dispatches);
-  assertClose(await gpu.read(yv), ys, { atol: 1e-4, rtol: 1e-4 }, "y in x's buffer");
-  // Past the device's texture side (16384 on llvmpipe) rows and reductions are cut into chunks:
-  // M rows for y, dx and (as dw's reduction) dw; K for y's reduction and dx's columns.
-  const side = gpu.limits.maxTextureDimension2D;
-  const gemms = (shape: LinearShape) =>
-    linearForward(
+gpuTest(
+  "linear GPU: x and y in one buffer, chunks past the texture size, transposed B",
+  async (gpu) => {
+    const rng = new Rng(4);
+    // x and y as views of one buffer (the operands are packed, so C may share A's buffer).
+    const shared = gpu.storage(257 * 512 + 64 * 257 + 64);
+    const xv = { buffer: shared.buffer, offset: 0, length: 257 * 512 };
+    const yv = { buffer: shared.buffer, offset: 257 * 512 * 4, length: 257 * 64 };
+    const xs = f64(f32(randn(rng, 257 * 512))), ws = f64(f32(randn(rng, 512 * 64, 0.1)));
+    const bs = f64(f32(randn(rng, 64))), ys = new Float64Array(257 * 64);
+    twin.linearForward(xs, ws, bs, ys, { rows: 257, inDim: 512, outDim: 64 });
+    gpu.write(xv, f32(xs));
+    const dispatches = linearForward(gpu, xv, gpu.storage(f32(ws)), gpu.storage(f32(bs)), yv, {
+      rows: 257,
+      inDim: 512,
+      outDim: 64,
+    });
+    await gpu.run(dispatches);
+    assertClose(await gpu.read(yv), ys, { atol: 1e-4, rtol: 1e-4 }, "y in x's buffer");
+    // Past the device's texture side (16384 on llvmpipe) rows and reductions are cut into chunks:
+    // M rows for y, dx and (as dw's reduction) dw; K for y's reduction and dx's columns.
+    const side = gpu.limits.maxTextureDimension2D;
+    const gemms = (shape: LinearShape) =>
+      linearForward(
+        gpu,
+        gpu.storage(shape.rows * shape.inDim),
+        gpu.storage(shape.inDim * shape.outDim),
+        gpu.storage(shape.outDim),
+        gpu.storage(shape.rows * shape.outDim),
+        shape,
+      ).flatMap((c) => "spec" in c ? [c.spec.name] : []);
+    const chunked = gemms({ rows: side + 16, inDim: 8, outDim: 12 });
+    if (chunked.filter((n) => n === "linear_forward").length !== 2) {
+      throw new Error(`expected two row chunks, got ${chunked}`);
+    }
+    await compare(gpu, rng, { rows: side + 16, inDim: 8, outDim: 12 }, true);
+    await compare(gpu, rng, { rows: 3, inDim: side + 6, outDim: 5 }, true);
+    // A transposed B is also cut along C's columns; the bias follows its chunk.
+    const [M, K, N] = [5, 6, side + 40];
+    const a = f64(f32(randn(rng, M * K))), bt = f64(f32(randn(rng, N * K))), bias = randn(rng, N);
+    const want = new Float64Array(M * N);
+    for (let i = 0; i < M; i++) {
+      for (let j = 0; j < N; j++) {
+        let sum = f64(f32(bias))[j];
+        for (let k = 0; k < K; k++) sum += a[i * K + k] * bt[j * K + k];
+        want[i * N + j] = sum;
+      }
+    }
+    const c = gpu.storage(M * N);
+    await gpu.run(gemm(
       gpu,
-      gpu.storage(shape.rows * shape.inDim),
-      gpu.storage(shape.inDim * shape.outDim),
-      gpu.storage(shape.outDim),
-      gpu.storage(shape.rows * shape.outDim),
-      shape,
-    ).flatMap((c) => "spec" in c ? [c.spec.name] : []);
-  const chunked = gemms({ rows: side + 16, inDim: 8, outDim: 12 });
-  if (chunked.filter((n) => n === "linear_forward").length !== 2) {
-    throw new Error(`expected two row chunks, got ${chunked}`);
-  }
-  await compare(gpu, rng, { rows: side + 16, inDim: 8, outDim: 12 }, true);
-  await compare(gpu, rng, { rows: 3, inDim: side + 6, outDim: 5 }, true);
-});
+      "C = A·Bᵀ + bias",
+      { src: gpu.storage(f32(a)), rows: M, cols: K, transposed: false },
+      { src: gpu.storage(f32(bt)), rows: K, cols: N, transposed: true },
+      gpu.storage(f32(bias)),
+      c,
+    ));
+    assertClose(await gpu.read(c), want, { atol: 1e-4, rtol: 1e-4 }, "A·Bᵀ + bias, column chunks");
+  },
+);
 
 gpuTest("linear rejects bad shapes and short buffers with clear errors", (gpu) => {
   const v = (n: number) => gpu.storage(n);

@@ -2,11 +2,13 @@
  * Linear layer `y = x·W + b` (W stored `[inDim, outDim]` row-major) and its accumulating backward
  * on the GPU (`kernels/linear.wgsl`); twin in `src/reference/linear.ts`.
  *
- * Every product is one GEMM `C (=|+=) A·B` ({@link gemm}) whose operands are first packed into
- * rgba32float textures (texel (q, r) = L[r, 4q..4q+3]) that the GEMM reads as read-only storage
- * textures. An op is a few dispatches: pack A, pack B, then one GEMM dispatch per chunk (one
- * chunk unless a side exceeds the device's texture size). The textures are created when the
- * dispatches are prepared and live as long as the dispatches.
+ * Every product is one GEMM `C (=|+=) A·B` ({@link gemm}) whose operands are first copied into
+ * rgba32float textures (texel (q, r) = S[r, 4q..4q+3] of the operand's row-major source S, which
+ * is the operand or its transpose) that the GEMM reads as read-only storage textures. An op is a
+ * few commands: fill A's texture, fill B's, then one GEMM dispatch per chunk (one chunk unless a
+ * side exceeds the device's texture size). A texture is filled by a buffer-to-texture copy when
+ * the source's rows are 256-byte multiples, else by a pack kernel. The textures are created when
+ * the commands are prepared and live as long as the commands.
  *
  * Why, measured on Mesa 22.3's llvmpipe (LLVM 15, 8 lanes of AVX2 per invocation group, 2 shared
  * cores whose speed varied up to 2x with the machine's load; per 8-lane vec4 load in a loop, one
@@ -44,6 +46,8 @@ const GEMM_WG = 8;
 const PACK_WG = 64;
 const TILE_ROWS = 16;
 const TILE_QUADS = 2;
+/** Texture rows at least: a transposed B is read for 64 columns of C per workgroup. */
+const MIN_HEIGHT = TILE_QUADS * GEMM_WG * 4;
 
 /** `linear_forward`: gemm uniforms, A texture, B texture, bias, C (overwritten). */
 export const LINEAR_FORWARD: KernelSpec = {
@@ -75,7 +79,7 @@ export const LINEAR_BIAS_BACKWARD: KernelSpec = {
   bindings: ["uniform", "read-texture", "write"],
 };
 
-/** `linear_pack`: pack uniforms, source matrix, rgba32float texture. */
+/** `linear_pack`: pack uniforms, row-major source matrix, rgba32float texture. */
 export const LINEAR_PACK: KernelSpec = {
   name: "linear_pack",
   file: "linear.wgsl",
@@ -144,7 +148,7 @@ export function linearBackward(
   const dym = { src: dy, rows: M, cols: N, transposed: false };
   const out: Command[] = [];
   for (const chunk of spans(M, maxSide(gpu))) {
-    const tex = packTexture(gpu, "linear_backward dy", dym, chunk, { start: 0, length: N });
+    const tex = packTexture(gpu, "linear_backward dy", dy, N, chunk, { start: 0, length: N });
     out.push(
       tex.pack,
       gpu.prepare(
@@ -198,59 +202,59 @@ export interface PackedTexture {
 }
 
 /**
- * Packs the block `rows` x `cols` of `m` into an rgba32float texture whose texel (q, r) is
- * L[rows.start + r, cols.start + 4q..+3], zero past L's edges and padded to power-of-two sides
- * (at least one GEMM tile): an operand of {@link gemm}, or dy for the bias gradient.
+ * Copies the block `rows` x `cols` of the row-major matrix `src` (`srcCols` per row) into an
+ * rgba32float texture whose texel (q, r) is S[rows.start + r, cols.start + 4q..+3], zero past S's
+ * edges and padded to power-of-two sides of at least 16 texels across and 64 down (what a GEMM
+ * tile grid reads): an operand of {@link gemm}, or dy for the bias gradient.
  * @example
  * ```ts
- * // const t = packTexture(gpu, "dy", { src: dy, rows: M, cols: N, transposed: false },
- * //   { start: 0, length: M }, { start: 0, length: N });
+ * // const t = packTexture(gpu, "dy", dy, N, { start: 0, length: M }, { start: 0, length: N });
  * ```
  */
 export function packTexture(
   gpu: GpuContext,
   label: string,
-  m: MatrixRef,
+  src: GpuView,
+  srcCols: number,
   rows: Span,
   cols: Span,
 ): PackedTexture {
   // Power-of-two sides: see the module notes.
   const width = pow2(Math.max(Math.ceil(cols.length / 4), TILE_QUADS * GEMM_WG));
-  const height = pow2(Math.max(rows.length, TILE_ROWS));
+  const height = pow2(Math.max(rows.length, MIN_HEIGHT));
   const max = maxSide(gpu);
   if (width > max || height > max) {
     throw new RangeError(
-      `${label}: a ${rows.length} x ${cols.length} block of a [${m.rows}, ${m.cols}] operand ` +
-        `needs a ${width}x${height} texture; this device allows at most ${max} texels per side`,
+      `${label}: a ${rows.length} x ${cols.length} block needs a ${width}x${height} texture; ` +
+        `this device allows at most ${max} texels per side`,
     );
   }
-  // A row-major block whose rows are whole quads and 256-byte aligned is already in texel order:
-  // a buffer-to-texture copy (a memcpy per row on llvmpipe, ~10x faster than the pack kernel).
-  const offset = m.src.offset + (rows.start * m.cols + cols.start) * 4;
-  const upload = !m.transposed && (m.cols * 4) % 256 === 0 && cols.length % 4 === 0 &&
-    offset % 16 === 0;
+  // Rows that are whole quads and 256-byte aligned are already in texel order: a copy (a memcpy
+  // per row on llvmpipe) instead of the pack kernel.
+  const offset = src.offset + (rows.start * srcCols + cols.start) * 4;
+  const upload = (srcCols * 4) % 256 === 0 && cols.length % 4 === 0 && offset % 16 === 0;
   const texture = gpu.texture({
     label,
     size: [width, height],
     format: "rgba32float",
-    usage: upload
-      ? GPUTextureUsage.STORAGE_BINDING | GPUTextureUsage.COPY_DST
-      : GPUTextureUsage.STORAGE_BINDING,
+    usage: GPUTextureUsage.STORAGE_BINDING | (upload ? GPUTextureUsage.COPY_DST : 0),
   });
   const view = texture.createView();
   if (upload) {
-    const bytesPerRow = m.cols * 4;
-    const w = cols.length / 4, h = rows.length;
-    return {
-      pack: { upload: { buffer: m.src.buffer, offset, bytesPerRow, texture, width: w, height: h } },
-      view,
+    const copy = {
+      buffer: src.buffer,
+      offset,
+      bytesPerRow: srcCols * 4,
+      texture,
+      width: cols.length / 4,
+      height: rows.length,
     };
+    return { pack: { upload: copy }, view };
   }
-  const uniforms = [m.rows, m.cols, m.transposed ? 1 : 0, rows.start, cols.start].map((u32) => ({
-    u32,
-  }));
-  const quads = !m.transposed && m.cols % 4 === 0 && cols.start % 4 === 0;
-  const pack = gpu.prepare(quads ? LINEAR_PACK_QUADS : LINEAR_PACK, uniforms, [m.src, view], [
+  const srcRows = Math.floor(src.length / srcCols);
+  const uniforms = [srcRows, srcCols, rows.start, cols.start].map((u32) => ({ u32 }));
+  const quads = srcCols % 4 === 0 && cols.start % 4 === 0;
+  const pack = gpu.prepare(quads ? LINEAR_PACK_QUADS : LINEAR_PACK, uniforms, [src, view], [
     groups(width, PACK_WG),
     height,
   ]);
@@ -258,11 +262,12 @@ export function packTexture(
 }
 
 /**
- * Prepares C `[a.rows, b.cols]` (=|+=) A·B with A = `a` `[rows, red]` and B = `b` `[red, cols]`:
- * packs both into textures, then one GEMM dispatch per chunk (rows and reduction are cut into
- * chunks of at most the device's texture side). With a bias, the first reduction chunk overwrites
- * C with A·B + bias and later chunks accumulate; with a null bias every chunk accumulates
- * (C += A·B).
+ * Prepares C `[a.rows, b.cols]` (=|+=) A·B with A = `a` `[rows, red]` and B = `b` `[red, cols]`,
+ * each stored as itself or transposed: copies both into textures, then one GEMM dispatch per
+ * chunk (rows, reduction and, for a transposed B, columns are cut into chunks of at most the
+ * device's texture side). With a bias, the first reduction chunk
+ * overwrites C with A·B + bias and later chunks accumulate; with a null bias every chunk
+ * accumulates (C += A·B).
  * @example
  * ```ts
  * // const ds = gemm(gpu, "P = U·Vᵀ", { src: u, rows, cols: dim, transposed: false },
@@ -282,32 +287,43 @@ export function gemm(
     throw new RangeError(`${label}: A is [${a.rows}, ${a.cols}] but B is [${b.rows}, ${b.cols}]`);
   }
   const side = maxSide(gpu);
-  const all = (n: number): Span => ({ start: 0, length: n });
-  const gridX = groups(Math.ceil(b.cols / 4), TILE_QUADS * GEMM_WG);
+  const constants = { A_T: a.transposed ? 1 : 0, B_T: b.transposed ? 1 : 0 };
+  const forward = { ...LINEAR_FORWARD, constants }, backward = { ...LINEAR_BACKWARD, constants };
+  // A transposed B's texture runs down C's columns: cut them to the texture side too.
+  const colSpans = b.transposed ? spans(b.cols, side) : [{ start: 0, length: b.cols }];
   const out: Command[] = [];
   spans(a.cols, side).forEach((red, kc) => {
-    const bTex = packTexture(gpu, `${label} B`, b, red, all(b.cols));
-    out.push(bTex.pack);
+    const bTexs = colSpans.map((cols) =>
+      b.transposed
+        ? packTexture(gpu, `${label} Bᵀ`, b.src, b.rows, cols, red)
+        : packTexture(gpu, `${label} B`, b.src, b.cols, red, cols)
+    );
+    out.push(...bTexs.map((t) => t.pack));
     for (const rows of spans(a.rows, side)) {
-      const aTex = packTexture(gpu, `${label} A`, a, rows, red);
-      const uniforms: UniformField[] = [
-        { u32: rows.length },
-        { u32: b.cols },
-        { u32: Math.ceil(red.length / 4) },
-        { u32: rows.start },
-      ];
-      const grid: [number, number] = [gridX, groups(rows.length, TILE_ROWS)];
-      out.push(
-        aTex.pack,
-        bias && kc === 0
-          ? gpu.prepare(LINEAR_FORWARD, uniforms, [aTex.view, bTex.view, bias, c], grid)
-          : gpu.prepare(
-            LINEAR_BACKWARD,
-            uniforms,
-            [aTex.view, bTex.view, placeholder(gpu), c],
-            grid,
-          ),
-      );
+      const aTex = a.transposed
+        ? packTexture(gpu, `${label} Aᵀ`, a.src, a.rows, red, rows)
+        : packTexture(gpu, `${label} A`, a.src, a.cols, rows, red);
+      out.push(aTex.pack);
+      colSpans.forEach((cols, i) => {
+        const uniforms: UniformField[] = [
+          rows.length,
+          cols.length,
+          Math.ceil(red.length / 4),
+          rows.start,
+          cols.start,
+          b.cols,
+        ].map((u32) => ({ u32 }));
+        const grid: [number, number] = [
+          groups(Math.ceil(cols.length / 4), TILE_QUADS * GEMM_WG),
+          groups(rows.length, TILE_ROWS),
+        ];
+        const views = [aTex.view, bTexs[i].view];
+        out.push(
+          bias && kc === 0
+            ? gpu.prepare(forward, uniforms, [...views, bias, c], grid)
+            : gpu.prepare(backward, uniforms, [...views, placeholder(gpu), c], grid),
+        );
+      });
     }
   });
   return out;
