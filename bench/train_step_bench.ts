@@ -75,8 +75,7 @@ benchThroughput({
  */
 function profileByKernel(gpu: GpuContext, graph: TrainGraph): void {
   const PROFILE_STEPS = 8;
-  const groupName =
-    `train step by kernel (${PROFILE_STEPS} steps per submit, minus the empty submit)`;
+  const groupName = `train step by kernel (${PROFILE_STEPS} steps per submit)`;
   const built = Array.from(
     { length: PROFILE_STEPS },
     (_, k) =>
