@@ -15,8 +15,9 @@ import { PipelineCache } from "./pipeline_cache.ts";
 const STORAGE_USAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
 
 /**
- * A command of an encoded sequence: a dispatch, zero-filling a view (e.g. gradients), or a copy
- * between views of equal length (offsets need only be multiples of 4 bytes, unlike bindings).
+ * A command of an encoded sequence: a dispatch, zero-filling a view (e.g. gradients), a copy
+ * between views of equal length (offsets need only be multiples of 4 bytes, unlike bindings), or
+ * an upload of buffer rows into a texture.
  */
 export type Command =
   | Dispatch
