@@ -125,6 +125,27 @@ gpuTest(
     }
     await compare(gpu, rng, { rows: side + 16, inDim: 8, outDim: 12 }, true);
     await compare(gpu, rng, { rows: 3, inDim: side + 6, outDim: 5 }, true);
+    // Views longer than their matrices, NaN past the end: nothing past a matrix is read (K = 7 is
+    // packed by the kernel, not copied, and its last quad reaches past the matrix).
+    {
+      const shape = { rows: 9, inDim: 7, outDim: 5 };
+      const xs = f64(f32(randn(rng, 63))),
+        ws = f64(f32(randn(rng, 35))),
+        bs = f64(f32(randn(rng, 5)));
+      const ys = new Float64Array(45);
+      twin.linearForward(xs, ws, bs, ys, shape);
+      const tail = (v: Float64Array) => f32(Float64Array.from([...v, NaN, NaN, NaN, NaN, NaN]));
+      const y = gpu.storage(45);
+      await gpu.run(linearForward(
+        gpu,
+        gpu.storage(tail(xs)),
+        gpu.storage(tail(ws)),
+        gpu.storage(f32(bs)),
+        y,
+        shape,
+      ));
+      assertClose(await gpu.read(y), ys, { atol: 1e-5, rtol: 1e-5 }, "views longer than x and w");
+    }
     // A transposed B is also cut along C's columns; the bias follows its chunk.
     const [M, K, N] = [5, 6, side + 40];
     const a = f64(f32(randn(rng, M * K))), bt = f64(f32(randn(rng, N * K))), bias = randn(rng, N);

@@ -148,7 +148,7 @@ export function linearBackward(
   const dym = { src: dy, rows: M, cols: N, transposed: false };
   const out: Command[] = [];
   for (const chunk of spans(M, maxSide(gpu))) {
-    const tex = packTexture(gpu, "linear_backward dy", dy, N, chunk, { start: 0, length: N });
+    const tex = packTexture(gpu, "linear_backward dy", dy, M, N, chunk, { start: 0, length: N });
     out.push(
       tex.pack,
       gpu.prepare(
@@ -202,19 +202,20 @@ export interface PackedTexture {
 }
 
 /**
- * Copies the block `rows` x `cols` of the row-major matrix `src` (`srcCols` per row) into an
- * rgba32float texture whose texel (q, r) is S[rows.start + r, cols.start + 4q..+3], zero past S's
+ * Copies the block `rows` x `cols` of the row-major matrix S `[srcRows, srcCols]` held by `src`
+ * (which may be longer) into an rgba32float texture whose texel (q, r) is S[rows.start + r, cols.start + 4q..+3], zero past S's
  * edges and padded to power-of-two sides of at least 16 texels across and 64 down (what a GEMM
  * tile grid reads): an operand of {@link gemm}, or dy for the bias gradient.
  * @example
  * ```ts
- * // const t = packTexture(gpu, "dy", dy, N, { start: 0, length: M }, { start: 0, length: N });
+ * // const t = packTexture(gpu, "dy", dy, M, N, { start: 0, length: M }, { start: 0, length: N });
  * ```
  */
 export function packTexture(
   gpu: GpuContext,
   label: string,
   src: GpuView,
+  srcRows: number,
   srcCols: number,
   rows: Span,
   cols: Span,
@@ -251,7 +252,6 @@ export function packTexture(
     };
     return { pack: { upload: copy }, view };
   }
-  const srcRows = Math.floor(src.length / srcCols);
   const uniforms = [srcRows, srcCols, rows.start, cols.start].map((u32) => ({ u32 }));
   const quads = srcCols % 4 === 0 && cols.start % 4 === 0;
   const pack = gpu.prepare(quads ? LINEAR_PACK_QUADS : LINEAR_PACK, uniforms, [src, view], [
@@ -295,14 +295,14 @@ export function gemm(
   spans(a.cols, side).forEach((red, kc) => {
     const bTexs = colSpans.map((cols) =>
       b.transposed
-        ? packTexture(gpu, `${label} Bᵀ`, b.src, b.rows, cols, red)
-        : packTexture(gpu, `${label} B`, b.src, b.cols, red, cols)
+        ? packTexture(gpu, `${label} Bᵀ`, b.src, b.cols, b.rows, cols, red)
+        : packTexture(gpu, `${label} B`, b.src, b.rows, b.cols, red, cols)
     );
     out.push(...bTexs.map((t) => t.pack));
     for (const rows of spans(a.rows, side)) {
       const aTex = a.transposed
-        ? packTexture(gpu, `${label} Aᵀ`, a.src, a.rows, red, rows)
-        : packTexture(gpu, `${label} A`, a.src, a.cols, rows, red);
+        ? packTexture(gpu, `${label} Aᵀ`, a.src, a.cols, a.rows, red, rows)
+        : packTexture(gpu, `${label} A`, a.src, a.rows, a.cols, rows, red);
       out.push(aTex.pack);
       colSpans.forEach((cols, i) => {
         const uniforms: UniformField[] = [
