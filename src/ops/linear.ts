@@ -19,8 +19,8 @@
  * addresses of A are the same in every lane, but llvmpipe cannot prove it inside a loop, so they
  * cost the same as B's. At 4096x512x512 (bench/linear_bench.ts, paired rounds with numpy) the
  * previous design (A through 64 KiB uniform windows, one dispatch per window, B a sampled texture,
- * 16 x 16 tiles) reached 10.5-11.7% of numpy's GFLOP/s; this one 17-23% (median of five runs
- * 19.7%, 20-25 GFLOP/s). With all loads replaced by arithmetic the same loop runs ~2.3x faster,
+ * 16 x 16 tiles) reached 10.5-11.7% of numpy's GFLOP/s; this one 17.7-22% (median of five runs
+ * 19.8%, forward 22-26 GFLOP/s). With all loads replaced by arithmetic the same loop runs ~2.3x faster,
  * so the loads, not the multiply-adds, still bound it.
  * - `fma` compiles to vmulps + vaddps, and a tile indexed by a variable (array, matrix column
  *   or vector component) goes to memory (0.5 GFLOP/s instead of 14), hence the named
