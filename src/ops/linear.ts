@@ -49,7 +49,10 @@ const TILE_QUADS = 2;
 /** Texture rows at least: a transposed B is read for 64 columns of C per workgroup. */
 const MIN_HEIGHT = TILE_QUADS * GEMM_WG * 4;
 
-/** `linear_forward`: gemm uniforms, A texture, B texture, bias, C (overwritten). */
+/**
+ * `linear_forward`: gemm uniforms, A texture, B texture, bias, C (overwritten). {@link gemm} sets
+ * the override constants `A_T` and `B_T` when a texture holds its operand's transpose.
+ */
 export const LINEAR_FORWARD: KernelSpec = {
   name: "linear_forward",
   file: "linear.wgsl",
@@ -60,7 +63,7 @@ export const LINEAR_FORWARD: KernelSpec = {
 
 /**
  * `linear_backward`: gemm uniforms, A texture, B texture, an unread placeholder (the bias slot of
- * the shared epilogue), C (accumulated).
+ * the shared epilogue), C (accumulated); `A_T` and `B_T` as for {@link LINEAR_FORWARD}.
  */
 export const LINEAR_BACKWARD: KernelSpec = {
   name: "linear_backward",
@@ -203,9 +206,10 @@ export interface PackedTexture {
 
 /**
  * Copies the block `rows` x `cols` of the row-major matrix S `[srcRows, srcCols]` held by `src`
- * (which may be longer) into an rgba32float texture whose texel (q, r) is S[rows.start + r, cols.start + 4q..+3], zero past S's
- * edges and padded to power-of-two sides of at least 16 texels across and 64 down (what a GEMM
- * tile grid reads): an operand of {@link gemm}, or dy for the bias gradient.
+ * (which may be longer) into an rgba32float texture whose texel (q, r) is
+ * S[rows.start + r, cols.start + 4q..+3], zero past S's edges and padded to power-of-two sides
+ * of at least 16 texels across and 64 down (what a GEMM tile grid reads): an operand of
+ * {@link gemm}, or dy for the bias gradient.
  * @example
  * ```ts
  * // const t = packTexture(gpu, "dy", dy, M, N, { start: 0, length: M }, { start: 0, length: N });
@@ -265,9 +269,8 @@ export function packTexture(
  * Prepares C `[a.rows, b.cols]` (=|+=) A·B with A = `a` `[rows, red]` and B = `b` `[red, cols]`,
  * each stored as itself or transposed: copies both into textures, then one GEMM dispatch per
  * chunk (rows, reduction and, for a transposed B, columns are cut into chunks of at most the
- * device's texture side). With a bias, the first reduction chunk
- * overwrites C with A·B + bias and later chunks accumulate; with a null bias every chunk
- * accumulates (C += A·B).
+ * device's texture side). With a bias, the first reduction chunk overwrites C with A·B + bias
+ * and later chunks accumulate; with a null bias every chunk accumulates (C += A·B).
  * @example
  * ```ts
  * // const ds = gemm(gpu, "P = U·Vᵀ", { src: u, rows, cols: dim, transposed: false },
