@@ -62,3 +62,37 @@ gpuTest("collect/runOnce free what one-off work allocated", async (gpu) => {
   await gpu.runOnce(() => [l2normForward(gpu, x, y, n, { rows: 1, dim: 2, eps: 1e-12 })]);
   assert.deepEqual(Array.from(await gpu.read(y)).map((v) => +v.toFixed(6)), [0.6, 0.8]);
 });
+
+gpuTest(
+  "an upload command copies buffer rows into a texture's corner, leaving the rest zero",
+  async (gpu) => {
+    // 3 rows of 64 floats (256-byte rows) from byte 256 of the buffer into an 8 x 4 texture.
+    const data = Float32Array.from({ length: 4 * 64 }, (_, i) => i + 1);
+    const src = gpu.storage(data);
+    const texture = gpu.texture({
+      size: [8, 4],
+      format: "rgba32float",
+      usage: GPUTextureUsage.COPY_DST | GPUTextureUsage.COPY_SRC,
+    });
+    const out = gpu.device.createBuffer({
+      size: 4 * 256,
+      usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ,
+    });
+    gpu.submit([{
+      upload: { buffer: src.buffer, offset: 256, bytesPerRow: 256, texture, width: 4, height: 3 },
+    }]);
+    const encoder = gpu.device.createCommandEncoder();
+    encoder.copyTextureToBuffer({ texture }, { buffer: out, bytesPerRow: 256 }, [8, 4]);
+    gpu.device.queue.submit([encoder.finish()]);
+    await out.mapAsync(GPUMapMode.READ);
+    const got = new Float32Array(out.getMappedRange().slice(0));
+    out.unmap();
+    for (let r = 0; r < 4; r++) {
+      for (let c = 0; c < 32; c++) {
+        // Texel (q, r) holds source row r + 1, floats 4q..4q+3, for q < 4 and r < 3.
+        const want = r < 3 && c < 16 ? data[(r + 1) * 64 + c] : 0;
+        assert.equal(got[r * 64 + c], want, `row ${r}, float ${c}`);
+      }
+    }
+  },
+);
