@@ -15,7 +15,7 @@
 //   * each invocation keeps a 16 x 8 tile of C in eight mat4x4 accumulators (a mat4x4 here is
 //     just four vec4 rows of C, no matrix algebra), so each loaded vec4 feeds 8 or 16 vec4 FMAs;
 //   * no vector, matrix or array is ever indexed by a variable: llvmpipe would move it to memory.
-// Storage buffers are touched once per element: packing (linear_pack*) and writing C.
+// Storage buffers are touched once per element: packing (linear_pack) and writing C.
 requires readonly_and_readwrite_storage_textures;
 
 override WG_X: u32 = 8;
@@ -61,24 +61,6 @@ fn linear_pack(@builtin(global_invocation_id) gid: vec3<u32>) {
     let r = pack.row0 + gid.y;
     let c = pack.col0 + gid.x * 4u;
     let quad = vec4<f32>(pack_at(r, c), pack_at(r, c + 1u), pack_at(r, c + 2u), pack_at(r, c + 3u));
-    textureStore(pack_texture, gid.xy, quad);
-  }
-}
-
-// cols and col0 multiples of 4: one vec4 load per texel. A storage-buffer load
-// on llvmpipe is a loop over the lanes whatever its width, so this packs about 4x faster.
-@group(0) @binding(1) var<storage, read> pack_quads: array<vec4<f32>>;
-
-@compute @workgroup_size(WG_X)
-fn linear_pack_quads(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let size = textureDimensions(pack_texture);
-  if (gid.x < size.x && gid.y < size.y) {
-    let r = pack.row0 + gid.y;
-    let c = pack.col0 + gid.x * 4u;
-    var quad = vec4<f32>();
-    if (r < pack.rows && c < pack.cols) {
-      quad = pack_quads[(r * pack.cols + c) / 4u];
-    }
     textureStore(pack_texture, gid.xy, quad);
   }
 }

@@ -91,13 +91,6 @@ export const LINEAR_PACK: KernelSpec = {
   bindings: ["uniform", "read", "storage-texture"],
 };
 
-/** `linear_pack_quads`: as `linear_pack` for a row-major source whose rows are whole quads. */
-export const LINEAR_PACK_QUADS: KernelSpec = {
-  ...LINEAR_PACK,
-  name: "linear_pack_quads",
-  entryPoint: "linear_pack_quads",
-};
-
 /**
  * Prepares `y = x·W + b` (overwrites y): x `[rows, inDim]`, w `[inDim, outDim]`, b `[outDim]`,
  * y `[rows, outDim]`, all row-major.
@@ -257,8 +250,7 @@ export function packTexture(
     return { pack: { upload: copy }, view };
   }
   const uniforms = [srcRows, srcCols, rows.start, cols.start].map((u32) => ({ u32 }));
-  const quads = srcCols % 4 === 0 && cols.start % 4 === 0;
-  const pack = gpu.prepare(quads ? LINEAR_PACK_QUADS : LINEAR_PACK, uniforms, [src, view], [
+  const pack = gpu.prepare(LINEAR_PACK, uniforms, [src, view], [
     groups(width, PACK_WG),
     height,
   ]);
