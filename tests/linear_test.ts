@@ -146,13 +146,26 @@ gpuTest(
       ));
       assertClose(await gpu.read(y), ys, { atol: 1e-5, rtol: 1e-5 }, "views longer than x and w");
     }
+    // dy feeds db, dw and dx: its texture is filled once (x, w and dy: three uploads in all).
+    const fills = linearBackward(
+      gpu,
+      gpu.storage(64 * 128),
+      gpu.storage(128 * 64),
+      gpu.storage(64 * 64),
+      gpu.storage(64 * 128),
+      gpu.storage(128 * 64),
+      gpu.storage(64),
+      { rows: 64, inDim: 128, outDim: 64 },
+    ).filter((c) => "upload" in c || ("spec" in c && c.spec.name === "linear_pack"));
+    if (fills.length !== 3) throw new Error(`expected 3 texture fills, got ${fills.length}`);
     // A transposed B is also cut along C's columns; the bias follows its chunk.
     const [M, K, N] = [5, 6, side + 40];
-    const a = f64(f32(randn(rng, M * K))), bt = f64(f32(randn(rng, N * K))), bias = randn(rng, N);
+    const a = f64(f32(randn(rng, M * K))), bt = f64(f32(randn(rng, N * K)));
+    const bias = f64(f32(randn(rng, N)));
     const want = new Float64Array(M * N);
     for (let i = 0; i < M; i++) {
       for (let j = 0; j < N; j++) {
-        let sum = f64(f32(bias))[j];
+        let sum = bias[j];
         for (let k = 0; k < K; k++) sum += a[i * K + k] * bt[j * K + k];
         want[i * N + j] = sum;
       }

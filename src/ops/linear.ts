@@ -142,24 +142,26 @@ export function linearBackward(
     db: [db, N],
   });
   const dym = { src: dy, rows: M, cols: N, transposed: false };
+  // dy's blocks feed db, dw (as B) and dx (as A): each is filled once.
+  const textures = new FilledTextures(gpu);
   const out: Command[] = [];
   for (const chunk of spans(M, maxSide(gpu))) {
-    const tex = packTexture(gpu, "linear_backward dy", dy, M, N, chunk, { start: 0, length: N });
-    out.push(
-      tex.pack,
-      gpu.prepare(
-        LINEAR_BIAS_BACKWARD,
-        [{ u32: chunk.length }, { u32: N }],
-        [tex.view, db],
-        groups(Math.ceil(N / 4), GEMM_WG),
-      ),
-    );
+    const view = textures.block(out, "linear_backward dy", dy, M, N, chunk, {
+      start: 0,
+      length: N,
+    });
+    out.push(gpu.prepare(
+      LINEAR_BIAS_BACKWARD,
+      [{ u32: chunk.length }, { u32: N }],
+      [view, db],
+      groups(Math.ceil(N / 4), GEMM_WG),
+    ));
   }
   const xt = { src: x, rows: K, cols: M, transposed: true };
-  out.push(...gemm(gpu, "linear_backward dw", xt, dym, null, dw));
+  out.push(...gemm(gpu, "linear_backward dw", xt, dym, null, dw, textures));
   if (dx) {
     const wt = { src: w, rows: N, cols: K, transposed: true };
-    out.push(...gemm(gpu, "linear_backward dx", dym, wt, null, dx));
+    out.push(...gemm(gpu, "linear_backward dx", dym, wt, null, dx, textures));
   }
   return out;
 }
@@ -191,70 +193,86 @@ export interface Span {
   length: number;
 }
 
-/** A packed block of a matrix: the texture's view and the command that fills it. */
-export interface PackedTexture {
-  pack: Command;
-  view: GPUTextureView;
-}
-
 /**
- * Copies the block `rows` x `cols` of the row-major matrix S `[srcRows, srcCols]` held by `src`
- * (which may be longer) into an rgba32float texture whose texel (q, r) is
- * S[rows.start + r, cols.start + 4q..+3], zero past S's edges and padded to power-of-two sides
- * of at least 16 texels across and 64 down (what a GEMM tile grid reads): an operand of
- * {@link gemm}, or dy for the bias gradient.
+ * The textures of one op's operands, filled on demand and by source view and block, so that a
+ * block asked for again (dy feeds the bias gradient, dw as B and dx as A) is filled once.
  * @example
  * ```ts
- * // const t = packTexture(gpu, "dy", dy, M, N, { start: 0, length: M }, { start: 0, length: N });
+ * // const textures = new FilledTextures(gpu);
+ * // const ds = [...gemm(gpu, "G", dl, v, null, g, textures), ...gemm(gpu, "H", dlt, u, null, h, textures)];
  * ```
  */
-export function packTexture(
-  gpu: GpuContext,
-  label: string,
-  src: GpuView,
-  srcRows: number,
-  srcCols: number,
-  rows: Span,
-  cols: Span,
-): PackedTexture {
-  // Power-of-two sides: see the module notes.
-  const width = pow2(Math.max(Math.ceil(cols.length / 4), TILE_QUADS * GEMM_WG));
-  const height = pow2(Math.max(rows.length, MIN_HEIGHT));
-  const max = maxSide(gpu);
-  if (width > max || height > max) {
-    throw new RangeError(
-      `${label}: a ${rows.length} x ${cols.length} block needs a ${width}x${height} texture; ` +
-        `this device allows at most ${max} texels per side`,
-    );
+export class FilledTextures {
+  readonly #gpu: GpuContext;
+  readonly #views = new Map<GpuView, Map<string, GPUTextureView>>();
+
+  /** @param gpu the context the textures are created on */
+  constructor(gpu: GpuContext) {
+    this.#gpu = gpu;
   }
-  // Rows that are whole quads and 256-byte aligned are already in texel order: a copy (a memcpy
-  // per row on llvmpipe) instead of the pack kernel.
-  const offset = src.offset + (rows.start * srcCols + cols.start) * 4;
-  const upload = (srcCols * 4) % 256 === 0 && cols.length % 4 === 0 && offset % 16 === 0;
-  const texture = gpu.texture({
-    label,
-    size: [width, height],
-    format: "rgba32float",
-    usage: GPUTextureUsage.STORAGE_BINDING | (upload ? GPUTextureUsage.COPY_DST : 0),
-  });
-  const view = texture.createView();
-  if (upload) {
-    const copy = {
-      buffer: src.buffer,
-      offset,
-      bytesPerRow: srcCols * 4,
-      texture,
-      width: cols.length / 4,
-      height: rows.length,
-    };
-    return { pack: { upload: copy }, view };
+
+  /**
+   * The rgba32float texture of the block `rows` x `cols` of the row-major matrix S
+   * `[srcRows, srcCols]` held by `src` (which may be longer): texel (q, r) is
+   * S[rows.start + r, cols.start + 4q..+3], zero past S's edges, with power-of-two sides of at
+   * least 16 texels across and 64 down (what a GEMM tile grid reads). The first time a block is
+   * asked for, the command that fills it is appended to `fills`.
+   */
+  block(
+    fills: Command[],
+    label: string,
+    src: GpuView,
+    srcRows: number,
+    srcCols: number,
+    rows: Span,
+    cols: Span,
+  ): GPUTextureView {
+    let bySource = this.#views.get(src);
+    if (!bySource) this.#views.set(src, bySource = new Map());
+    const key = `${srcRows}x${srcCols} ${rows.start}+${rows.length} ${cols.start}+${cols.length}`;
+    const known = bySource.get(key);
+    if (known) return known;
+    // Power-of-two sides: see the module notes.
+    const width = pow2(Math.max(Math.ceil(cols.length / 4), TILE_QUADS * GEMM_WG));
+    const height = pow2(Math.max(rows.length, MIN_HEIGHT));
+    const max = maxSide(this.#gpu);
+    if (width > max || height > max) {
+      throw new RangeError(
+        `${label}: a ${rows.length} x ${cols.length} block needs a ${width}x${height} texture; ` +
+          `this device allows at most ${max} texels per side`,
+      );
+    }
+    // Rows that are whole quads and 256-byte aligned are already in texel order: a copy (a memcpy
+    // per row on llvmpipe) instead of the pack kernel.
+    const offset = src.offset + (rows.start * srcCols + cols.start) * 4;
+    const upload = (srcCols * 4) % 256 === 0 && cols.length % 4 === 0 && offset % 16 === 0;
+    const texture = this.#gpu.texture({
+      label,
+      size: [width, height],
+      format: "rgba32float",
+      usage: GPUTextureUsage.STORAGE_BINDING | (upload ? GPUTextureUsage.COPY_DST : 0),
+    });
+    const view = texture.createView();
+    if (upload) {
+      const { buffer } = src, bytesPerRow = srcCols * 4;
+      fills.push({
+        upload: {
+          buffer,
+          offset,
+          bytesPerRow,
+          texture,
+          width: cols.length / 4,
+          height: rows.length,
+        },
+      });
+    } else {
+      const uniforms = [srcRows, srcCols, rows.start, cols.start].map((u32) => ({ u32 }));
+      const grid: [number, number] = [groups(width, PACK_WG), height];
+      fills.push(this.#gpu.prepare(LINEAR_PACK, uniforms, [src, view], grid));
+    }
+    bySource.set(key, view);
+    return view;
   }
-  const uniforms = [srcRows, srcCols, rows.start, cols.start].map((u32) => ({ u32 }));
-  const pack = gpu.prepare(LINEAR_PACK, uniforms, [src, view], [
-    groups(width, PACK_WG),
-    height,
-  ]);
-  return { pack, view };
 }
 
 /**
@@ -262,7 +280,8 @@ export function packTexture(
  * each stored as itself or transposed: copies both into textures, then one GEMM dispatch per
  * chunk (rows, reduction and, for a transposed B, columns are cut into chunks of at most the
  * device's texture side). With a bias, the first reduction chunk overwrites C with A·B + bias
- * and later chunks accumulate; with a null bias every chunk accumulates (C += A·B).
+ * and later chunks accumulate; with a null bias every chunk accumulates (C += A·B). Blocks already
+ * in `textures` (from other products of the same op) are not filled again.
  * @example
  * ```ts
  * // const ds = gemm(gpu, "P = U·Vᵀ", { src: u, rows, cols: dim, transposed: false },
@@ -277,6 +296,7 @@ export function gemm(
   b: MatrixRef,
   bias: GpuView | null,
   c: GpuView,
+  textures: FilledTextures = new FilledTextures(gpu),
 ): Command[] {
   if (a.cols !== b.rows) {
     throw new RangeError(`${label}: A is [${a.rows}, ${a.cols}] but B is [${b.rows}, ${b.cols}]`);
@@ -288,17 +308,15 @@ export function gemm(
   const colSpans = b.transposed ? spans(b.cols, side) : [{ start: 0, length: b.cols }];
   const out: Command[] = [];
   spans(a.cols, side).forEach((red, kc) => {
-    const bTexs = colSpans.map((cols) =>
+    const bViews = colSpans.map((cols) =>
       b.transposed
-        ? packTexture(gpu, `${label} Bᵀ`, b.src, b.cols, b.rows, cols, red)
-        : packTexture(gpu, `${label} B`, b.src, b.rows, b.cols, red, cols)
+        ? textures.block(out, `${label} Bᵀ`, b.src, b.cols, b.rows, cols, red)
+        : textures.block(out, `${label} B`, b.src, b.rows, b.cols, red, cols)
     );
-    out.push(...bTexs.map((t) => t.pack));
     for (const rows of spans(a.rows, side)) {
-      const aTex = a.transposed
-        ? packTexture(gpu, `${label} Aᵀ`, a.src, a.cols, a.rows, red, rows)
-        : packTexture(gpu, `${label} A`, a.src, a.rows, a.cols, rows, red);
-      out.push(aTex.pack);
+      const aView = a.transposed
+        ? textures.block(out, `${label} Aᵀ`, a.src, a.cols, a.rows, red, rows)
+        : textures.block(out, `${label} A`, a.src, a.rows, a.cols, rows, red);
       colSpans.forEach((cols, i) => {
         const uniforms: UniformField[] = [
           rows.length,
@@ -312,7 +330,7 @@ export function gemm(
           groups(Math.ceil(cols.length / 4), TILE_QUADS * GEMM_WG),
           groups(rows.length, TILE_ROWS),
         ];
-        const views = [aTex.view, bTexs[i].view];
+        const views = [aView, bViews[i]];
         out.push(
           bias && kc === 0
             ? gpu.prepare(forward, uniforms, [...views, bias, c], grid)

@@ -13,7 +13,7 @@ import type { Command, GpuContext } from "../gpu/context.ts";
 import { type GpuView, groups, type KernelSpec } from "../gpu/kernel.ts";
 import type { SimilarityShape } from "../reference/similarity.ts";
 import { grid2d } from "./grid.ts";
-import { gemm } from "./linear.ts";
+import { FilledTextures, gemm } from "./linear.ts";
 import { checkLength } from "./shapes.ts";
 
 export type { SimilarityShape } from "../reference/similarity.ts";
@@ -161,10 +161,12 @@ export function similarityBackward(
   const um = { src: u, rows, cols: dim, transposed: false };
   const vm = { src: v, rows: cols, cols: dim, transposed: false };
   const params = uniforms(shape);
+  // dL's texture serves both products (as A, and read transposed as A of the second).
+  const textures = new FilledTextures(gpu);
   return [
-    ...gemm(gpu, "similarity_backward dL·V", dl, vm, zeros, product),
+    ...gemm(gpu, "similarity_backward dL·V", dl, vm, zeros, product, textures),
     gpu.prepare(SIMILARITY_BACKWARD_U, params, [t, u, product, du, partials], grid(rows, dim)),
-    ...gemm(gpu, "similarity_backward dLᵀ·U", dlt, um, zeros, product),
+    ...gemm(gpu, "similarity_backward dLᵀ·U", dlt, um, zeros, product, textures),
     gpu.prepare(
       SIMILARITY_BACKWARD_V,
       uniforms({ rows: cols, cols: rows, dim }),
