@@ -138,6 +138,7 @@ export async function writeRunReport(
     const abnormal = rows.reduce((a, r) => a + set.label[r], 0);
     return { name, pairs: rows.length, normal: rows.length - abnormal, abnormal };
   });
+  const panels = ba.tsne.map((panel) => ({ ...panel, png: tsnePng(panel) }));
   const input: ReportInput = {
     title: "Chest X-ray image–report retrieval",
     subtitle: `${datasetName}: projector heads trained with CLIP + SupCon + BCE`,
@@ -145,12 +146,12 @@ export async function writeRunReport(
     metrics: ba.metrics,
     metricsSplit: ba.split,
     history,
-    tsne: ba.tsne.map((panel) => ({ ...panel, png: tsnePng(panel) })),
+    tsne: panels,
     config,
     notes,
   };
   await writeReport(join(dir, "report.html"), input);
-  for (const [i, panel] of input.tsne!.entries()) {
+  for (const [i, panel] of panels.entries()) {
     await writeFileAtomic(
       join(dir, `tsne_${i === 0 ? "raw" : "trained"}.png`),
       panel.png as Uint8Array<ArrayBuffer>,

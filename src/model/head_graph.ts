@@ -6,8 +6,7 @@
  * @module
  */
 
-import type { GpuContext } from "../gpu/context.ts";
-import type { Command } from "../gpu/context.ts";
+import type { Command, GpuContext } from "../gpu/context.ts";
 import type { GpuView } from "../gpu/kernel.ts";
 import { geluBackward, geluForward } from "../ops/gelu.ts";
 import { l2normBackward, l2normForward } from "../ops/l2norm.ts";
