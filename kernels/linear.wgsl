@@ -11,13 +11,18 @@
 //     their row-major source S, zero-padded, so the GEMM reads whole tiles without bounds checks.
 //     S is the operand itself, or its transpose (A_T, B_T): dw += xᵀ·dy and dx += dy·Wᵀ read x and
 //     W as they are stored, and transpose 4 x 4 blocks in registers;
-//   * all lanes of a workgroup share the same 16 rows of A and own different columns of C;
-//   * each invocation keeps a 16 x 8 tile of C in eight mat4x4 accumulators (a mat4x4 here is
-//     just four vec4 rows of C, no matrix algebra), so each loaded vec4 feeds 8 or 16 vec4 FMAs;
+//   * the 8 lanes of a workgroup share the same 16 rows of A and own different columns of C. The
+//     16 texels of those rows at one reduction quad come from `shared_quad`, which this file
+//     calls and one of two companions defines (KernelSpec.library): linear_rows_subgroup.wgsl,
+//     where each lane loads 2 texels and subgroupBroadcast hands them round, or
+//     linear_rows_lanes.wgsl, where every lane loads all 16 (devices without subgroups);
+//   * each invocation keeps a 16 x 8 tile of C, one mat2x4 per row (its two column quads), so
+//     each multiply-add chain runs over one row and both quads, as the lanes' registers allow;
 //   * no vector, matrix or array is ever indexed by a variable: llvmpipe would move it to memory.
 // Storage buffers are touched once per element: packing (linear_pack) and writing C.
 requires readonly_and_readwrite_storage_textures;
 
+// The GEMM entry points need exactly 8 (the lanes that share A's rows); the others any size.
 override WG_X: u32 = 8;
 // 1: the A (B) texture holds Aᵀ (Bᵀ) row-major.
 override A_T: u32 = 0u;
@@ -88,7 +93,7 @@ struct Gemm {
 @group(0) @binding(3) var<storage, read> gemm_bias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> gemm_c: array<f32>;
 
-// Texels (x, y..y+3) as the rows of a matrix.
+// Texels (x, y..y+3) as the columns of a matrix.
 fn texels_down(t: texture_storage_2d<rgba32float, read>, x: u32, y: u32) -> mat4x4<f32> {
   return mat4x4<f32>(
     textureLoad(t, vec2<u32>(x, y)),
@@ -98,16 +103,38 @@ fn texels_down(t: texture_storage_2d<rgba32float, read>, x: u32, y: u32) -> mat4
   );
 }
 
-// Rows r..r+3 of A at reduction quad kq: element i is A[r + i, 4kq..4kq+3]. With A_T the texel
-// (r/4, 4kq + j) holds A[r..r+3, 4kq + j], a column of the block.
-fn a_block(r: u32, kq: u32) -> mat4x4<f32> {
-  if (A_T == 1u) {
-    return transpose(texels_down(gemm_a, r / 4u, kq * 4u));
-  }
-  return texels_down(gemm_a, kq, r);
+// The 16 rows r0.. of A that a workgroup shares, at one reduction quad kq, as four 4 x 4
+// blocks: column s of block p is A[r0 + 4p + s, 4kq..4kq+3]. `shared_quad` (from the library)
+// loads them.
+struct SharedQuad {
+  p0: mat4x4<f32>,
+  p1: mat4x4<f32>,
+  p2: mat4x4<f32>,
+  p3: mat4x4<f32>,
 }
 
-// Rows 4kq..4kq+3 of B at column quad c: element j is B[4kq + j, 4c..4c+3]. With B_T the texel
+// The texel that lane `lane` (0..7) fetches for group m (0 or 1) of the shared rows: texel
+// e = lane % 4 of block p = 2m + lane / 4, that is row r0 + 4p + e of A, or with A_T column
+// 4kq + e of the block (texel (r0/4 + p, 4kq + e) holds A[r0 + 4p..+3, 4kq + e]).
+fn a_texel(r0: u32, kq: u32, m: u32, lane: u32) -> vec4<f32> {
+  let p = 2u * m + lane / 4u;
+  let e = lane % 4u;
+  if (A_T == 1u) {
+    return textureLoad(gemm_a, vec2<u32>(r0 / 4u + p, kq * 4u + e));
+  }
+  return textureLoad(gemm_a, vec2<u32>(kq, r0 + 4u * p + e));
+}
+
+// A block from its four texels (e = 0..3): its rows, or with A_T its columns.
+fn a_block(t0: vec4<f32>, t1: vec4<f32>, t2: vec4<f32>, t3: vec4<f32>) -> mat4x4<f32> {
+  let block = mat4x4<f32>(t0, t1, t2, t3);
+  if (A_T == 1u) {
+    return transpose(block);
+  }
+  return block;
+}
+
+// Rows 4kq..4kq+3 of B at column quad c: column j is B[4kq + j, 4c..4c+3]. With B_T the texel
 // (kq, 4c + i) holds B[4kq..4kq+3, 4c + i], a column of the block.
 fn b_block(c: u32, kq: u32) -> mat4x4<f32> {
   if (B_T == 1u) {
@@ -116,59 +143,124 @@ fn b_block(c: u32, kq: u32) -> mat4x4<f32> {
   return texels_down(gemm_b, c, kq * 4u);
 }
 
-// acc[i] += sum_j a[i][j] * b[j]: four rows of C gain one 4 x 4 block product.
-fn mac(acc: mat4x4<f32>, a: mat4x4<f32>, b: mat4x4<f32>) -> mat4x4<f32> {
-  return mat4x4<f32>(mac_row(acc[0], a[0], b), mac_row(acc[1], a[1], b), mac_row(acc[2], a[2], b),
-    mac_row(acc[3], a[3], b));
+// A lane's 8 columns of B (quads c0 and c0 + 1) at reduction rows 4kq + j, j = 0..3.
+struct BRows {
+  k0: mat2x4<f32>,
+  k1: mat2x4<f32>,
+  k2: mat2x4<f32>,
+  k3: mat2x4<f32>,
 }
 
-// c + sum_j a[j] * b[j]
-fn mac_row(c: vec4<f32>, a: vec4<f32>, b: mat4x4<f32>) -> vec4<f32> {
-  return fma(b[3], vec4<f32>(a.w), fma(b[2], vec4<f32>(a.z), fma(b[1], vec4<f32>(a.y),
-    fma(b[0], vec4<f32>(a.x), c))));
+fn b_rows(c0: u32, kq: u32) -> BRows {
+  let lo = b_block(c0, kq);
+  let hi = b_block(c0 + 1u, kq);
+  return BRows(mat2x4<f32>(lo[0], hi[0]), mat2x4<f32>(lo[1], hi[1]), mat2x4<f32>(lo[2], hi[2]),
+    mat2x4<f32>(lo[3], hi[3]));
 }
 
-// The 16 x 8 tile of C at rows r0.., column quads c0..: t<i><j> holds rows r0 + 4i.. and column
-// quad c0 + j. Named accumulators, and an epilogue that names them too: indexing them with a
-// variable would put the tile in memory (25x slower, measured).
+// One loop step covers STEP_QUADS reduction quads (16 values): per step every accumulator takes
+// one chain of 16 multiply-adds, so llvmpipe blends it with the loop mask and spills it once
+// per 16 instead of once per 4 (measured: 1,750 instead of 2,140 instructions per quad). The
+// textures are zero-padded to multiples of 16 texels, so a step never reads past them.
+const STEP_QUADS = 4u;
+
+// Row I of the shared rows over the step's quads: column u of rI is A[r0 + I, 4(kq + u)..+3].
+struct ARows {
+  r0: mat4x4<f32>, r1: mat4x4<f32>, r2: mat4x4<f32>, r3: mat4x4<f32>,
+  r4: mat4x4<f32>, r5: mat4x4<f32>, r6: mat4x4<f32>, r7: mat4x4<f32>,
+  r8: mat4x4<f32>, r9: mat4x4<f32>, r10: mat4x4<f32>, r11: mat4x4<f32>,
+  r12: mat4x4<f32>, r13: mat4x4<f32>, r14: mat4x4<f32>, r15: mat4x4<f32>,
+}
+
+fn a_rows(r0: u32, kq: u32, lane: u32) -> ARows {
+  let q0 = shared_quad(r0, kq, lane);
+  let q1 = shared_quad(r0, kq + 1u, lane);
+  let q2 = shared_quad(r0, kq + 2u, lane);
+  let q3 = shared_quad(r0, kq + 3u, lane);
+  return ARows(
+    mat4x4<f32>(q0.p0[0], q1.p0[0], q2.p0[0], q3.p0[0]),
+    mat4x4<f32>(q0.p0[1], q1.p0[1], q2.p0[1], q3.p0[1]),
+    mat4x4<f32>(q0.p0[2], q1.p0[2], q2.p0[2], q3.p0[2]),
+    mat4x4<f32>(q0.p0[3], q1.p0[3], q2.p0[3], q3.p0[3]),
+    mat4x4<f32>(q0.p1[0], q1.p1[0], q2.p1[0], q3.p1[0]),
+    mat4x4<f32>(q0.p1[1], q1.p1[1], q2.p1[1], q3.p1[1]),
+    mat4x4<f32>(q0.p1[2], q1.p1[2], q2.p1[2], q3.p1[2]),
+    mat4x4<f32>(q0.p1[3], q1.p1[3], q2.p1[3], q3.p1[3]),
+    mat4x4<f32>(q0.p2[0], q1.p2[0], q2.p2[0], q3.p2[0]),
+    mat4x4<f32>(q0.p2[1], q1.p2[1], q2.p2[1], q3.p2[1]),
+    mat4x4<f32>(q0.p2[2], q1.p2[2], q2.p2[2], q3.p2[2]),
+    mat4x4<f32>(q0.p2[3], q1.p2[3], q2.p2[3], q3.p2[3]),
+    mat4x4<f32>(q0.p3[0], q1.p3[0], q2.p3[0], q3.p3[0]),
+    mat4x4<f32>(q0.p3[1], q1.p3[1], q2.p3[1], q3.p3[1]),
+    mat4x4<f32>(q0.p3[2], q1.p3[2], q2.p3[2], q3.p3[2]),
+    mat4x4<f32>(q0.p3[3], q1.p3[3], q2.p3[3], q3.p3[3]),
+  );
+}
+
+// The lane's 8 columns of B over the step's quads.
+struct BSteps {
+  q0: BRows,
+  q1: BRows,
+  q2: BRows,
+  q3: BRows,
+}
+
+fn b_steps(c0: u32, kq: u32) -> BSteps {
+  return BSteps(b_rows(c0, kq), b_rows(c0, kq + 1u), b_rows(c0, kq + 2u), b_rows(c0, kq + 3u));
+}
+
+// c + sum_j a[j] * B[4kq + j, lane's columns] over one quad.
+fn mac_quad(c: mat2x4<f32>, a: vec4<f32>, b: BRows) -> mat2x4<f32> {
+  return c + b.k0 * a.x + b.k1 * a.y + b.k2 * a.z + b.k3 * a.w;
+}
+
+// One row of the tile over the step: a is that row's ARows entry.
+fn mac_row(c: mat2x4<f32>, a: mat4x4<f32>, b: BSteps) -> mat2x4<f32> {
+  return mac_quad(mac_quad(mac_quad(mac_quad(c, a[0], b.q0), a[1], b.q1), a[2], b.q2), a[3], b.q3);
+}
+
+// The 16 x 8 tile of C at rows r0.., column quads c0, c0 + 1: rI is row r0 + I. Named
+// accumulators, and an epilogue that names them too: indexing them with a variable would put the
+// tile in memory (25x slower, measured).
 struct Tile {
-  t00: mat4x4<f32>, t01: mat4x4<f32>,
-  t10: mat4x4<f32>, t11: mat4x4<f32>,
-  t20: mat4x4<f32>, t21: mat4x4<f32>,
-  t30: mat4x4<f32>, t31: mat4x4<f32>,
+  r0: mat2x4<f32>, r1: mat2x4<f32>, r2: mat2x4<f32>, r3: mat2x4<f32>,
+  r4: mat2x4<f32>, r5: mat2x4<f32>, r6: mat2x4<f32>, r7: mat2x4<f32>,
+  r8: mat2x4<f32>, r9: mat2x4<f32>, r10: mat2x4<f32>, r11: mat2x4<f32>,
+  r12: mat2x4<f32>, r13: mat2x4<f32>, r14: mat2x4<f32>, r15: mat2x4<f32>,
 }
 
-// Starts from `init` (per column quad) in every row.
-fn gemm_tile(r0: u32, c0: u32, init0: vec4<f32>, init1: vec4<f32>) -> Tile {
-  let i0 = mat4x4<f32>(init0, init0, init0, init0);
-  let i1 = mat4x4<f32>(init1, init1, init1, init1);
-  var t = Tile(i0, i1, i0, i1, i0, i1, i0, i1);
-  for (var kq = 0u; kq < gemm.quads; kq++) {
-    let b0 = b_block(c0, kq);
-    let b1 = b_block(c0 + 1u, kq);
-    var a = a_block(r0, kq);
-    t.t00 = mac(t.t00, a, b0);
-    t.t01 = mac(t.t01, a, b1);
-    a = a_block(r0 + 4u, kq);
-    t.t10 = mac(t.t10, a, b0);
-    t.t11 = mac(t.t11, a, b1);
-    a = a_block(r0 + 8u, kq);
-    t.t20 = mac(t.t20, a, b0);
-    t.t21 = mac(t.t21, a, b1);
-    a = a_block(r0 + 12u, kq);
-    t.t30 = mac(t.t30, a, b0);
-    t.t31 = mac(t.t31, a, b1);
+// Every row starts from `init`.
+fn gemm_tile(r0: u32, c0: u32, lane: u32, init: mat2x4<f32>) -> Tile {
+  var t = Tile(init, init, init, init, init, init, init, init, init, init, init, init, init, init,
+    init, init);
+  for (var kq = 0u; kq < gemm.quads; kq += STEP_QUADS) {
+    let a = a_rows(r0, kq, lane);
+    let b = b_steps(c0, kq);
+    t.r0 = mac_row(t.r0, a.r0, b);
+    t.r1 = mac_row(t.r1, a.r1, b);
+    t.r2 = mac_row(t.r2, a.r2, b);
+    t.r3 = mac_row(t.r3, a.r3, b);
+    t.r4 = mac_row(t.r4, a.r4, b);
+    t.r5 = mac_row(t.r5, a.r5, b);
+    t.r6 = mac_row(t.r6, a.r6, b);
+    t.r7 = mac_row(t.r7, a.r7, b);
+    t.r8 = mac_row(t.r8, a.r8, b);
+    t.r9 = mac_row(t.r9, a.r9, b);
+    t.r10 = mac_row(t.r10, a.r10, b);
+    t.r11 = mac_row(t.r11, a.r11, b);
+    t.r12 = mac_row(t.r12, a.r12, b);
+    t.r13 = mac_row(t.r13, a.r13, b);
+    t.r14 = mac_row(t.r14, a.r14, b);
+    t.r15 = mac_row(t.r15, a.r15, b);
   }
   return t;
 }
 
-// Writes one 4 x 4 block of C at chunk row r, column quad q: C = block (forward: the tile
-// started from the bias) or C += block (backward), skipping what lies past the edges.
-fn store_block(r: u32, q: u32, block: mat4x4<f32>, forward: bool) {
-  store_row(r, q, block[0], forward);
-  store_row(r + 1u, q, block[1], forward);
-  store_row(r + 2u, q, block[2], forward);
-  store_row(r + 3u, q, block[3], forward);
+// Writes row r of the chunk, column quads c0 and c0 + 1: C = row (forward: the tile started from
+// the bias) or C += row (backward), skipping what lies past the edges.
+fn store_pair(r: u32, c0: u32, row: mat2x4<f32>, forward: bool) {
+  store_row(r, c0, row[0], forward);
+  store_row(r, c0 + 1u, row[1], forward);
 }
 
 fn store_row(r: u32, q: u32, v: vec4<f32>, forward: bool) {
@@ -191,14 +283,22 @@ fn store_row(r: u32, q: u32, v: vec4<f32>, forward: bool) {
 }
 
 fn store_tile(r0: u32, c0: u32, t: Tile, forward: bool) {
-  store_block(r0, c0, t.t00, forward);
-  store_block(r0, c0 + 1u, t.t01, forward);
-  store_block(r0 + 4u, c0, t.t10, forward);
-  store_block(r0 + 4u, c0 + 1u, t.t11, forward);
-  store_block(r0 + 8u, c0, t.t20, forward);
-  store_block(r0 + 8u, c0 + 1u, t.t21, forward);
-  store_block(r0 + 12u, c0, t.t30, forward);
-  store_block(r0 + 12u, c0 + 1u, t.t31, forward);
+  store_pair(r0, c0, t.r0, forward);
+  store_pair(r0 + 1u, c0, t.r1, forward);
+  store_pair(r0 + 2u, c0, t.r2, forward);
+  store_pair(r0 + 3u, c0, t.r3, forward);
+  store_pair(r0 + 4u, c0, t.r4, forward);
+  store_pair(r0 + 5u, c0, t.r5, forward);
+  store_pair(r0 + 6u, c0, t.r6, forward);
+  store_pair(r0 + 7u, c0, t.r7, forward);
+  store_pair(r0 + 8u, c0, t.r8, forward);
+  store_pair(r0 + 9u, c0, t.r9, forward);
+  store_pair(r0 + 10u, c0, t.r10, forward);
+  store_pair(r0 + 11u, c0, t.r11, forward);
+  store_pair(r0 + 12u, c0, t.r12, forward);
+  store_pair(r0 + 13u, c0, t.r13, forward);
+  store_pair(r0 + 14u, c0, t.r14, forward);
+  store_pair(r0 + 15u, c0, t.r15, forward);
 }
 
 fn bias_at(c: u32) -> f32 {
@@ -213,18 +313,21 @@ fn bias_quad(q: u32) -> vec4<f32> {
 
 // C = A·B + bias over this chunk (the first reduction chunk, when there are several).
 @compute @workgroup_size(WG_X)
-fn linear_forward(@builtin(global_invocation_id) gid: vec3<u32>) {
+fn linear_forward(@builtin(global_invocation_id) gid: vec3<u32>,
+  @builtin(local_invocation_index) lane: u32) {
   let r0 = gid.y * TILE_ROWS;
   let c0 = gid.x * TILE_QUADS;
-  store_tile(r0, c0, gemm_tile(r0, c0, bias_quad(c0), bias_quad(c0 + 1u)), true);
+  let bias = mat2x4<f32>(bias_quad(c0), bias_quad(c0 + 1u));
+  store_tile(r0, c0, gemm_tile(r0, c0, lane, bias), true);
 }
 
 // C += A·B over this chunk: dx += dy·Wᵀ, dw += xᵀ·dy, and later reduction chunks of y.
 @compute @workgroup_size(WG_X)
-fn linear_backward(@builtin(global_invocation_id) gid: vec3<u32>) {
+fn linear_backward(@builtin(global_invocation_id) gid: vec3<u32>,
+  @builtin(local_invocation_index) lane: u32) {
   let r0 = gid.y * TILE_ROWS;
   let c0 = gid.x * TILE_QUADS;
-  store_tile(r0, c0, gemm_tile(r0, c0, vec4<f32>(), vec4<f32>()), false);
+  store_tile(r0, c0, gemm_tile(r0, c0, lane, mat2x4<f32>()), false);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-import type { GpuContext } from "../src/gpu/context.ts";
+import { GpuContext } from "../src/gpu/context.ts";
 import { gemm, linearBackward, linearForward, type LinearShape } from "../src/ops/linear.ts";
 import * as twin from "../src/reference/linear.ts";
 import { assertClose, f32, f64, gpuTest, numericGradient, randn, Rng } from "./util/check.ts";
@@ -82,11 +82,31 @@ gpuTest("linear GPU matches twin on edge shapes (forward, accumulating backward)
       [1000, 7, 33],
       [5, 1000, 9],
       [17, 12, 1000],
+      [70, 128, 64],
     ]
   ) {
     await compare(gpu, rng, { rows: M, inDim: K, outDim: N }, true);
   }
 });
+
+gpuTest(
+  "linear GPU without subgroups (each lane loads A's shared rows) matches twin",
+  async (gpu) => {
+    // The process-wide context uses subgroup broadcasts where the device has them; a second one
+    // on the same adapter runs the other shared_rows library.
+    const lanes = await GpuContext.create({ subgroups: false });
+    try {
+      if (lanes.info.subgroups) throw new Error("subgroups: false was not honoured");
+      const rng = new Rng(5);
+      for (const [M, K, N] of [[1, 1, 1], [33, 257, 17], [257, 33, 70], [100, 64, 300]]) {
+        await compare(lanes, rng, { rows: M, inDim: K, outDim: N }, true);
+      }
+      console.log(`default context: subgroups ${gpu.info.subgroups ? "on" : "off"}`);
+    } finally {
+      lanes.device.destroy();
+    }
+  },
+);
 
 gpuTest(
   "linear GPU: x and y in one buffer, chunks past the texture size, transposed B",

@@ -56,6 +56,20 @@ export interface GpuInfo {
   backend: string;
   /** True for a software (fallback) adapter such as Mesa's llvmpipe. */
   isFallback: boolean;
+  /**
+   * True when kernels may use subgroup operations across an 8-invocation workgroup: the device
+   * has WebGPU's `subgroups` feature and its subgroups hold at least 8 invocations.
+   */
+  subgroups: boolean;
+}
+
+/** Options of {@link GpuContext.create}. */
+export interface GpuOptions {
+  /**
+   * Use subgroup operations where the device allows them (default true); false selects the
+   * kernels' variants without them (tests run both on the same device).
+   */
+  subgroups?: boolean;
 }
 
 /** Thrown when no WebGPU adapter can be found; its message names the fix. */
@@ -114,15 +128,18 @@ export class GpuContext {
   }
 
   /**
-   * Requests an adapter and a device with the adapter's own limits (not WebGPU's defaults).
+   * Requests an adapter and a device with the adapter's own limits (not WebGPU's defaults), and
+   * the `subgroups` feature when the adapter has it and it is wanted.
    * @throws {GpuUnavailableError} when there is no adapter.
    */
-  static async create(): Promise<GpuContext> {
+  static async create(options: GpuOptions = {}): Promise<GpuContext> {
     const backend = Deno.env.get("DENO_WEBGPU_BACKEND") ?? "auto";
     if (!("gpu" in navigator) || !navigator.gpu) {
       throw new GpuUnavailableError("this Deno has no navigator.gpu");
     }
-    const adapter = await navigator.gpu.requestAdapter({ powerPreference: "high-performance" });
+    const requestAdapter = () =>
+      navigator.gpu.requestAdapter({ powerPreference: "high-performance" });
+    const adapter = await requestAdapter();
     if (!adapter) throw new GpuUnavailableError(`backend ${backend}`);
     const requiredLimits: Record<string, number> = {};
     for (
@@ -138,11 +155,29 @@ export class GpuContext {
         "maxTextureDimension2D",
       ] as const
     ) requiredLimits[key] = adapter.limits[key];
-    const device = await adapter.requestDevice({ requiredLimits });
+    // Kernels that share loads across an 8-invocation workgroup need it inside one subgroup.
+    // Deno 2.9 leaves `subgroups` out of adapter.features yet grants it, so it is asked for
+    // whenever the subgroups are large enough, and a refusal falls back to a plain device.
+    const minSubgroup = (adapter.info as { subgroupMinSize?: number }).subgroupMinSize ?? 0;
+    let device: GPUDevice | null = null;
+    if ((options.subgroups ?? true) && minSubgroup >= 8) {
+      const requiredFeatures = ["subgroups" as GPUFeatureName];
+      device = await adapter.requestDevice({ requiredLimits, requiredFeatures }).catch(() => null);
+      if (!device) {
+        // The refused request may have consumed the adapter.
+        const fresh = await requestAdapter();
+        if (!fresh) throw new GpuUnavailableError(`backend ${backend}`);
+        device = await fresh.requestDevice({ requiredLimits });
+      }
+    } else {
+      device = await adapter.requestDevice({ requiredLimits });
+    }
+    const subgroups = device.features.has("subgroups");
     const info: GpuInfo = {
       name: adapter.info.description || adapter.info.vendor || "unknown adapter",
       backend,
       isFallback: adapter.info.isFallbackAdapter ?? false,
+      subgroups,
     };
     return new GpuContext(device, info);
   }

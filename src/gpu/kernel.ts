@@ -38,6 +38,11 @@ export interface KernelSpec {
   readonly name: string;
   /** File under `kernels/`. */
   readonly file: string;
+  /**
+   * Another file under `kernels/`, appended to `file`: functions that `file` calls and that come
+   * in variants for different devices (WGSL has no include). Part of the pipeline key.
+   */
+  readonly library?: string;
   /** WGSL entry point. */
   readonly entryPoint: string;
   /** Workgroup size, 1 to 3 dimensions. */

@@ -49,7 +49,7 @@ export class PipelineCache {
   /** The compiled kernel for `spec`, compiling it on first use. */
   get(spec: KernelSpec): CompiledKernel {
     const constants = overrideConstants(spec);
-    const key = `${spec.name}|${spec.file}:${spec.entryPoint}|${JSON.stringify(constants)}|${
+    const key = `${spec.name}|${sourceKey(spec)}:${spec.entryPoint}|${JSON.stringify(constants)}|${
       spec.bindings.join(",")
     }`;
     let compiled = this.#pipelines.get(key);
@@ -60,16 +60,14 @@ export class PipelineCache {
     return compiled;
   }
 
-  #module(file: string): GPUShaderModule {
-    let module = this.#modules.get(file);
+  #module(spec: KernelSpec): GPUShaderModule {
+    const key = sourceKey(spec);
+    let module = this.#modules.get(key);
     if (!module) {
-      const url = new URL(file, KERNEL_DIR);
-      if (url.protocol !== "file:") {
-        throw new Error(`kernel ${file}: WGSL sources must be local files, got ${url.href}`);
-      }
-      const code = Deno.readTextFileSync(url);
-      module = this.#device.createShaderModule({ label: file, code });
-      this.#modules.set(file, module);
+      const files = spec.library ? [spec.file, spec.library] : [spec.file];
+      const code = files.map(readKernel).join("\n");
+      module = this.#device.createShaderModule({ label: key, code });
+      this.#modules.set(key, module);
     }
     return module;
   }
@@ -89,10 +87,23 @@ export class PipelineCache {
     const pipeline = device.createComputePipeline({
       label: spec.name,
       layout: device.createPipelineLayout({ bindGroupLayouts: [layout] }),
-      compute: { module: this.#module(spec.file), entryPoint: spec.entryPoint, constants },
+      compute: { module: this.#module(spec), entryPoint: spec.entryPoint, constants },
     });
     return { pipeline, layout };
   }
+}
+
+/** The WGSL source of a kernel: its file, plus its library when it has one. */
+function sourceKey(spec: KernelSpec): string {
+  return spec.library ? `${spec.file}+${spec.library}` : spec.file;
+}
+
+function readKernel(file: string): string {
+  const url = new URL(file, KERNEL_DIR);
+  if (url.protocol !== "file:") {
+    throw new Error(`kernel ${file}: WGSL sources must be local files, got ${url.href}`);
+  }
+  return Deno.readTextFileSync(url);
 }
 
 function overrideConstants(spec: KernelSpec): Record<string, number> {

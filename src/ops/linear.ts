@@ -16,17 +16,24 @@
  * transpose), a uniform-buffer load 21 ns (32 scalar loads, each lane's address moved out of the
  * vector), a sampled-texture `textureLoad` 27 ns (a called function: every live register spilled
  * around it), a storage-buffer load 220 ns (a loop over the lanes with a branch each). The
- * addresses of A are the same in every lane, but llvmpipe cannot prove it inside a loop, so they
- * cost the same as B's. At 4096x512x512 (bench/linear_bench.ts, paired rounds with numpy) the
- * previous design (A through 64 KiB uniform windows, one dispatch per window, B a sampled texture,
- * 16 x 16 tiles) reached 10.5-11.7% of numpy's GFLOP/s; this one 17.7-22% (median of five runs
- * 19.8%, forward 22-26 GFLOP/s). With all loads replaced by arithmetic the same loop runs ~2.3x faster,
- * so the loads, not the multiply-adds, still bound it.
+ * addresses of A are the same in every lane, but llvmpipe cannot prove it inside a loop and
+ * loads them in every lane: where the device has subgroups (`gpu.info.subgroups`; llvmpipe
+ * has them, 8 lanes) each lane loads 2 of the 16 shared texels and `subgroupBroadcast` hands them
+ * round (kernels/linear_rows_subgroup.wgsl; linear_rows_lanes.wgsl is the variant without). At
+ * 4096x512x512 (bench/linear_bench.ts, paired rounds with numpy): A through 64 KiB uniform windows,
+ * B a sampled texture, 16 x 16 tiles: 10.5-11.7% of numpy's GFLOP/s; both operands from storage
+ * textures, 16 x 8 tiles: 17.7-22% (median of five runs 19.8%); the loop below (broadcast rows,
+ * one multiply-add chain per row over 4 reduction quads) 22.5-23.6% in three runs. Instructions
+ * in the GEMM loop per reduction quad (the JIT code read with gdb): 3,010 before, 2,140 with
+ * the broadcast and per-row chains over one quad, 1,750 over four quads (2,400 without
+ * subgroups). Of those 1,750, 1,024 are the multiply-adds (vmulps + vaddps), ~350 the 10 texel
+ * loads per lane, the rest broadcasts, spills and the loop mask's blends.
  * - `fma` compiles to vmulps + vaddps, and a tile indexed by a variable (array, matrix column
  *   or vector component) goes to memory (0.5 GFLOP/s instead of 14), hence the named
  *   accumulators and component-wise stores in the WGSL.
- * - Tried without a measurable gain: 16 x 16, 16 x 32, 32 x 16 and 8 x 32 tiles (bigger tiles
- *   also compile 2-6x longer), 16 or 32 invocations per workgroup, unrolling the reduction by 2.
+ * - Tried without a measurable gain (before the broadcast): 16 x 16, 16 x 32, 32 x 16 and 8 x 32
+ *   tiles (bigger tiles also compile 2-6x longer), 16 or 32 invocations per workgroup, the loop
+ *   body repeated for 2 quads (each accumulator still updated once per quad: no fewer spills).
  * - Textures have power-of-two sides: llvmpipe compiles a shader variant per size class and a
  *   non-power-of-two variant of the GEMM took over a minute to compile.
  *
@@ -92,6 +99,15 @@ export const LINEAR_PACK: KernelSpec = {
 };
 
 /**
+ * A kernel of `linear.wgsl` with the `shared_rows` library for this device: subgroup broadcasts
+ * where `gpu.info.subgroups` allows them, else every lane loading the shared rows itself.
+ */
+function onDevice(gpu: GpuContext, spec: KernelSpec): KernelSpec {
+  const library = gpu.info.subgroups ? "linear_rows_subgroup.wgsl" : "linear_rows_lanes.wgsl";
+  return { ...spec, library };
+}
+
+/**
  * Prepares `y = x·W + b` (overwrites y): x `[rows, inDim]`, w `[inDim, outDim]`, b `[outDim]`,
  * y `[rows, outDim]`, all row-major.
  * @example
@@ -151,7 +167,7 @@ export function linearBackward(
       length: N,
     });
     out.push(gpu.prepare(
-      LINEAR_BIAS_BACKWARD,
+      onDevice(gpu, LINEAR_BIAS_BACKWARD),
       [{ u32: chunk.length }, { u32: N }],
       [view, db],
       groups(Math.ceil(N / 4), GEMM_WG),
@@ -215,7 +231,9 @@ export class FilledTextures {
    * The rgba32float texture of the block `rows` x `cols` of the row-major matrix S
    * `[srcRows, srcCols]` held by `src` (which may be longer): texel (q, r) is
    * S[rows.start + r, cols.start + 4q..+3], zero past S's edges, with power-of-two sides of at
-   * least 16 texels across and 64 down (what a GEMM tile grid reads). The first time a block is
+   * least 16 texels across and 64 down (what a GEMM tile grid reads; the GEMM also reads the
+   * reduction in steps of 4 quads, 16 texels across or down, so its padding must be zeros,
+   * as a new texture is). The first time a block is
    * asked for, the command that fills it is appended to `fills`.
    */
   block(
@@ -268,7 +286,7 @@ export class FilledTextures {
     } else {
       const uniforms = [srcRows, srcCols, rows.start, cols.start].map((u32) => ({ u32 }));
       const grid: [number, number] = [groups(width, PACK_WG), height];
-      fills.push(this.#gpu.prepare(LINEAR_PACK, uniforms, [src, view], grid));
+      fills.push(this.#gpu.prepare(onDevice(this.#gpu, LINEAR_PACK), uniforms, [src, view], grid));
     }
     bySource.set(key, view);
     return view;
@@ -303,7 +321,8 @@ export function gemm(
   }
   const side = maxSide(gpu);
   const constants = { A_T: a.transposed ? 1 : 0, B_T: b.transposed ? 1 : 0 };
-  const forward = { ...LINEAR_FORWARD, constants }, backward = { ...LINEAR_BACKWARD, constants };
+  const forward = { ...onDevice(gpu, LINEAR_FORWARD), constants };
+  const backward = { ...onDevice(gpu, LINEAR_BACKWARD), constants };
   // A transposed B's texture runs down C's columns: cut them to the texture side too.
   const colSpans = b.transposed ? spans(b.cols, side) : [{ start: 0, length: b.cols }];
   const out: Command[] = [];

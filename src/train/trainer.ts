@@ -234,7 +234,11 @@ export async function train(
 
   const inputNorm = inputNormFor(set, trainRows, o.inputNorm);
   const gpu = hooks.gpu ?? await getGpu();
-  await log(`GPU: ${gpu.info.name} (backend ${gpu.info.backend})`);
+  await log(
+    `GPU: ${gpu.info.name} (backend ${gpu.info.backend}, subgroups ${
+      gpu.info.subgroups ? "on" : "off"
+    })`,
+  );
   const data = {
     image: gpu.storage(standardize(set.image, inputNorm.image), "dataset images"),
     text: gpu.storage(standardize(set.text, inputNorm.text), "dataset texts"),
