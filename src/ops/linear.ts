@@ -23,11 +23,13 @@
  * 4096x512x512 (bench/linear_bench.ts, paired rounds with numpy): A through 64 KiB uniform windows,
  * B a sampled texture, 16 x 16 tiles: 10.5-11.7% of numpy's GFLOP/s; both operands from storage
  * textures, 16 x 8 tiles: 17.7-22% (median of five runs 19.8%); the loop below (broadcast rows,
- * one multiply-add chain per row over 4 reduction quads) 22.5-23.6% in three runs. Instructions
- * in the GEMM loop per reduction quad (the JIT code read with gdb): 3,010 before, 2,140 with
- * the broadcast and per-row chains over one quad, 1,750 over four quads (2,400 without
- * subgroups). Of those 1,750, 1,024 are the multiply-adds (vmulps + vaddps), ~350 the 10 texel
- * loads per lane, the rest broadcasts, spills and the loop mask's blends.
+ * one multiply-add chain per row over 4 reduction quads) 21.7-23.6% (median of five runs 22.5%).
+ * Instructions in the GEMM loop per reduction quad (the JIT code read with gdb): 3,010 before,
+ * 2,140 with the broadcast and per-row chains over one quad, 1,750 over four quads (2,400
+ * without subgroups). Of those 1,750, 1,024 are the multiply-adds (vmulps + vaddps), ~340 the 10
+ * texel loads per lane, ~100 the broadcasts, the rest spills and the loop mask's blends.
+ * Also tried with the broadcast: 32 x 8 tiles (1,560 instructions per 16 x 8 quad, no faster
+ * measured, 2,550 without subgroups), 8 quads per step (more spills: 1,790).
  * - `fma` compiles to vmulps + vaddps, and a tile indexed by a variable (array, matrix column
  *   or vector component) goes to memory (0.5 GFLOP/s instead of 14), hence the named
  *   accumulators and component-wise stores in the WGSL.
