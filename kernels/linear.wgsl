@@ -16,8 +16,8 @@
 //     calls and one of two companions defines (KernelSpec.library): linear_rows_subgroup.wgsl,
 //     where each lane loads 2 texels and subgroupBroadcast hands them round, or
 //     linear_rows_lanes.wgsl, where every lane loads all 16 (devices without subgroups);
-//   * each invocation keeps a 16 x 8 tile of C, one mat2x4 per row (its two column quads), so
-//     each multiply-add chain runs over one row and both quads, as the lanes' registers allow;
+//   * each invocation keeps a 16 x 8 tile of C, one mat2x4 per row (its two column quads), and
+//     each row takes one multiply-add chain per loop step of 4 reduction quads (STEP_QUADS);
 //   * no vector, matrix or array is ever indexed by a variable: llvmpipe would move it to memory.
 // Storage buffers are touched once per element: packing (linear_pack) and writing C.
 requires readonly_and_readwrite_storage_textures;

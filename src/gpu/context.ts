@@ -159,18 +159,16 @@ export class GpuContext {
     // Deno 2.9 leaves `subgroups` out of adapter.features yet grants it, so it is asked for
     // whenever the subgroups are large enough, and a refusal falls back to a plain device.
     const minSubgroup = (adapter.info as { subgroupMinSize?: number }).subgroupMinSize ?? 0;
-    let device: GPUDevice | null = null;
-    if ((options.subgroups ?? true) && minSubgroup >= 8) {
-      const requiredFeatures = ["subgroups" as GPUFeatureName];
-      device = await adapter.requestDevice({ requiredLimits, requiredFeatures }).catch(() => null);
-      if (!device) {
-        // The refused request may have consumed the adapter.
-        const fresh = await requestAdapter();
-        if (!fresh) throw new GpuUnavailableError(`backend ${backend}`);
-        device = await fresh.requestDevice({ requiredLimits });
-      }
-    } else {
-      device = await adapter.requestDevice({ requiredLimits });
+    const wantSubgroups = (options.subgroups ?? true) && minSubgroup >= 8;
+    const requiredFeatures = ["subgroups" as GPUFeatureName];
+    let device = wantSubgroups
+      ? await adapter.requestDevice({ requiredLimits, requiredFeatures }).catch(() => null)
+      : null;
+    if (!device) {
+      // A refused request may have consumed the adapter: the plain device comes from a fresh one.
+      const plain = wantSubgroups ? await requestAdapter() : adapter;
+      if (!plain) throw new GpuUnavailableError(`backend ${backend}`);
+      device = await plain.requestDevice({ requiredLimits });
     }
     const subgroups = device.features.has("subgroups");
     const info: GpuInfo = {
