@@ -8,7 +8,7 @@
  * (default 2).
  */
 
-import { startPeer } from "./util/peer.ts";
+import { startBlasPeer } from "./util/peer.ts";
 import { join } from "node:path";
 import { BIOMEDCLIP_CONFIG, type BiomedClipConfig } from "../src/encoders/biomedclip_config.ts";
 import { ImageEncoder, TextEncoder as TextTower } from "../src/encoders/encoders.ts";
@@ -59,7 +59,7 @@ async function buildEncoders() {
 /** The PyTorch peer: `request("image")` runs one batch of images, `request("text")` of texts. */
 async function startTorchPeer() {
   const script = new URL("./peers/encoders_peer.py", import.meta.url).pathname;
-  const peer = await startPeer("/usr/bin/python3", [
+  const peer = await startBlasPeer("/usr/bin/python3", [
     script,
     ...["--batch", String(BATCH), "--threads", String(THREADS), "--short", `${SHORT}`],
   ]);

@@ -2,7 +2,7 @@ import { tryGetGpu } from "../src/gpu/context.ts";
 import { linearBackward, linearForward } from "../src/ops/linear.ts";
 import * as twin from "../src/reference/linear.ts";
 import { Rng } from "../src/util/rng.ts";
-import { startPeer } from "./util/peer.ts";
+import { startBlasPeer } from "./util/peer.ts";
 import { benchThroughput } from "./util/throughput.ts";
 
 const gpu = await tryGetGpu();
@@ -17,7 +17,7 @@ const x = randn(rows * inDim), w = randn(inDim * outDim), b = randn(outDim);
 const dy = randn(rows * outDim);
 
 // Debian's python3 with numpy (the `python3` on PATH may be a pyenv build without it).
-const peer = await startPeer("/usr/bin/python3", [
+const peer = await startBlasPeer("/usr/bin/python3", [
   new URL("./peers/gemm_numpy.py", import.meta.url).pathname,
   ...["--rows", `${rows}`, "--in-dim", `${inDim}`, "--out-dim", `${outDim}`],
 ]);

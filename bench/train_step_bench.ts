@@ -8,7 +8,7 @@ import { DEFAULT_LOSS } from "../src/model/config.ts";
 import { initialParameters } from "../src/model/init.ts";
 import { DEFAULT_OPTIMIZER, TrainGraph } from "../src/model/train_graph.ts";
 import { Rng } from "../src/util/rng.ts";
-import { startPeer } from "./util/peer.ts";
+import { startBlasPeer } from "./util/peer.ts";
 import { benchThroughput } from "./util/throughput.ts";
 
 const B = 256, N = 4096, STEPS = 4;
@@ -55,7 +55,7 @@ if (gpu) {
   benchThroughput({ name: "GPU step", group, work: {}, fn: () => {}, ignore: "no WebGPU adapter" });
 }
 
-const peer = await startPeer("/usr/bin/python3", ["bench/peers/train_step_torch.py"]);
+const peer = await startBlasPeer("/usr/bin/python3", ["bench/peers/train_step_torch.py"]);
 if (peer) console.log(`peer: ${peer.banner}`);
 benchThroughput({
   name: `PyTorch CPU step ×${STEPS} (peer)`,

@@ -1,28 +1,31 @@
 // Linear layer with W stored [inDim, outDim] row-major:
 //   forward   y = x·W + b
 //   backward  dx += dy·Wᵀ,  dw += xᵀ·dy,  db += column sums of dy
-// All three products are one GEMM, C (=|+=) A·B, shaped for Mesa's llvmpipe, which runs 8
-// invocations as the lanes of one AVX2 vector and turns every load whose address it cannot
-// prove uniform into a loop or a gather over the lanes. Measured there (src/ops/linear.ts has the
-// figures): a texel load from a read-only rgba32float storage texture is the cheapest way to
-// fetch data in a loop (8 sixteen-byte loads and a transpose for 8 lanes), well ahead of
-// uniform-buffer gathers, sampled textures and storage buffers (a loop over the lanes). So:
+// All three products are one GEMM, C (=|+=) A·B, shaped for Mesa's llvmpipe, which runs 8 (AVX2)
+// or 16 (AVX-512) invocations as the lanes of one CPU vector and turns every load whose address
+// it cannot prove uniform into a loop or a gather over the lanes. Measured there
+// (src/ops/linear.ts has the figures): a texel load from a read-only rgba32float storage texture
+// is the cheapest way to fetch data in a loop (a sixteen-byte load per lane and a transpose),
+// well ahead of uniform-buffer gathers, sampled textures and storage buffers (a loop over the
+// lanes). So:
 //   * A and B are copied into rgba32float textures whose texel (q, r) holds S[r, 4q..4q+3] of
 //     their row-major source S, zero-padded, so the GEMM reads whole tiles without bounds checks.
 //     S is the operand itself, or its transpose (A_T, B_T): dw += xᵀ·dy and dx += dy·Wᵀ read x and
 //     W as they are stored, and transpose 4 x 4 blocks in registers;
-//   * the 8 lanes of a workgroup share the same 16 rows of A and own different columns of C. The
-//     16 texels of those rows at one reduction quad come from `shared_quad`, which this file
-//     calls and one of two companions defines (KernelSpec.library): linear_rows_subgroup.wgsl,
-//     where each lane loads 2 texels and subgroupBroadcast hands them round, or
-//     linear_rows_lanes.wgsl, where every lane loads all 16 (devices without subgroups);
+//   * the lanes of a workgroup (WG_X: 8, or 16 where a subgroup holds 16) share the same 16 rows
+//     of A and own different columns of C. The 16 texels of those rows at one reduction quad come
+//     from `shared_quad`, which this file calls and a companion defines (KernelSpec.library):
+//     linear_rows_subgroup8.wgsl (each of 8 lanes loads 2 texels and subgroupBroadcast hands
+//     them round), linear_rows_subgroup16.wgsl (each of 16 lanes loads 1), or
+//     linear_rows_lanes.wgsl (every lane loads all 16: devices without subgroups);
 //   * each invocation keeps a 16 x 8 tile of C, one mat2x4 per row (its two column quads), and
 //     each row takes one multiply-add chain per loop step of 4 reduction quads (STEP_QUADS);
 //   * no vector, matrix or array is ever indexed by a variable: llvmpipe would move it to memory.
 // Storage buffers are touched once per element: packing (linear_pack) and writing C.
 requires readonly_and_readwrite_storage_textures;
 
-// The GEMM entry points need exactly 8 (the lanes that share A's rows); the others any size.
+// The GEMM entry points need the lane count of their `shared_quad` library (the lanes that share
+// A's rows); the others any size.
 override WG_X: u32 = 8;
 // 1: the A (B) texture holds Aᵀ (Bᵀ) row-major.
 override A_T: u32 = 0u;
@@ -113,12 +116,12 @@ struct SharedQuad {
   p3: mat4x4<f32>,
 }
 
-// The texel that lane `lane` (0..7) fetches for group m (0 or 1) of the shared rows: texel
-// e = lane % 4 of block p = 2m + lane / 4, that is row r0 + 4p + e of A, or with A_T column
-// 4kq + e of the block (texel (r0/4 + p, 4kq + e) holds A[r0 + 4p..+3, 4kq + e]).
-fn a_texel(r0: u32, kq: u32, m: u32, lane: u32) -> vec4<f32> {
-  let p = 2u * m + lane / 4u;
-  let e = lane % 4u;
+// Texel t (0..15) of the shared rows at reduction quad kq: texel e = t % 4 of block p = t / 4,
+// that is row r0 + 4p + e of A, or with A_T column 4kq + e of the block (texel (r0/4 + p,
+// 4kq + e) holds A[r0 + 4p..+3, 4kq + e]).
+fn a_texel(r0: u32, kq: u32, t: u32) -> vec4<f32> {
+  let p = t / 4u;
+  let e = t % 4u;
   if (A_T == 1u) {
     return textureLoad(gemm_a, vec2<u32>(r0 / 4u + p, kq * 4u + e));
   }
@@ -132,6 +135,14 @@ fn a_block(t0: vec4<f32>, t1: vec4<f32>, t2: vec4<f32>, t3: vec4<f32>) -> mat4x4
     return transpose(block);
   }
   return block;
+}
+
+// The shared rows from their 16 texels (tN = a_texel(r0, kq, N)), as `shared_quad` returns them.
+fn shared_blocks(t0: vec4<f32>, t1: vec4<f32>, t2: vec4<f32>, t3: vec4<f32>, t4: vec4<f32>,
+  t5: vec4<f32>, t6: vec4<f32>, t7: vec4<f32>, t8: vec4<f32>, t9: vec4<f32>, t10: vec4<f32>,
+  t11: vec4<f32>, t12: vec4<f32>, t13: vec4<f32>, t14: vec4<f32>, t15: vec4<f32>) -> SharedQuad {
+  return SharedQuad(a_block(t0, t1, t2, t3), a_block(t4, t5, t6, t7), a_block(t8, t9, t10, t11),
+    a_block(t12, t13, t14, t15));
 }
 
 // Rows 4kq..4kq+3 of B at column quad c: column j is B[4kq + j, 4c..4c+3]. With B_T the texel
@@ -229,10 +240,8 @@ struct Tile {
   r12: mat2x4<f32>, r13: mat2x4<f32>, r14: mat2x4<f32>, r15: mat2x4<f32>,
 }
 
-// Every row starts from `init`.
-fn gemm_tile(r0: u32, c0: u32, lane: u32, init: mat2x4<f32>) -> Tile {
-  var t = Tile(init, init, init, init, init, init, init, init, init, init, init, init, init, init,
-    init, init);
+fn gemm_tile(r0: u32, c0: u32, lane: u32) -> Tile {
+  var t = Tile();
   for (var kq = 0u; kq < gemm.quads; kq += STEP_QUADS) {
     let a = a_rows(r0, kq, lane);
     let b = b_steps(c0, kq);
@@ -256,8 +265,8 @@ fn gemm_tile(r0: u32, c0: u32, lane: u32, init: mat2x4<f32>) -> Tile {
   return t;
 }
 
-// Writes row r of the chunk, column quads c0 and c0 + 1: C = row (forward: the tile started from
-// the bias) or C += row (backward), skipping what lies past the edges.
+// Writes row r of the chunk, column quads c0 and c0 + 1: C = row (forward: the tile with the
+// bias) or C += row (backward), skipping what lies past the edges.
 fn store_pair(r: u32, c0: u32, row: mat2x4<f32>, forward: bool) {
   store_row(r, c0, row[0], forward);
   store_row(r, c0 + 1u, row[1], forward);
@@ -311,14 +320,24 @@ fn bias_quad(q: u32) -> vec4<f32> {
   return vec4<f32>(bias_at(c), bias_at(c + 1u), bias_at(c + 2u), bias_at(c + 3u));
 }
 
-// C = A·B + bias over this chunk (the first reduction chunk, when there are several).
+// The tile with `bias` added to every row.
+fn with_bias(t: Tile, bias: mat2x4<f32>) -> Tile {
+  return Tile(t.r0 + bias, t.r1 + bias, t.r2 + bias, t.r3 + bias, t.r4 + bias, t.r5 + bias,
+    t.r6 + bias, t.r7 + bias, t.r8 + bias, t.r9 + bias, t.r10 + bias, t.r11 + bias, t.r12 + bias,
+    t.r13 + bias, t.r14 + bias, t.r15 + bias);
+}
+
+// C = A·B + bias over this chunk (the first reduction chunk, when there are several). The bias is
+// read after the reduction loop: read before it (as the loop's starting tile), llvmpipe 22.3 with
+// 16-lane vectors wrote zeros from lanes 8..15 whenever B_T was set (tests/linear_test.ts,
+// "transposed B").
 @compute @workgroup_size(WG_X)
 fn linear_forward(@builtin(global_invocation_id) gid: vec3<u32>,
   @builtin(local_invocation_index) lane: u32) {
   let r0 = gid.y * TILE_ROWS;
   let c0 = gid.x * TILE_QUADS;
-  let bias = mat2x4<f32>(bias_quad(c0), bias_quad(c0 + 1u));
-  store_tile(r0, c0, gemm_tile(r0, c0, lane, bias), true);
+  let t = gemm_tile(r0, c0, lane);
+  store_tile(r0, c0, with_bias(t, mat2x4<f32>(bias_quad(c0), bias_quad(c0 + 1u))), true);
 }
 
 // C += A·B over this chunk: dx += dy·Wᵀ, dw += xᵀ·dy, and later reduction chunks of y.
@@ -327,7 +346,7 @@ fn linear_backward(@builtin(global_invocation_id) gid: vec3<u32>,
   @builtin(local_invocation_index) lane: u32) {
   let r0 = gid.y * TILE_ROWS;
   let c0 = gid.x * TILE_QUADS;
-  store_tile(r0, c0, gemm_tile(r0, c0, lane, mat2x4<f32>()), false);
+  store_tile(r0, c0, gemm_tile(r0, c0, lane), false);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,10 +1,10 @@
 """PyTorch peer of bench/encoders_bench.ts: BiomedCLIP's towers at full size (random weights,
 the same modules as tests/oracle/biomedclip_oracle.py), CPU, float32, no grad.
 
-A line protocol on stdin/stdout so the Deno bench times each forward batch itself:
-prints `ready` once the model is built, then answers each `image` / `text` / `text_short` line
-with `ok` after one forward pass of --batch images / reports of the full context (256 tokens) /
-reports cut to --short tokens; `quit` ends it.
+A line protocol on stdin/stdout so the Deno bench times each forward batch itself: checks its
+BLAS (blas.py) and prints `ready` once the model is built, then answers each `image` / `text` /
+`text_short` line with `ok` after one forward pass of --batch images / reports of the full
+context (256 tokens) / reports cut to --short tokens; `quit` ends it.
 
   /usr/bin/python3 bench/peers/encoders_peer.py --batch 4 --threads 2
 """
@@ -17,6 +17,7 @@ import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "tests", "oracle"))
 from biomedclip_oracle import CONFIGS, CustomTextCLIP, randomize  # noqa: E402
+from blas import blas_info, check_sgemm  # noqa: E402
 
 
 def main():
@@ -35,7 +36,10 @@ def main():
     pixels = torch.randn(args.batch, 3, size, size, generator=gen)
     ids = torch.randint(5, cfg["text"]["vocabSize"], (args.batch, length), generator=gen)
     mask = torch.ones(args.batch, length, dtype=torch.int64)
-    print(f"ready torch {torch.__version__} threads {torch.get_num_threads()}", flush=True)
+    check_sgemm(lambda a, b: (torch.from_numpy(a) @ torch.from_numpy(b)).numpy())
+    core = blas_info().get("openblas_core", "not OpenBLAS")
+    print(f"ready torch {torch.__version__} threads {torch.get_num_threads()} BLAS {core}",
+          flush=True)
     for line in sys.stdin:
         cmd = line.strip()
         if cmd == "image":

@@ -1,7 +1,7 @@
 """numpy's GEMM y = x @ w + b (float32) as the peer of bench/linear_bench.ts.
 
-Prints one JSON line describing the BLAS numpy runs on (the shared library actually loaded, and
-OpenBLAS's own config and thread count when it is OpenBLAS), then serves requests on stdin: a
+Checks numpy's BLAS (blas.py), prints one JSON line describing it (the shared library actually
+loaded and, for OpenBLAS, its config, kernel, threads and pins), then serves requests on stdin: a
 line holding a count n runs n GEMMs and answers "ok" once they are done, so the bench times it
 with the same clock and in the same run as the GPU kernels. EOF ends it.
 
@@ -9,26 +9,12 @@ with the same clock and in the same run as the GPU kernels. EOF ends it.
 """
 
 import argparse
-import ctypes
 import json
 import sys
 
 import numpy as np
 
-
-def blas_info():
-    """The BLAS/LAPACK libraries mapped into this process, and OpenBLAS's config if loaded."""
-    with open("/proc/self/maps") as maps:
-        libs = sorted({line.split()[-1] for line in maps if "blas" in line.lower()})
-    info = {"numpy": np.__version__, "libraries": libs}
-    for lib in libs:
-        if "openblas" in lib:
-            handle = ctypes.CDLL(lib)
-            handle.openblas_get_config.restype = ctypes.c_char_p
-            info["openblas_config"] = handle.openblas_get_config().decode()
-            info["openblas_threads"] = handle.openblas_get_num_threads()
-            break
-    return info
+from blas import blas_info, check_sgemm
 
 
 def main():
@@ -42,8 +28,8 @@ def main():
     w = rng.standard_normal((args.in_dim, args.out_dim), dtype=np.float32)
     b = rng.standard_normal(args.out_dim, dtype=np.float32)
     y = np.empty((args.rows, args.out_dim), dtype=np.float32)
-    np.matmul(x, w, out=y)  # loads the BLAS before it is reported
-    print(json.dumps(blas_info()), flush=True)
+    check_sgemm(np.matmul)  # loads the BLAS before it is reported
+    print(json.dumps({"numpy": np.__version__, **blas_info()}), flush=True)
     for line in sys.stdin:
         for _ in range(int(line)):
             np.matmul(x, w, out=y)

@@ -1,13 +1,17 @@
 """PyTorch peer of bench/train_step_bench.ts: one full training step of the projector heads
 (B=256, 512->512->256 heads, GELU, dropout 0.1, CLIP + SupCon + BCE, grad clipping, AdamW) on the
-CPU, per line read on stdin. Prints a banner with versions and threads first, then "done" after
-each step. Run with Debian's /usr/bin/python3 (python3-torch, OpenBLAS)."""
+CPU, per line read on stdin. Checks its BLAS (blas.py) and prints a JSON banner with versions,
+threads and BLAS first, then "ok" after each step. Run with Debian's /usr/bin/python3
+(python3-torch, OpenBLAS)."""
+import json
 import math
 import sys
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from blas import blas_info, check_sgemm
 
 B, IN, HIDDEN, OUT = 256, 512, 512, 256
 torch.manual_seed(0)
@@ -55,16 +59,9 @@ def step():
     opt.step()
 
 
-def loaded_blas():
-    """The BLAS shared objects actually mapped into this process (Debian's torch links the
-    libblas.so.3 alternative, which libopenblas0-pthread points at OpenBLAS)."""
-    with open("/proc/self/maps") as f:
-        libs = {line.split()[-1] for line in f if "blas" in line.lower()}
-    return ", ".join(sorted(l.split("/")[-1] for l in libs)) or "none found"
-
-
 step()
-print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, BLAS: {loaded_blas()}",
+check_sgemm(lambda a, b: (torch.from_numpy(a) @ torch.from_numpy(b)).numpy())
+print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(), **blas_info()}),
       flush=True)
 for line in sys.stdin:
     step()

@@ -20,17 +20,30 @@ export interface Peer {
 /**
  * Starts `command args…` and waits for its banner; returns null, with a warning, when the
  * command cannot start or exits first (the bench then skips the peer with that reason).
+ * @param unsetEnv environment variables the peer runs without
  * @example
  * ```ts
  * // const peer = await startPeer("/usr/bin/python3", ["bench/peers/gemm_numpy.py"]);
  * // await peer?.request("10");
  * ```
  */
-export async function startPeer(command: string, args: string[]): Promise<Peer | null> {
+export async function startPeer(
+  command: string,
+  args: string[],
+  unsetEnv: readonly string[] = [],
+): Promise<Peer | null> {
   let child: Deno.ChildProcess;
   try {
-    child = new Deno.Command(command, { args, stdin: "piped", stdout: "piped", stderr: "inherit" })
-      .spawn();
+    const env = Deno.env.toObject();
+    for (const name of unsetEnv) delete env[name];
+    child = new Deno.Command(command, {
+      args,
+      env,
+      clearEnv: true,
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
   } catch (e) {
     console.warn(`peer ${command} ${args.join(" ")} unavailable: ${(e as Error).message}`);
     return null;
@@ -77,4 +90,27 @@ export async function startPeer(command: string, args: string[]): Promise<Peer |
   };
   globalThis.addEventListener("unload", () => peer.close());
   return peer;
+}
+
+/** Environment variables that pin OpenBLAS to a kernel of its choosing (see bench/peers/blas.py). */
+const OPENBLAS_PINS = ["OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"];
+
+/**
+ * Starts a peer that runs on OpenBLAS (numpy, PyTorch) with OpenBLAS's own choice of kernel for
+ * this CPU, so that the comparison is with the fastest BLAS that computes correctly: without
+ * the environment's OpenBLAS pins first (the peer checks a product against float64 before its
+ * banner and exits if it is wrong), then, if that peer failed, with them.
+ * @example
+ * ```ts
+ * // const peer = await startBlasPeer("/usr/bin/python3", ["bench/peers/gemm_numpy.py"]);
+ * ```
+ */
+export async function startBlasPeer(command: string, args: string[]): Promise<Peer | null> {
+  const pins = OPENBLAS_PINS.filter((name) => Deno.env.get(name) !== undefined);
+  if (pins.length === 0) return await startPeer(command, args);
+  const unpinned = await startPeer(command, args, OPENBLAS_PINS);
+  if (unpinned) return unpinned;
+  const set = pins.map((name) => `${name}=${Deno.env.get(name)}`).join(" ");
+  console.warn(`peer ${args.join(" ")} failed without OpenBLAS's pins; starting it with ${set}`);
+  return await startPeer(command, args);
 }

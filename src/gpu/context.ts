@@ -10,6 +10,7 @@ import { BufferPool } from "./buffer_pool.ts";
 import type { Dispatch, GpuView, KernelSpec, UniformField } from "./kernel.ts";
 import { packUniforms } from "./kernel.ts";
 import { PipelineCache } from "./pipeline_cache.ts";
+import { preferWideSoftwareVectors } from "./software_vectors.ts";
 
 /** Usage of the storage buffers this context creates: bindable as storage, copyable both ways. */
 const STORAGE_USAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
@@ -57,10 +58,11 @@ export interface GpuInfo {
   /** True for a software (fallback) adapter such as Mesa's llvmpipe. */
   isFallback: boolean;
   /**
-   * True when kernels may use subgroup operations across an 8-invocation workgroup: the device
-   * has WebGPU's `subgroups` feature and its subgroups hold at least 8 invocations.
+   * Invocations per subgroup when kernels may use subgroup operations (the device has WebGPU's
+   * `subgroups` feature and its subgroups hold at least 8 invocations), else 0. llvmpipe: 8 with
+   * AVX2 vectors, 16 with AVX-512 ({@link preferWideSoftwareVectors}).
    */
-  subgroups: boolean;
+  subgroupSize: number;
 }
 
 /** Options of {@link GpuContext.create}. */
@@ -129,10 +131,12 @@ export class GpuContext {
 
   /**
    * Requests an adapter and a device with the adapter's own limits (not WebGPU's defaults), and
-   * the `subgroups` feature when the adapter has it and it is wanted.
+   * the `subgroups` feature when the adapter has it and it is wanted. On a CPU with AVX-512 the
+   * first call of a process asks llvmpipe for 512-bit vectors ({@link preferWideSoftwareVectors}).
    * @throws {GpuUnavailableError} when there is no adapter.
    */
   static async create(options: GpuOptions = {}): Promise<GpuContext> {
+    preferWideSoftwareVectors();
     const backend = Deno.env.get("DENO_WEBGPU_BACKEND") ?? "auto";
     if (!("gpu" in navigator) || !navigator.gpu) {
       throw new GpuUnavailableError("this Deno has no navigator.gpu");
@@ -155,7 +159,7 @@ export class GpuContext {
         "maxTextureDimension2D",
       ] as const
     ) requiredLimits[key] = adapter.limits[key];
-    // Kernels that share loads across an 8-invocation workgroup need it inside one subgroup.
+    // Kernels that share loads across a workgroup of 8 or 16 need it inside one subgroup.
     // Deno 2.9 leaves `subgroups` out of adapter.features yet grants it, so it is asked for
     // whenever the subgroups are large enough, and a refusal falls back to a plain device.
     const minSubgroup = (adapter.info as { subgroupMinSize?: number }).subgroupMinSize ?? 0;
@@ -170,12 +174,11 @@ export class GpuContext {
       if (!plain) throw new GpuUnavailableError(`backend ${backend}`);
       device = await plain.requestDevice({ requiredLimits });
     }
-    const subgroups = device.features.has("subgroups");
     const info: GpuInfo = {
       name: adapter.info.description || adapter.info.vendor || "unknown adapter",
       backend,
       isFallback: adapter.info.isFallbackAdapter ?? false,
-      subgroups,
+      subgroupSize: device.features.has("subgroups") ? minSubgroup : 0,
     };
     return new GpuContext(device, info);
   }

@@ -50,35 +50,38 @@ import { checkLength } from "./shapes.ts";
 
 export type { LinearShape } from "../reference/linear.ts";
 
-/** GEMM workgroup: one llvmpipe SIMD vector (8 lanes), each lane a 16 x 8 tile of C. */
-const GEMM_WG = 8;
+/** Lanes of a GEMM workgroup (see {@link gemmLanes}); each lane keeps a 16 x 8 tile of C. */
+const MAX_GEMM_LANES = 16;
 const PACK_WG = 64;
+const BIAS_WG = 8;
 const TILE_ROWS = 16;
 const TILE_QUADS = 2;
-/** Texture rows at least: a transposed B is read for 64 columns of C per workgroup. */
-const MIN_HEIGHT = TILE_QUADS * GEMM_WG * 4;
+/** Texture rows at least: a transposed B is read for 8 columns of C per lane of a workgroup. */
+const MIN_HEIGHT = TILE_QUADS * MAX_GEMM_LANES * 4;
 
 /**
  * `linear_forward`: gemm uniforms, A texture, B texture, bias, C (overwritten). {@link gemm} sets
- * the override constants `A_T` and `B_T` when a texture holds its operand's transpose.
+ * the override constants `A_T` and `B_T` when a texture holds its operand's transpose, and the
+ * workgroup size to the device's {@link gemmLanes} (8 here).
  */
 export const LINEAR_FORWARD: KernelSpec = {
   name: "linear_forward",
   file: "linear.wgsl",
   entryPoint: "linear_forward",
-  workgroupSize: [GEMM_WG],
+  workgroupSize: [8],
   bindings: ["uniform", "read-texture", "read-texture", "read", "write"],
 };
 
 /**
  * `linear_backward`: gemm uniforms, A texture, B texture, an unread placeholder (the bias slot of
- * the shared epilogue), C (accumulated); `A_T` and `B_T` as for {@link LINEAR_FORWARD}.
+ * the shared epilogue), C (accumulated); `A_T`, `B_T` and workgroup size as for
+ * {@link LINEAR_FORWARD}.
  */
 export const LINEAR_BACKWARD: KernelSpec = {
   name: "linear_backward",
   file: "linear.wgsl",
   entryPoint: "linear_backward",
-  workgroupSize: [GEMM_WG],
+  workgroupSize: [8],
   bindings: ["uniform", "read-texture", "read-texture", "read", "write"],
 };
 
@@ -87,7 +90,7 @@ export const LINEAR_BIAS_BACKWARD: KernelSpec = {
   name: "linear_bias_backward",
   file: "linear.wgsl",
   entryPoint: "linear_bias_backward",
-  workgroupSize: [GEMM_WG],
+  workgroupSize: [BIAS_WG],
   bindings: ["uniform", "read-texture", "write"],
 };
 
@@ -101,12 +104,29 @@ export const LINEAR_PACK: KernelSpec = {
 };
 
 /**
- * A kernel of `linear.wgsl` with the `shared_rows` library for this device: subgroup broadcasts
- * where `gpu.info.subgroups` allows them, else every lane loading the shared rows itself.
+ * Lanes of a GEMM workgroup on this device, the invocations that share A's rows: 16 where one
+ * subgroup holds 16 (llvmpipe with AVX-512 vectors, GPUs), else 8 (llvmpipe with AVX2 vectors,
+ * devices without subgroups).
+ */
+export function gemmLanes(gpu: GpuContext): number {
+  return gpu.info.subgroupSize >= MAX_GEMM_LANES ? MAX_GEMM_LANES : 8;
+}
+
+/**
+ * A kernel of `linear.wgsl` with the `shared_quad` library for this device: subgroup broadcasts
+ * among {@link gemmLanes} lanes where `gpu.info.subgroupSize` allows them, else every lane loading
+ * the shared rows itself.
  */
 function onDevice(gpu: GpuContext, spec: KernelSpec): KernelSpec {
-  const library = gpu.info.subgroups ? "linear_rows_subgroup.wgsl" : "linear_rows_lanes.wgsl";
+  const library = gpu.info.subgroupSize
+    ? `linear_rows_subgroup${gemmLanes(gpu)}.wgsl`
+    : "linear_rows_lanes.wgsl";
   return { ...spec, library };
+}
+
+/** A GEMM entry point of `linear.wgsl` on this device: its library and {@link gemmLanes} lanes. */
+function gemmKernel(gpu: GpuContext, spec: KernelSpec): KernelSpec {
+  return { ...onDevice(gpu, spec), workgroupSize: [gemmLanes(gpu)] };
 }
 
 /**
@@ -172,7 +192,7 @@ export function linearBackward(
       onDevice(gpu, LINEAR_BIAS_BACKWARD),
       [{ u32: chunk.length }, { u32: N }],
       [view, db],
-      groups(Math.ceil(N / 4), GEMM_WG),
+      groups(Math.ceil(N / 4), BIAS_WG),
     ));
   }
   const xt = { src: x, rows: K, cols: M, transposed: true };
@@ -253,7 +273,7 @@ export class FilledTextures {
     const known = bySource.get(key);
     if (known) return known;
     // Power-of-two sides: see the module notes.
-    const width = pow2(Math.max(Math.ceil(cols.length / 4), TILE_QUADS * GEMM_WG));
+    const width = pow2(Math.max(Math.ceil(cols.length / 4), TILE_QUADS * MAX_GEMM_LANES));
     const height = pow2(Math.max(rows.length, MIN_HEIGHT));
     const max = maxSide(this.#gpu);
     if (width > max || height > max) {
@@ -323,8 +343,9 @@ export function gemm(
   }
   const side = maxSide(gpu);
   const constants = { A_T: a.transposed ? 1 : 0, B_T: b.transposed ? 1 : 0 };
-  const forward = { ...onDevice(gpu, LINEAR_FORWARD), constants };
-  const backward = { ...onDevice(gpu, LINEAR_BACKWARD), constants };
+  const forward = { ...gemmKernel(gpu, LINEAR_FORWARD), constants };
+  const backward = { ...gemmKernel(gpu, LINEAR_BACKWARD), constants };
+  const lanes = gemmLanes(gpu);
   // A transposed B's texture runs down C's columns: cut them to the texture side too.
   const colSpans = b.transposed ? spans(b.cols, side) : [{ start: 0, length: b.cols }];
   const out: Command[] = [];
@@ -348,7 +369,7 @@ export function gemm(
           b.cols,
         ].map((u32) => ({ u32 }));
         const grid: [number, number] = [
-          groups(Math.ceil(cols.length / 4), TILE_QUADS * GEMM_WG),
+          groups(Math.ceil(cols.length / 4), TILE_QUADS * lanes),
           groups(rows.length, TILE_ROWS),
         ];
         const views = [aView, bViews[i]];

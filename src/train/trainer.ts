@@ -236,7 +236,7 @@ export async function train(
   const gpu = hooks.gpu ?? await getGpu();
   await log(
     `GPU: ${gpu.info.name} (backend ${gpu.info.backend}, subgroups ${
-      gpu.info.subgroups ? "on" : "off"
+      gpu.info.subgroupSize || "off"
     })`,
   );
   const data = {
