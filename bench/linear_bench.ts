@@ -6,7 +6,10 @@ import { startBlasPeer } from "./util/peer.ts";
 import { benchThroughput } from "./util/throughput.ts";
 
 const gpu = await tryGetGpu();
-const rows = 4096, inDim = 512, outDim = 512, REPS = 4, PEER_REPS = 20, PAIRED_ROUNDS = 5;
+// Both sides run REPS products per timed call (one submit, one peer request), so that each
+// side's fixed cost per call (GPU: ~11 ms to submit and wait, whatever the work; peer: a pipe
+// round trip) is spread over the same work.
+const rows = 4096, inDim = 512, outDim = 512, REPS = 20, PAIRED_ROUNDS = 5;
 const SETTLE_MS = 300;
 const shape = { rows, inDim, outDim };
 const flops = 2 * rows * inDim * outDim; // one GEMM
@@ -68,8 +71,8 @@ if (gpu) {
       paired.forward.push((performance.now() - t0) / REPS);
       await settle();
       t0 = performance.now();
-      await peer.request(String(PEER_REPS));
-      paired.numpy.push((performance.now() - t0) / PEER_REPS);
+      await peer.request(String(REPS));
+      paired.numpy.push((performance.now() - t0) / REPS);
     }
     const fwd = flops / median(paired.forward) / 1e6, np = flops / median(paired.numpy) / 1e6;
     console.log(
@@ -99,13 +102,13 @@ if (gpu) {
 }
 
 benchThroughput({
-  name: `numpy x@w+b peer (${PEER_REPS} per call)`,
+  name: `numpy x@w+b peer (${REPS} per call)`,
   group,
-  work: { flops: flops * PEER_REPS },
+  work: { flops: flops * REPS },
   n: 10,
   warmup: 2,
   ignore: peer ? false : "no /usr/bin/python3 with numpy",
-  fn: timed("numpy", PEER_REPS, async () => await peer?.request(String(PEER_REPS))),
+  fn: timed("numpy", REPS, async () => await peer?.request(String(REPS))),
 });
 
 globalThis.addEventListener("unload", () => {

@@ -54,7 +54,7 @@ export type { LinearShape } from "../reference/linear.ts";
 const MAX_GEMM_LANES = 16;
 const PACK_WG = 64;
 const BIAS_WG = 8;
-const TILE_ROWS = 16;
+const TILE_ROWS = 32;
 const TILE_QUADS = 2;
 /** Texture rows at least: a transposed B is read for 8 columns of C per lane of a workgroup. */
 const MIN_HEIGHT = TILE_QUADS * MAX_GEMM_LANES * 4;
