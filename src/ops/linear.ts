@@ -10,26 +10,35 @@
  * the source's rows are 256-byte multiples, else by a pack kernel. The textures are created when
  * the commands are prepared and live as long as the commands.
  *
- * Why, measured on Mesa 22.3's llvmpipe (LLVM 15, 8 lanes of AVX2 per invocation group, 2 shared
- * cores whose speed varied up to 2x with the machine's load; per 8-lane vec4 load in a loop, one
- * core): a read-only rgba32float storage-texture load 12 ns (8 sixteen-byte loads and a
- * transpose), a uniform-buffer load 21 ns (32 scalar loads, each lane's address moved out of the
- * vector), a sampled-texture `textureLoad` 27 ns (a called function: every live register spilled
- * around it), a storage-buffer load 220 ns (a loop over the lanes with a branch each). The
- * addresses of A are the same in every lane, but llvmpipe cannot prove it inside a loop and
- * loads them in every lane: where the device has subgroups (`gpu.info.subgroups`; llvmpipe
- * has them, 8 lanes) each lane loads 2 of the 16 shared texels and `subgroupBroadcast` hands them
- * round (kernels/linear_rows_subgroup.wgsl; linear_rows_lanes.wgsl is the variant without). At
- * 4096x512x512 (bench/linear_bench.ts, paired rounds with numpy): A through 64 KiB uniform windows,
- * B a sampled texture, 16 x 16 tiles: 10.5-11.7% of numpy's GFLOP/s; both operands from storage
- * textures, 16 x 8 tiles: 17.7-22% (median of five runs 19.8%); the loop below (broadcast rows,
- * one multiply-add chain per row over 4 reduction quads) 21.7-23.6% (median of five runs 22.5%).
- * Instructions in the GEMM loop per reduction quad (the JIT code read with gdb): 3,010 before,
- * 2,140 with the broadcast and per-row chains over one quad, 1,750 over four quads (2,400
- * without subgroups). Of those 1,750, 1,024 are the multiply-adds (vmulps + vaddps), ~340 the 10
- * texel loads per lane, ~100 the broadcasts, the rest spills and the loop mask's blends.
- * Also tried with the broadcast: 32 x 8 tiles (1,560 instructions per 16 x 8 quad, no faster
- * measured, 2,550 without subgroups), 8 quads per step (more spills: 1,790).
+ * Why, measured on Mesa 22.3's llvmpipe (LLVM 15; 2 shared cores whose speed varied up to 2x with
+ * the machine's load, so kernel changes were judged in interleaved A/B rounds in one process).
+ * llvmpipe runs a workgroup's invocations as the lanes of CPU vectors: 8 lanes of AVX2, or 16 of
+ * AVX-512 where src/gpu/software_vectors.ts asked for 512-bit vectors. Per 8-lane vec4 load
+ * in a loop, one core: a read-only rgba32float storage-texture load 12 ns (a sixteen-byte load per
+ * lane and a transpose), a uniform-buffer load 21 ns (32 scalar loads, each lane's address moved
+ * out of the vector), a sampled-texture `textureLoad` 27 ns (a called function: every live
+ * register spilled around it), a storage-buffer load 220 ns (a loop over the lanes with a branch
+ * each). The addresses of A are the same in every lane, but llvmpipe cannot prove it inside a loop
+ * and loads them in every lane: where the device has subgroups (`gpu.info.subgroupSize` 8 or 16)
+ * the lanes split the 16 shared texels between them and `subgroupBroadcast` hands them round
+ * (kernels/linear_rows_subgroup8.wgsl, linear_rows_subgroup16.wgsl; linear_rows_lanes.wgsl is the
+ * variant without).
+ *
+ * At 4096x512x512 (bench/linear_bench.ts, paired rounds with numpy): A through 64 KiB uniform
+ * windows, B a sampled texture, 16 x 16 tiles: 10.5-11.7% of numpy's GFLOP/s (AVX2 machine, numpy
+ * on OpenBLAS's Haswell kernels); both operands from storage textures, 16 x 8 tiles: 17.7-22%; the
+ * broadcast rows and one multiply-add chain per row over 4 reduction quads: 21.7-23.6%. Then, on
+ * an AVX-512 machine against numpy on OpenBLAS's own AVX-512 kernels (229-296 GFLOP/s, 1.6x its
+ * Haswell kernels there; bench/peers/blas.py): 16 lanes instead of 8 (81 vs 55 GFLOP/s in the lab),
+ * 32 rows per invocation instead of 16 (A/B rounds: +11-42% with 16 lanes, +14% with 8; 48 rows
+ * no better, 64 rows 21% slower and 5 s to compile; 2 instead of 4 quads per step no different),
+ * and 20 products per submit like the peer's 20 per request: 31.3-35.7% of numpy in paired rounds
+ * (forward 74-91 GFLOP/s), 27.5-31.7% in Deno.bench's table.
+ * Instructions in the 16 x 8, 8-lane GEMM loop per reduction quad (the JIT code read with gdb):
+ * 3,010 before the broadcast, 2,140 with it and per-row chains over one quad, 1,750 over four
+ * quads (2,400 without subgroups). Of those 1,750, 1,024 are the multiply-adds (vmulps + vaddps),
+ * ~340 the 10 texel loads per lane, ~100 the broadcasts, the rest spills and the loop mask's
+ * blends. 8 quads per step had more spills (1,790).
  * - `fma` compiles to vmulps + vaddps, and a tile indexed by a variable (array, matrix column
  *   or vector component) goes to memory (0.5 GFLOP/s instead of 14), hence the named
  *   accumulators and component-wise stores in the WGSL.
