@@ -7,7 +7,9 @@
 //   v = β2 v + (1 - β2) g²
 //   p = p - step_size · m / (sqrt(v) / bc2_sqrt + eps)
 // step_size = lr / (1 - β1^t) and bc2_sqrt = sqrt(1 - β2^t) come from the host (float64).
-// One parameter per invocation; 2-D grid of 1-D workgroups (src/ops/grid.ts).
+// Four consecutive parameters per invocation, as vec4s (src/ops/shapes.ts quadView: on llvmpipe a
+// vec4 storage access costs about what a scalar one does); the last quad's components past
+// `length` are written back unchanged. 2-D grid of 1-D workgroups (src/ops/grid.ts).
 
 override WG_X: u32 = 256;
 
@@ -26,10 +28,10 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read_write> p: array<f32>;
-@group(0) @binding(2) var<storage, read> grads: array<f32>;
-@group(0) @binding(3) var<storage, read_write> m: array<f32>;
-@group(0) @binding(4) var<storage, read_write> v: array<f32>;
+@group(0) @binding(1) var<storage, read_write> p: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> grads: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> m: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read_write> v: array<vec4<f32>>;
 @group(0) @binding(5) var<storage, read> grad_norm: array<f32>;
 
 @compute @workgroup_size(WG_X)
@@ -38,22 +40,25 @@ fn adamw_update(
   @builtin(num_workgroups) nwg: vec3<u32>,
   @builtin(local_invocation_id) lid: vec3<u32>,
 ) {
-  let i = (wid.y * nwg.x + wid.x) * WG_X + lid.x;
-  if (i >= params.length) {
+  let q = (wid.y * nwg.x + wid.x) * WG_X + lid.x;
+  let index = vec4<u32>(4u * q) + vec4<u32>(0u, 1u, 2u, 3u);
+  if (index.x >= params.length) {
     return;
   }
   var clip = 1.0;
   if (params.max_norm > 0.0) {
     clip = min(1.0, params.max_norm / (grad_norm[0] + 1e-6));
   }
-  let g = grads[i] * clip;
-  var w = p[i];
-  if (i < params.decay_end) {
-    w = w * params.decay;
-  }
-  let m_new = params.beta1 * m[i] + params.one_minus_beta1 * g;
-  let v_new = params.beta2 * v[i] + params.one_minus_beta2 * g * g;
-  m[i] = m_new;
-  v[i] = v_new;
-  p[i] = w - params.step_size * (m_new / (sqrt(v_new) / params.bc2_sqrt + params.eps));
+  let g = grads[q] * clip;
+  let p_old = p[q];
+  let w = p_old * select(vec4<f32>(1.0), vec4<f32>(params.decay), index < vec4<u32>(params.decay_end));
+  let m_old = m[q];
+  let v_old = v[q];
+  let m_new = params.beta1 * m_old + params.one_minus_beta1 * g;
+  let v_new = params.beta2 * v_old + params.one_minus_beta2 * g * g;
+  let p_new = w - params.step_size * (m_new / (sqrt(v_new) / params.bc2_sqrt + params.eps));
+  let live = index < vec4<u32>(params.length);
+  m[q] = select(m_old, m_new, live);
+  v[q] = select(v_old, v_new, live);
+  p[q] = select(p_old, p_new, live);
 }

@@ -1,7 +1,10 @@
 // Global L2 norm of a flat buffer, out[0] = sqrt(sum x²), in two passes:
-//   grad_norm_partial   workgroup g sums the squares of its CHUNK · WG_X elements (each
-//                       invocation CHUNK of them, WG_X apart, then a tree in workgroup memory)
-//                       into partials[g]; 2-D grid of 1-D workgroups (src/ops/grid.ts)
+//   grad_norm_partial   workgroup g sums the squares of its CHUNK · WG_X quads of elements
+//                       (each invocation CHUNK of them, WG_X apart, then a tree in workgroup
+//                       memory) into partials[g]; 2-D grid of 1-D workgroups (src/ops/grid.ts).
+//                       x is read as vec4s (src/ops/shapes.ts quadView: on llvmpipe a vec4
+//                       storage access costs about what a scalar one does); components past
+//                       `length` count as zero
 //   grad_norm_final     one workgroup sums the partials and writes the square root
 // Sums stay short (CHUNK terms per invocation, then trees), which keeps float32 rounding near
 // 1e-7 relative for millions of elements.
@@ -33,7 +36,7 @@ fn workgroup_sum(t: u32, value: f32) -> f32 {
   return total;
 }
 
-@group(0) @binding(1) var<storage, read> part_x: array<f32>;
+@group(0) @binding(1) var<storage, read> part_x: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> part_out: array<f32>;
 
 @compute @workgroup_size(WG_X)
@@ -46,10 +49,11 @@ fn grad_norm_partial(
   let base = group * CHUNK * WG_X + lid.x;
   var sq = 0.0;
   for (var k = 0u; k < CHUNK; k = k + 1u) {
-    let i = base + k * WG_X;
-    if (i < shape.length) {
-      let v = part_x[i];
-      sq = sq + v * v;
+    let q = base + k * WG_X;
+    let index = vec4<u32>(4u * q) + vec4<u32>(0u, 1u, 2u, 3u);
+    if (index.x < shape.length) {
+      let v = select(vec4<f32>(0.0), part_x[q], index < vec4<u32>(shape.length));
+      sq = sq + dot(v, v);
     }
   }
   let total = workgroup_sum(lid.x, sq);

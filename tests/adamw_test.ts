@@ -148,6 +148,48 @@ Deno.test("adamw rejects bad options with clear errors", () => {
   throws(() => run({ maxNorm: -1 }), /adamw: maxNorm must be >= 0/);
 });
 
+gpuTest(
+  "adamw GPU leaves the elements past its length alone (the last quad's tail)",
+  async (gpu) => {
+    // Views of 5 elements at the start of 12-element buffers: the kernel updates quads, and the
+    // second quad holds elements 4..7.
+    const rng = new Rng(9);
+    const full = () => f32(randn(rng, 12, 0.1).map(Math.abs));
+    const host = [full(), full(), full(), full()];
+    const [p, g, m, v] = host.map((a) => {
+      const whole = gpu.storage(a);
+      return { buffer: whole.buffer, offset: 0, length: 5 };
+    });
+    const opts = {
+      length: 5,
+      lr: 1e-2,
+      beta1: 0.9,
+      beta2: 0.999,
+      eps: 1e-8,
+      weightDecay: 0.1,
+      step: 1,
+      decayEnd: 3,
+      maxNorm: 0,
+    };
+    await gpu.run([adamwUpdate(gpu, p, g, m, v, gpu.storage(1), opts)]);
+    const after = await gpu.readMany(host.map((_, i) => ({ ...[p, g, m, v][i], length: 12 })));
+    after.forEach((a, i) => {
+      const name = ["params", "grads", "m", "v"][i];
+      deepEqual([...a.slice(5)], [...host[i].slice(5)], `${name} past the length`);
+      if (i !== 1 && a.slice(0, 5).every((x, j) => x === host[i][j])) {
+        throw new Error(`${name} was not updated`);
+      }
+    });
+    // A buffer without room for the last quad whole is refused.
+    const tight = gpu.buffer({ size: 20, usage: GPUBufferUsage.STORAGE });
+    throws(
+      () =>
+        adamwUpdate(gpu, { buffer: tight, offset: 0, length: 5 }, g, m, v, gpu.storage(1), opts),
+      /adamw: params is read in quads of 4 elements: .* must hold 32 bytes from there \(it has 20\)/,
+    );
+  },
+);
+
 gpuTest("adamw rejects a short buffer with a clear error", (gpu) => {
   const b = () => gpu.storage(8);
   const opts = {

@@ -9,7 +9,7 @@ import type { GpuContext } from "../gpu/context.ts";
 import type { Dispatch, GpuView, KernelSpec } from "../gpu/kernel.ts";
 import type { GradNormShape } from "../reference/grad_norm.ts";
 import { grid2d } from "./grid.ts";
-import { checkLength } from "./shapes.ts";
+import { checkLength, quadView } from "./shapes.ts";
 
 export type { GradNormShape } from "../reference/grad_norm.ts";
 
@@ -38,7 +38,7 @@ export const GRAD_NORM_FINAL: KernelSpec = {
 
 /**
  * Prepares the two passes that write `sqrt(sum x²)` over `length` elements to `out[0]`. Each
- * call allocates a small scratch buffer (one float per 8,192 elements): prepare once, encode
+ * call allocates a small scratch buffer (one float per 32,768 elements): prepare once, encode
  * every step.
  * @example
  * ```ts
@@ -55,11 +55,12 @@ export function gradNorm(
 ): Dispatch[] {
   const { length } = shape;
   checkLength("grad_norm", { x: [x, length], out: [out, 1] });
-  const grid = grid2d(gpu, length, CHUNK * WG);
+  const grid = grid2d(gpu, Math.ceil(length / 4), CHUNK * WG);
   const count = grid[0] * grid[1];
   const partials = gpu.storage(count, "grad_norm partials");
+  const quads = quadView("grad_norm", "x", x, length);
   return [
-    gpu.prepare(GRAD_NORM_PARTIAL, [{ u32: length }], [x, partials], grid),
+    gpu.prepare(GRAD_NORM_PARTIAL, [{ u32: length }], [quads, partials], grid),
     gpu.prepare(GRAD_NORM_FINAL, [{ u32: count }], [partials, out], 1),
   ];
 }
