@@ -5,7 +5,9 @@
 // (src/reference/dropout.ts) does the same u32 arithmetic, so masks match bit for bit.
 //   forward   y = keep ? x · scale : 0            scale = 1 / (1 - p)   (0 when p = 1)
 //   backward  dx += keep ? dy · scale : 0
-// One element per invocation; 2-D grid of 1-D workgroups (src/ops/grid.ts).
+// Four consecutive elements per invocation, as vec4s (src/ops/shapes.ts quadView: on llvmpipe a
+// vec4 storage access costs about what a scalar one does); the last quad's components past
+// `length` are written back unchanged. 2-D grid of 1-D workgroups (src/ops/grid.ts).
 
 override WG_X: u32 = 256;
 
@@ -22,21 +24,26 @@ fn flat_index(wid: vec3<u32>, nwg: vec3<u32>, lid: vec3<u32>) -> u32 {
   return (wid.y * nwg.x + wid.x) * WG_X + lid.x;
 }
 
+// The element indices of quad q.
+fn quad_index(q: u32) -> vec4<u32> {
+  return vec4<u32>(4u * q) + vec4<u32>(0u, 1u, 2u, 3u);
+}
+
 // PCG hash (Jarzynski & Olano 2020): an LCG step, then the RXS-M-XS output permutation.
-fn pcg_hash(v: u32) -> u32 {
+fn pcg_hash(v: vec4<u32>) -> vec4<u32> {
   let state = v * 747796405u + 2891336453u;
-  let word = ((state >> ((state >> 28u) + 4u)) ^ state) * 277803737u;
-  return (word >> 22u) ^ word;
+  let word = ((state >> ((state >> vec4<u32>(28u)) + 4u)) ^ state) * 277803737u;
+  return (word >> vec4<u32>(22u)) ^ word;
 }
 
-// The factor element i is multiplied by: scale if kept, else 0.
-fn mask_scale(i: u32) -> f32 {
-  let bits = pcg_hash(pcg_hash(i) ^ pcg_hash(params.seed));
-  return select(0.0, params.scale, (bits >> 8u) >= params.threshold);
+// The factors elements i are multiplied by: scale if kept, else 0.
+fn mask_scale(i: vec4<u32>) -> vec4<f32> {
+  let bits = pcg_hash(pcg_hash(i) ^ pcg_hash(vec4<u32>(params.seed)));
+  return select(vec4<f32>(0.0), vec4<f32>(params.scale), (bits >> vec4<u32>(8u)) >= vec4<u32>(params.threshold));
 }
 
-@group(0) @binding(1) var<storage, read> fwd_x: array<f32>;
-@group(0) @binding(2) var<storage, read_write> fwd_y: array<f32>;
+@group(0) @binding(1) var<storage, read> fwd_x: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read_write> fwd_y: array<vec4<f32>>;
 
 @compute @workgroup_size(WG_X)
 fn dropout_forward(
@@ -44,14 +51,22 @@ fn dropout_forward(
   @builtin(num_workgroups) nwg: vec3<u32>,
   @builtin(local_invocation_id) lid: vec3<u32>,
 ) {
-  let i = flat_index(wid, nwg, lid);
-  if (i < params.length) {
-    fwd_y[i] = fwd_x[i] * mask_scale(i);
+  let q = flat_index(wid, nwg, lid);
+  let i = quad_index(q);
+  let keep = i < vec4<u32>(params.length);
+  if (!keep.x) {
+    return;
+  }
+  let y = fwd_x[q] * mask_scale(i);
+  if (all(keep)) {
+    fwd_y[q] = y;
+  } else {
+    fwd_y[q] = select(fwd_y[q], y, keep);
   }
 }
 
-@group(0) @binding(1) var<storage, read> bwd_dy: array<f32>;
-@group(0) @binding(2) var<storage, read_write> bwd_dx: array<f32>;
+@group(0) @binding(1) var<storage, read> bwd_dy: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read_write> bwd_dx: array<vec4<f32>>;
 
 @compute @workgroup_size(WG_X)
 fn dropout_backward(
@@ -59,8 +74,12 @@ fn dropout_backward(
   @builtin(num_workgroups) nwg: vec3<u32>,
   @builtin(local_invocation_id) lid: vec3<u32>,
 ) {
-  let i = flat_index(wid, nwg, lid);
-  if (i < params.length) {
-    bwd_dx[i] = bwd_dx[i] + bwd_dy[i] * mask_scale(i);
+  let q = flat_index(wid, nwg, lid);
+  let i = quad_index(q);
+  let keep = i < vec4<u32>(params.length);
+  if (!keep.x) {
+    return;
   }
+  let dx = bwd_dx[q];
+  bwd_dx[q] = select(dx, dx + bwd_dy[q] * mask_scale(i), keep);
 }

@@ -7,7 +7,9 @@
 //             < 1.2e-7), and Φ = 1 - ½ erfc(z) or ½ erfc(-z): the left tail keeps its relative
 //             accuracy instead of suffering 1 + erf ≈ 1 - 1.
 // Evaluated in float32, erf is within 1.4e-7 and Φ within 1.1e-7 of the exact values.
-// One element per invocation; 2-D grid of 1-D workgroups (src/ops/grid.ts).
+// Four consecutive elements per invocation, as vec4s (src/ops/shapes.ts quadView: on llvmpipe a
+// vec4 storage access costs about what a scalar one does); the last quad's components past
+// `length` are written back unchanged. 2-D grid of 1-D workgroups (src/ops/grid.ts).
 
 override WG_X: u32 = 256;
 
@@ -24,10 +26,15 @@ fn flat_index(wid: vec3<u32>, nwg: vec3<u32>, lid: vec3<u32>) -> u32 {
   return (wid.y * nwg.x + wid.x) * WG_X + lid.x;
 }
 
+// Which components of quad q lie before `length`.
+fn live(q: u32) -> vec4<bool> {
+  return vec4<u32>(4u * q) + vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(shape.length);
+}
+
 // erf(z) for |z| < 1.
-fn erf_small(z: f32) -> f32 {
+fn erf_small(z: vec4<f32>) -> vec4<f32> {
   let u = z * z;
-  var p = 7.640657713636756e-05;
+  var p = vec4<f32>(7.640657713636756e-05);
   p = -0.0007940257200971246 + u * p;
   p = 0.00517948716878891 + u * p;
   p = -0.026848433539271355 + u * p;
@@ -38,9 +45,9 @@ fn erf_small(z: f32) -> f32 {
 }
 
 // erfc(z) for z >= 1 (the fit holds for every z >= 0).
-fn erfc_pos(z: f32) -> f32 {
+fn erfc_pos(z: vec4<f32>) -> vec4<f32> {
   let t = 1.0 / (1.0 + 0.5 * z);
-  var p = 0.17087277;
+  var p = vec4<f32>(0.17087277);
   p = -0.82215223 + t * p;
   p = 1.48851587 + t * p;
   p = -1.13520398 + t * p;
@@ -54,17 +61,15 @@ fn erfc_pos(z: f32) -> f32 {
 }
 
 // Φ(x), the standard normal CDF.
-fn normal_cdf(x: f32) -> f32 {
+fn normal_cdf(x: vec4<f32>) -> vec4<f32> {
   let z = x * FRAC_1_SQRT_2;
-  if (abs(z) < 1.0) {
-    return 0.5 + 0.5 * erf_small(z);
-  }
   let half_tail = 0.5 * erfc_pos(abs(z));
-  return select(1.0 - half_tail, half_tail, x < 0.0);
+  let tail = select(1.0 - half_tail, half_tail, x < vec4<f32>(0.0));
+  return select(tail, 0.5 + 0.5 * erf_small(z), abs(z) < vec4<f32>(1.0));
 }
 
-@group(0) @binding(1) var<storage, read> fwd_x: array<f32>;
-@group(0) @binding(2) var<storage, read_write> fwd_y: array<f32>;
+@group(0) @binding(1) var<storage, read> fwd_x: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read_write> fwd_y: array<vec4<f32>>;
 
 @compute @workgroup_size(WG_X)
 fn gelu_forward(
@@ -72,16 +77,23 @@ fn gelu_forward(
   @builtin(num_workgroups) nwg: vec3<u32>,
   @builtin(local_invocation_id) lid: vec3<u32>,
 ) {
-  let i = flat_index(wid, nwg, lid);
-  if (i < shape.length) {
-    let x = fwd_x[i];
-    fwd_y[i] = x * normal_cdf(x);
+  let q = flat_index(wid, nwg, lid);
+  let keep = live(q);
+  if (!keep.x) {
+    return;
+  }
+  let x = fwd_x[q];
+  let y = x * normal_cdf(x);
+  if (all(keep)) {
+    fwd_y[q] = y;
+  } else {
+    fwd_y[q] = select(fwd_y[q], y, keep);
   }
 }
 
-@group(0) @binding(1) var<storage, read> bwd_x: array<f32>;
-@group(0) @binding(2) var<storage, read> bwd_dy: array<f32>;
-@group(0) @binding(3) var<storage, read_write> bwd_dx: array<f32>;
+@group(0) @binding(1) var<storage, read> bwd_x: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> bwd_dy: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> bwd_dx: array<vec4<f32>>;
 
 @compute @workgroup_size(WG_X)
 fn gelu_backward(
@@ -89,10 +101,13 @@ fn gelu_backward(
   @builtin(num_workgroups) nwg: vec3<u32>,
   @builtin(local_invocation_id) lid: vec3<u32>,
 ) {
-  let i = flat_index(wid, nwg, lid);
-  if (i < shape.length) {
-    let x = bwd_x[i];
-    let grad = normal_cdf(x) + x * FRAC_1_SQRT_2PI * exp(-0.5 * x * x);
-    bwd_dx[i] = bwd_dx[i] + bwd_dy[i] * grad;
+  let q = flat_index(wid, nwg, lid);
+  let keep = live(q);
+  if (!keep.x) {
+    return;
   }
+  let x = bwd_x[q];
+  let grad = normal_cdf(x) + x * FRAC_1_SQRT_2PI * exp(-0.5 * x * x);
+  let dx = bwd_dx[q];
+  bwd_dx[q] = select(dx, dx + bwd_dy[q] * grad, keep);
 }

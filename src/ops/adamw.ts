@@ -9,8 +9,7 @@
 import type { GpuContext } from "../gpu/context.ts";
 import type { Dispatch, GpuView, KernelSpec, UniformField } from "../gpu/kernel.ts";
 import { adamwConstants, type AdamWOptions } from "../reference/adamw.ts";
-import { grid2d } from "./grid.ts";
-import { checkLength, quadView } from "./shapes.ts";
+import { checkLength, quadDispatch } from "./shapes.ts";
 
 export type { AdamWOptions } from "../reference/adamw.ts";
 
@@ -83,9 +82,6 @@ export function adamwUpdate(
     v: [v, length],
     gradNorm: [gradNorm, 1],
   });
-  const quads = Object.entries({ params, grads, m, v }).map(([name, view]) =>
-    quadView("adamw", name, view, length)
-  );
-  const grid = grid2d(gpu, Math.ceil(length / 4), WG);
-  return gpu.prepare(ADAMW_UPDATE, adamwUniforms(opts), [...quads, gradNorm], grid);
+  const { views, grid } = quadDispatch(gpu, "adamw", { params, grads, m, v }, length, WG);
+  return gpu.prepare(ADAMW_UPDATE, adamwUniforms(opts), [...views, gradNorm], grid);
 }

@@ -8,8 +8,7 @@
 import type { GpuContext } from "../gpu/context.ts";
 import type { Dispatch, GpuView, KernelSpec, UniformField } from "../gpu/kernel.ts";
 import { type DropoutOptions, dropoutParams } from "../reference/dropout.ts";
-import { grid2d } from "./grid.ts";
-import { checkLength } from "./shapes.ts";
+import { checkLength, quadDispatch } from "./shapes.ts";
 
 export type { DropoutOptions } from "../reference/dropout.ts";
 
@@ -62,7 +61,8 @@ export function dropoutForward(
 ): Dispatch {
   const { length } = opts;
   checkLength("dropout_forward", { x: [x, length], y: [y, length] });
-  return gpu.prepare(DROPOUT_FORWARD, dropoutUniforms(opts), [x, y], grid2d(gpu, length, WG));
+  const { views, grid } = quadDispatch(gpu, "dropout_forward", { x, y }, length, WG);
+  return gpu.prepare(DROPOUT_FORWARD, dropoutUniforms(opts), views, grid);
 }
 
 /**
@@ -80,5 +80,6 @@ export function dropoutBackward(
 ): Dispatch {
   const { length } = opts;
   checkLength("dropout_backward", { dy: [dy, length], dx: [dx, length] });
-  return gpu.prepare(DROPOUT_BACKWARD, dropoutUniforms(opts), [dy, dx], grid2d(gpu, length, WG));
+  const { views, grid } = quadDispatch(gpu, "dropout_backward", { dy, dx }, length, WG);
+  return gpu.prepare(DROPOUT_BACKWARD, dropoutUniforms(opts), views, grid);
 }

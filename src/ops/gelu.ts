@@ -8,8 +8,7 @@
 import type { GpuContext } from "../gpu/context.ts";
 import type { Dispatch, GpuView, KernelSpec } from "../gpu/kernel.ts";
 import type { GeluShape } from "../reference/gelu.ts";
-import { grid2d } from "./grid.ts";
-import { checkLength } from "./shapes.ts";
+import { checkLength, quadDispatch } from "./shapes.ts";
 
 export type { GeluShape } from "../reference/gelu.ts";
 
@@ -44,7 +43,8 @@ export const GELU_BACKWARD: KernelSpec = {
 export function geluForward(gpu: GpuContext, x: GpuView, y: GpuView, shape: GeluShape): Dispatch {
   const { length } = shape;
   checkLength("gelu_forward", { x: [x, length], y: [y, length] });
-  return gpu.prepare(GELU_FORWARD, [{ u32: length }], [x, y], grid2d(gpu, length, WG));
+  const { views, grid } = quadDispatch(gpu, "gelu_forward", { x, y }, length, WG);
+  return gpu.prepare(GELU_FORWARD, [{ u32: length }], views, grid);
 }
 
 /**
@@ -63,5 +63,6 @@ export function geluBackward(
 ): Dispatch {
   const { length } = shape;
   checkLength("gelu_backward", { x: [x, length], dy: [dy, length], dx: [dx, length] });
-  return gpu.prepare(GELU_BACKWARD, [{ u32: length }], [x, dy, dx], grid2d(gpu, length, WG));
+  const { views, grid } = quadDispatch(gpu, "gelu_backward", { x, dy, dx }, length, WG);
+  return gpu.prepare(GELU_BACKWARD, [{ u32: length }], views, grid);
 }

@@ -8,8 +8,7 @@
 import type { GpuContext } from "../gpu/context.ts";
 import type { Dispatch, GpuView, KernelSpec } from "../gpu/kernel.ts";
 import type { GradNormShape } from "../reference/grad_norm.ts";
-import { grid2d } from "./grid.ts";
-import { checkLength, quadView } from "./shapes.ts";
+import { checkLength, quadDispatch } from "./shapes.ts";
 
 export type { GradNormShape } from "../reference/grad_norm.ts";
 
@@ -55,12 +54,11 @@ export function gradNorm(
 ): Dispatch[] {
   const { length } = shape;
   checkLength("grad_norm", { x: [x, length], out: [out, 1] });
-  const grid = grid2d(gpu, Math.ceil(length / 4), CHUNK * WG);
+  const { views, grid } = quadDispatch(gpu, "grad_norm", { x }, length, CHUNK * WG);
   const count = grid[0] * grid[1];
   const partials = gpu.storage(count, "grad_norm partials");
-  const quads = quadView("grad_norm", "x", x, length);
   return [
-    gpu.prepare(GRAD_NORM_PARTIAL, [{ u32: length }], [quads, partials], grid),
+    gpu.prepare(GRAD_NORM_PARTIAL, [{ u32: length }], [...views, partials], grid),
     gpu.prepare(GRAD_NORM_FINAL, [{ u32: count }], [partials, out], 1),
   ];
 }

@@ -5,7 +5,9 @@
  * @module
  */
 
+import type { GpuContext } from "../gpu/context.ts";
 import type { GpuView } from "../gpu/kernel.ts";
+import { grid2d } from "./grid.ts";
 
 /**
  * Throws unless each named view holds at least the expected number of elements.
@@ -55,4 +57,25 @@ export function quadView(kernel: string, name: string, view: GpuView, length: nu
     );
   }
   return { buffer: view.buffer, offset: view.offset, length: quads * 4 };
+}
+
+/**
+ * {@link quadView} of each named view, in order, and the 2-D grid that gives each invocation of
+ * `perGroup` per workgroup one quad of `length` elements.
+ * @example
+ * ```ts
+ * // const { views, grid } = quadDispatch(gpu, "gelu_forward", { x, y }, length, 256);
+ * ```
+ */
+export function quadDispatch(
+  gpu: GpuContext,
+  kernel: string,
+  views: Record<string, GpuView>,
+  length: number,
+  perGroup: number,
+): { views: GpuView[]; grid: [number, number] } {
+  return {
+    views: Object.entries(views).map(([name, view]) => quadView(kernel, name, view, length)),
+    grid: grid2d(gpu, Math.ceil(length / 4), perGroup),
+  };
 }
