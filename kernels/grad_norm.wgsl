@@ -1,13 +1,14 @@
 // Global L2 norm of a flat buffer, out[0] = sqrt(sum x²), in two passes:
 //   grad_norm_partial   workgroup g sums the squares of its CHUNK · WG_X quads of elements
-//                       (each invocation CHUNK of them, WG_X apart, then a tree in workgroup
-//                       memory) into partials[g]; 2-D grid of 1-D workgroups (src/ops/grid.ts).
+//                       (each invocation CHUNK of them, WG_X apart, then `workgroup_sum`) into
+//                       partials[g]; 2-D grid of 1-D workgroups (src/ops/grid.ts).
 //                       x is read as vec4s (src/ops/shapes.ts quadView: on llvmpipe a vec4
 //                       storage access costs about what a scalar one does); components past
 //                       `length` count as zero
 //   grad_norm_final     one workgroup sums the partials and writes the square root
 // Sums stay short (CHUNK terms per invocation, then trees), which keeps float32 rounding near
-// 1e-7 relative for millions of elements.
+// 1e-7 relative for millions of elements. `workgroup_sum` comes from a companion file for the
+// device (src/ops/workgroup_sum.ts: one subgroup's subgroupAdd, or a tree in workgroup memory).
 
 override WG_X: u32 = 64;
 override CHUNK: u32 = 128;
@@ -18,23 +19,6 @@ struct Shape {
 }
 
 @group(0) @binding(0) var<uniform> shape: Shape;
-
-var<workgroup> scratch: array<f32, WG_X>;
-
-// Sum of `value` over the workgroup; every invocation gets the result.
-fn workgroup_sum(t: u32, value: f32) -> f32 {
-  scratch[t] = value;
-  workgroupBarrier();
-  for (var stride = WG_X / 2u; stride > 0u; stride = stride / 2u) {
-    if (t < stride) {
-      scratch[t] = scratch[t] + scratch[t + stride];
-    }
-    workgroupBarrier();
-  }
-  let total = scratch[0];
-  workgroupBarrier();
-  return total;
-}
 
 @group(0) @binding(1) var<storage, read> part_x: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> part_out: array<f32>;

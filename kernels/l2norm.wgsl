@@ -1,7 +1,9 @@
 // Row-wise L2 normalization, as PyTorch's F.normalize(x, dim=1, eps):
 //   forward   y = x / max(|x|, eps), norm = |x|
 //   backward  dx += (dy - y (y . dy)) / |x|      (dx += dy / eps where |x| < eps)
-// One workgroup per row; WG_X threads stride over the row and reduce in shared memory.
+// One workgroup per row; WG_X threads stride over the row and reduce with `workgroup_sum`, which
+// a companion file defines for the device (src/ops/workgroup_sum.ts: one subgroup's subgroupAdd,
+// or a tree in workgroup memory).
 
 override WG_X: u32 = 64;
 
@@ -12,23 +14,6 @@ struct Shape {
 }
 
 @group(0) @binding(0) var<uniform> shape: Shape;
-
-var<workgroup> partial: array<f32, WG_X>;
-
-// Sum of `partial` over the workgroup; every thread gets the result.
-fn workgroup_sum(t: u32, value: f32) -> f32 {
-  partial[t] = value;
-  workgroupBarrier();
-  for (var stride = WG_X / 2u; stride > 0u; stride = stride / 2u) {
-    if (t < stride) {
-      partial[t] = partial[t] + partial[t + stride];
-    }
-    workgroupBarrier();
-  }
-  let total = partial[0];
-  workgroupBarrier();
-  return total;
-}
 
 @group(0) @binding(1) var<storage, read> fwd_x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> fwd_y: array<f32>;

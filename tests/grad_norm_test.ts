@@ -1,6 +1,7 @@
 import { gradNorm } from "../src/ops/grad_norm.ts";
 import * as twin from "../src/reference/grad_norm.ts";
-import { assertClose, f32, f64, gpuTest, randn, Rng } from "./util/check.ts";
+import type { GpuContext } from "../src/gpu/context.ts";
+import { assertClose, f32, f64, gpuTest, randn, Rng, withoutSubgroups } from "./util/check.ts";
 import { throws } from "node:assert/strict";
 
 Deno.test("grad norm twin", () => {
@@ -9,9 +10,10 @@ Deno.test("grad norm twin", () => {
   assertClose(out, [13], { atol: 0, rtol: 1e-15 }, "norm");
 });
 
-gpuTest("grad norm GPU matches twin up to a few million elements", async (gpu) => {
+/** GPU vs twin for each length. */
+async function compare(gpu: GpuContext, lengths: number[]) {
   const rng = new Rng(1);
-  for (const n of [1, 7, 33, 257, 1000, 8192, 8193, 100_000, 5_000_000]) {
+  for (const n of lengths) {
     // Mixed magnitudes, as gradients of different layers have.
     const x = f64(f32(randn(rng, n).map((v, i) => v * 10 ** ((i % 7) - 3))));
     const expected = new Float64Array(1);
@@ -20,7 +22,17 @@ gpuTest("grad norm GPU matches twin up to a few million elements", async (gpu) =
     await gpu.run(gradNorm(gpu, gx, out, { length: n }));
     assertClose(await gpu.read(out), expected, { atol: 0, rtol: 2e-6 }, `norm n=${n}`);
   }
-});
+}
+
+gpuTest(
+  "grad norm GPU matches twin up to a few million elements",
+  (gpu) => compare(gpu, [1, 7, 33, 257, 1000, 8192, 8193, 100_000, 5_000_000]),
+);
+
+gpuTest(
+  "grad norm GPU without subgroups (a tree in workgroup memory) matches twin",
+  () => withoutSubgroups((plain) => compare(plain, [1, 7, 33, 1000, 32_769, 100_000])),
+);
 
 gpuTest("grad norm GPU on a view inside a larger buffer, prepared once and rerun", async (gpu) => {
   const n = 5000, skip = 64; // 64 floats = 256 bytes, the view offset alignment

@@ -1,6 +1,16 @@
 import { l2normBackward, l2normForward } from "../src/ops/l2norm.ts";
 import * as twin from "../src/reference/l2norm.ts";
-import { assertClose, f32, f64, gpuTest, numericGradient, randn, Rng } from "./util/check.ts";
+import type { GpuContext } from "../src/gpu/context.ts";
+import {
+  assertClose,
+  f32,
+  f64,
+  gpuTest,
+  numericGradient,
+  randn,
+  Rng,
+  withoutSubgroups,
+} from "./util/check.ts";
 
 const EPS = 1e-12;
 
@@ -23,9 +33,10 @@ Deno.test("l2norm twin: backward matches finite differences", () => {
   }
 });
 
-gpuTest("l2norm GPU matches twin (forward, accumulating backward)", async (gpu) => {
+/** GPU vs twin over edge shapes: forward, and backward accumulating onto nonzero gradients. */
+async function compare(gpu: GpuContext, shapes: number[][]) {
   const rng = new Rng(2);
-  for (const [rows, dim] of [[1, 1], [7, 33], [33, 257], [1000, 512], [5, 1000]]) {
+  for (const [rows, dim] of shapes) {
     const shape = { rows, dim, eps: EPS };
     const n = rows * dim;
     const x = f64(f32(randn(rng, n)));
@@ -47,7 +58,17 @@ gpuTest("l2norm GPU matches twin (forward, accumulating backward)", async (gpu) 
     assertClose(rn, norm, { atol: 1e-5, rtol: 1e-5 }, `norm ${rows}x${dim}`);
     assertClose(rdx, dx, { atol: 1e-4, rtol: 1e-4 }, `dx ${rows}x${dim}`);
   }
-});
+}
+
+gpuTest(
+  "l2norm GPU matches twin (forward, accumulating backward)",
+  (gpu) => compare(gpu, [[1, 1], [7, 33], [33, 257], [1000, 512], [5, 1000]]),
+);
+
+gpuTest(
+  "l2norm GPU without subgroups (a tree in workgroup memory) matches twin",
+  () => withoutSubgroups((plain) => compare(plain, [[1, 1], [7, 33], [33, 257], [5, 1000]])),
+);
 
 gpuTest("l2norm rejects a short buffer with a clear error", (gpu) => {
   const x = gpu.storage(10), y = gpu.storage(12), n = gpu.storage(2);

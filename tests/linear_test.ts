@@ -1,5 +1,4 @@
-import { GpuContext, tryGetGpu } from "../src/gpu/context.ts";
-import { LLVMPIPE_WIDTH_VARIABLE } from "../src/gpu/software_vectors.ts";
+import type { GpuContext } from "../src/gpu/context.ts";
 import {
   gemm,
   gemmLanes,
@@ -8,7 +7,16 @@ import {
   type LinearShape,
 } from "../src/ops/linear.ts";
 import * as twin from "../src/reference/linear.ts";
-import { assertClose, f32, f64, gpuTest, numericGradient, randn, Rng } from "./util/check.ts";
+import {
+  assertClose,
+  f32,
+  f64,
+  gpuTest,
+  numericGradient,
+  randn,
+  Rng,
+  withoutSubgroups,
+} from "./util/check.ts";
 
 Deno.test("linear twin: backward matches finite differences", () => {
   const rng = new Rng(1);
@@ -72,9 +80,7 @@ async function compare(gpu: GpuContext, rng: Rng, shape: LinearShape, withDx: bo
   assertClose(rdb, db, tol(M), `db ${at}`);
 }
 
-const EDGE_SHAPES_TEST = "linear GPU matches twin on edge shapes (forward, accumulating backward)";
-
-gpuTest(EDGE_SHAPES_TEST, async (gpu) => {
+gpuTest("linear GPU matches twin on edge shapes (forward, accumulating backward)", async (gpu) => {
   console.log(`${gpu.info.name}: GEMM lanes ${gemmLanes(gpu)}, subgroups ${gpu.info.subgroupSize}`);
   const rng = new Rng(2);
   for (
@@ -101,41 +107,15 @@ gpuTest(EDGE_SHAPES_TEST, async (gpu) => {
 
 gpuTest(
   "linear GPU without subgroups (each lane loads A's shared rows) matches twin",
-  async (gpu) => {
-    // The process-wide context uses subgroup broadcasts where the device has them; a second one
-    // on the same adapter runs the other shared_rows library.
-    const lanes = await GpuContext.create({ subgroups: false });
-    try {
-      if (lanes.info.subgroupSize) throw new Error("subgroups: false was not honoured");
+  (gpu) =>
+    withoutSubgroups(async (lanes) => {
       const rng = new Rng(5);
       for (const [M, K, N] of [[1, 1, 1], [33, 257, 17], [257, 33, 70], [100, 64, 300]]) {
         await compare(lanes, rng, { rows: M, inDim: K, outDim: N }, true);
       }
       console.log(`default context: subgroups ${gpu.info.subgroupSize || "off"}`);
-    } finally {
-      lanes.device.destroy();
-    }
-  },
+    }),
 );
-
-// llvmpipe picks its vector width (8 or 16 lanes) once per process: on a CPU with AVX-512 the
-// process runs 16-lane GEMMs, and a child process with 256-bit vectors runs the 8-lane ones.
-const llvmpipeWidth = /llvmpipe \(.*, (\d+) bits\)/.exec((await tryGetGpu())?.info.name ?? "")?.[1];
-Deno.test({
-  name: "linear GPU with llvmpipe's other vector width (a child process) matches twin",
-  // Runs where llvmpipe uses 512-bit vectors (a CPU with AVX-512; 256 bits is Mesa's default).
-  ignore: llvmpipeWidth !== "512",
-  fn: async () => {
-    const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-      args: ["test", "-A", "--filter", EDGE_SHAPES_TEST, new URL(import.meta.url).pathname],
-      env: { [LLVMPIPE_WIDTH_VARIABLE]: "256", NO_COLOR: "1" },
-    }).output();
-    const out = new TextDecoder().decode(stdout) + new TextDecoder().decode(stderr);
-    if (code !== 0 || !/\b1 passed \| 0 failed/.test(out) || !out.includes("GEMM lanes 8")) {
-      throw new Error(`the 256-bit child run failed or ran something else (exit ${code}):\n${out}`);
-    }
-  },
-});
 
 gpuTest(
   "linear GPU: x and y in one buffer, chunks past the texture size, transposed B",

@@ -9,6 +9,7 @@ import type { GpuContext } from "../gpu/context.ts";
 import type { Dispatch, GpuView, KernelSpec } from "../gpu/kernel.ts";
 import type { GradNormShape } from "../reference/grad_norm.ts";
 import { checkLength, quadDispatch } from "./shapes.ts";
+import { withWorkgroupSum, workgroupSumSize } from "./workgroup_sum.ts";
 
 export type { GradNormShape } from "../reference/grad_norm.ts";
 
@@ -16,7 +17,10 @@ const WG = 64;
 /** Elements each invocation of the first pass sums. */
 const CHUNK = 128;
 
-/** `grad_norm_partial`: uniform, x, partials (one per workgroup). */
+/**
+ * `grad_norm_partial`: uniform, x, partials (one per workgroup). {@link gradNorm} prepares it with
+ * the device's `workgroup_sum` and workgroup size (src/ops/workgroup_sum.ts).
+ */
 export const GRAD_NORM_PARTIAL: KernelSpec = {
   name: "grad_norm_partial",
   file: "grad_norm.wgsl",
@@ -26,7 +30,7 @@ export const GRAD_NORM_PARTIAL: KernelSpec = {
   bindings: ["uniform", "read", "write"],
 };
 
-/** `grad_norm_final`: uniform, partials, out (one element). */
+/** `grad_norm_final`: uniform, partials, out (one element); prepared as `grad_norm_partial`. */
 export const GRAD_NORM_FINAL: KernelSpec = {
   name: "grad_norm_final",
   file: "grad_norm.wgsl",
@@ -37,7 +41,9 @@ export const GRAD_NORM_FINAL: KernelSpec = {
 
 /**
  * Prepares the two passes that write `sqrt(sum x²)` over `length` elements to `out[0]`. Each
- * call allocates a small scratch buffer (one float per 32,768 elements): prepare once, encode
+ * call allocates a small scratch buffer (one float per workgroup, which covers 128 quads per
+ * invocation: 8,192 elements with 16-lane subgroups, 32,768 with 64 invocations): prepare once,
+ * encode
  * every step.
  * @example
  * ```ts
@@ -54,11 +60,15 @@ export function gradNorm(
 ): Dispatch[] {
   const { length } = shape;
   checkLength("grad_norm", { x: [x, length], out: [out, 1] });
-  const { views, grid } = quadDispatch(gpu, "grad_norm", { x }, length, CHUNK * WG);
+  const perGroup = CHUNK * workgroupSumSize(gpu);
+  const { views, grid } = quadDispatch(gpu, "grad_norm", { x }, length, perGroup);
   const count = grid[0] * grid[1];
   const partials = gpu.storage(count, "grad_norm partials");
   return [
-    gpu.prepare(GRAD_NORM_PARTIAL, [{ u32: length }], [...views, partials], grid),
-    gpu.prepare(GRAD_NORM_FINAL, [{ u32: count }], [partials, out], 1),
+    gpu.prepare(withWorkgroupSum(gpu, GRAD_NORM_PARTIAL), [{ u32: length }], [
+      ...views,
+      partials,
+    ], grid),
+    gpu.prepare(withWorkgroupSum(gpu, GRAD_NORM_FINAL), [{ u32: count }], [partials, out], 1),
   ];
 }

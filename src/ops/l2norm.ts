@@ -9,12 +9,16 @@ import type { GpuContext } from "../gpu/context.ts";
 import type { Dispatch, GpuView, KernelSpec } from "../gpu/kernel.ts";
 import type { L2NormShape } from "../reference/l2norm.ts";
 import { checkLength } from "./shapes.ts";
+import { withWorkgroupSum } from "./workgroup_sum.ts";
 
 export type { L2NormShape } from "../reference/l2norm.ts";
 
 const WG = 64;
 
-/** `l2norm_forward`: uniform, x, y, norm. */
+/**
+ * `l2norm_forward`: uniform, x, y, norm. {@link l2normForward} prepares it with the device's
+ * `workgroup_sum` and workgroup size (src/ops/workgroup_sum.ts).
+ */
 export const L2NORM_FORWARD: KernelSpec = {
   name: "l2norm_forward",
   file: "l2norm.wgsl",
@@ -23,7 +27,7 @@ export const L2NORM_FORWARD: KernelSpec = {
   bindings: ["uniform", "read", "write", "write"],
 };
 
-/** `l2norm_backward`: uniform, y, norm, dy, dx (accumulated). */
+/** `l2norm_backward`: uniform, y, norm, dy, dx (accumulated); prepared as `l2norm_forward`. */
 export const L2NORM_BACKWARD: KernelSpec = {
   name: "l2norm_backward",
   file: "l2norm.wgsl",
@@ -49,7 +53,7 @@ export function l2normForward(
 ): Dispatch {
   const { rows, dim } = shape;
   checkLength("l2norm_forward", { x: [x, rows * dim], y: [y, rows * dim], norm: [norm, rows] });
-  return gpu.prepare(L2NORM_FORWARD, uniforms(shape), [x, y, norm], rows);
+  return gpu.prepare(withWorkgroupSum(gpu, L2NORM_FORWARD), uniforms(shape), [x, y, norm], rows);
 }
 
 /**
@@ -70,7 +74,8 @@ export function l2normBackward(
   const { rows, dim } = shape;
   const n = rows * dim;
   checkLength("l2norm_backward", { y: [y, n], norm: [norm, rows], dy: [dy, n], dx: [dx, n] });
-  return gpu.prepare(L2NORM_BACKWARD, uniforms(shape), [y, norm, dy, dx], rows);
+  const spec = withWorkgroupSum(gpu, L2NORM_BACKWARD);
+  return gpu.prepare(spec, uniforms(shape), [y, norm, dy, dx], rows);
 }
 
 function uniforms(s: L2NormShape) {

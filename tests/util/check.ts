@@ -6,7 +6,7 @@
  * @module
  */
 
-import { type GpuContext, tryGetGpu } from "../../src/gpu/context.ts";
+import { GpuContext, tryGetGpu } from "../../src/gpu/context.ts";
 import { Rng } from "../../src/util/rng.ts";
 
 /** Tolerance: |a - e| <= atol + rtol * |e| elementwise. */
@@ -120,6 +120,25 @@ export function gpuTest(name: string, fn: (gpu: GpuContext) => Promise<void> | v
       await fn(gpu);
     },
   });
+}
+
+/**
+ * Runs `fn` on a second context of the same adapter without subgroups, where kernels use their
+ * variants for such devices (the process-wide context uses subgroups where the device has them),
+ * and destroys it afterwards.
+ * @example
+ * ```ts
+ * gpuTest("l2norm without subgroups", () => withoutSubgroups(async (plain) => { await plain.run([]); }));
+ * ```
+ */
+export async function withoutSubgroups(fn: (gpu: GpuContext) => Promise<void>): Promise<void> {
+  const plain = await GpuContext.create({ subgroups: false });
+  try {
+    if (plain.info.subgroupSize) throw new Error("subgroups: false was not honoured");
+    await fn(plain);
+  } finally {
+    plain.device.destroy();
+  }
 }
 
 /** float64 copy of a float32 array (twins run in float64). */

@@ -1,0 +1,42 @@
+/**
+ * The `workgroup_sum` that row-reducing kernels (`l2norm`, `grad_norm`) call, in the variant the
+ * device allows: `subgroupAdd` over a workgroup that is exactly one subgroup
+ * (`kernels/workgroup_sum_subgroup.wgsl`, where `gpu.info.subgroupSize` is set), else a tree in
+ * workgroup memory over 64 invocations (`kernels/workgroup_sum_shared.wgsl`). The kernels stride
+ * over their rows by the workgroup size, so either serves every shape.
+ *
+ * @module
+ */
+
+import type { GpuContext } from "../gpu/context.ts";
+import type { KernelSpec } from "../gpu/kernel.ts";
+
+/** Workgroup size of the shared-memory variant (a power of two). */
+const SHARED_WG = 64;
+
+/**
+ * Invocations per workgroup of a kernel that calls `workgroup_sum`: one subgroup where the device
+ * has subgroups, else 64.
+ * @example
+ * ```ts
+ * // const grid = grid2d(gpu, n, workgroupSumSize(gpu));
+ * ```
+ */
+export function workgroupSumSize(gpu: GpuContext): number {
+  return gpu.info.subgroupSize || SHARED_WG;
+}
+
+/**
+ * `spec` with the `workgroup_sum` library for this device and {@link workgroupSumSize} as its
+ * workgroup size.
+ * @example
+ * ```ts
+ * // gpu.prepare(withWorkgroupSum(gpu, L2NORM_FORWARD), uniforms, views, rows);
+ * ```
+ */
+export function withWorkgroupSum(gpu: GpuContext, spec: KernelSpec): KernelSpec {
+  const library = gpu.info.subgroupSize
+    ? "workgroup_sum_subgroup.wgsl"
+    : "workgroup_sum_shared.wgsl";
+  return { ...spec, library, workgroupSize: [workgroupSumSize(gpu)] };
+}

@@ -1,0 +1,30 @@
+import { tryGetGpu } from "../src/gpu/context.ts";
+import { LLVMPIPE_WIDTH_VARIABLE } from "../src/gpu/software_vectors.ts";
+
+// llvmpipe picks its vector width, and so its subgroup size, once per process: on a CPU with
+// AVX-512 this process runs 16-lane subgroups, and a child process with 256-bit vectors runs the
+// kernels that depend on the subgroup size (the GEMM's shared rows, workgroup_sum) with 8.
+const CHILD_TESTS = [
+  "linear_test.ts", // "linear GPU matches twin on edge shapes …" prints "GEMM lanes N"
+  "l2norm_test.ts",
+  "grad_norm_test.ts",
+];
+const llvmpipeWidth = /llvmpipe \(.*, (\d+) bits\)/.exec((await tryGetGpu())?.info.name ?? "")?.[1];
+
+Deno.test({
+  name: "GPU kernels with llvmpipe's other vector width (8-lane subgroups, a child process)",
+  // Runs where llvmpipe uses 512-bit vectors (a CPU with AVX-512; 256 bits is Mesa's default).
+  ignore: llvmpipeWidth !== "512",
+  fn: async () => {
+    const files = CHILD_TESTS.map((f) => new URL(f, import.meta.url).pathname);
+    const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+      args: ["test", "-A", "--filter", "/GPU matches twin/", ...files],
+      env: { [LLVMPIPE_WIDTH_VARIABLE]: "256", NO_COLOR: "1" },
+    }).output();
+    const out = new TextDecoder().decode(stdout) + new TextDecoder().decode(stderr);
+    const ran = /\b3 passed \| 0 failed/.test(out) && out.includes("GEMM lanes 8, subgroups 8");
+    if (code !== 0 || !ran) {
+      throw new Error(`the 256-bit child run failed or ran something else (exit ${code}):\n${out}`);
+    }
+  },
+});
