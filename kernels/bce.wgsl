@@ -25,8 +25,6 @@ fn log1p(x: f32) -> f32 {
 
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 
-var<workgroup> sums: array<f32, WG_X>;
-
 @compute @workgroup_size(WG_X)
 fn bce_forward(@builtin(local_invocation_id) lid: vec3<u32>) {
   var total = 0.0;
@@ -34,16 +32,9 @@ fn bce_forward(@builtin(local_invocation_id) lid: vec3<u32>) {
     let x = logits[i];
     total += max(x, 0.0) - x * f32(labels[i]) + log1p(exp(-abs(x)));
   }
-  sums[lid.x] = total;
-  workgroupBarrier();
-  for (var stride = WG_X / 2u; stride > 0u; stride /= 2u) {
-    if (lid.x < stride) {
-      sums[lid.x] += sums[lid.x + stride];
-    }
-    workgroupBarrier();
-  }
+  let sum = workgroup_sum(lid.x, total);
   if (lid.x == 0u) {
-    out[0] = sums[0] / f32(shape.n);
+    out[0] = sum / f32(shape.n);
   }
 }
 

@@ -47,8 +47,6 @@ fn clip_loss_lse(@builtin(global_invocation_id) gid: vec3<u32>) {
 @group(0) @binding(2) var<storage, read> lse: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 
-var<workgroup> sums: array<f32, WG_X>;
-
 @compute @workgroup_size(WG_X)
 fn clip_loss_forward(@builtin(local_invocation_id) lid: vec3<u32>) {
   let n = shape.n;
@@ -56,16 +54,9 @@ fn clip_loss_forward(@builtin(local_invocation_id) lid: vec3<u32>) {
   for (var i = lid.x; i < n; i += WG_X) {
     total += lse[i] + lse[n + i] - 2.0 * logits[i * n + i];
   }
-  sums[lid.x] = total;
-  workgroupBarrier();
-  for (var stride = WG_X / 2u; stride > 0u; stride /= 2u) {
-    if (lid.x < stride) {
-      sums[lid.x] += sums[lid.x + stride];
-    }
-    workgroupBarrier();
-  }
+  let sum = workgroup_sum(lid.x, total);
   if (lid.x == 0u) {
-    out[0] = sums[0] / f32(2u * n);
+    out[0] = sum / f32(2u * n);
   }
 }
 

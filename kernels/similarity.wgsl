@@ -91,8 +91,6 @@ fn similarity_backward_v(@builtin(global_invocation_id) gid: vec3<u32>) {
 @group(0) @binding(2) var<storage, read> partials: array<f32>;
 @group(0) @binding(3) var<storage, read_write> dt: array<f32>;
 
-var<workgroup> sums: array<f32, WG_X>;
-
 @compute @workgroup_size(WG_X)
 fn similarity_backward_t(@builtin(local_invocation_id) lid: vec3<u32>) {
   let count = ((shape.rows + 7u) / 8u) * ((shape.dim + 7u) / 8u);
@@ -100,15 +98,8 @@ fn similarity_backward_t(@builtin(local_invocation_id) lid: vec3<u32>) {
   for (var p = lid.x; p < count; p += WG_X) {
     total += partials[p];
   }
-  sums[lid.x] = total;
-  workgroupBarrier();
-  for (var stride = WG_X / 2u; stride > 0u; stride /= 2u) {
-    if (lid.x < stride) {
-      sums[lid.x] += sums[lid.x + stride];
-    }
-    workgroupBarrier();
-  }
+  let sum = workgroup_sum(lid.x, total);
   if (lid.x == 0u && exp(t[0]) < MAX_SCALE) {
-    dt[0] = dt[0] + logit_scale() * sums[0];
+    dt[0] = dt[0] + logit_scale() * sum;
   }
 }

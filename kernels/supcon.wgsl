@@ -62,8 +62,6 @@ fn supcon_rows(@builtin(global_invocation_id) gid: vec3<u32>) {
 @group(0) @binding(2) var<storage, read_write> fwd_out: array<f32>;
 @group(0) @binding(3) var<storage, read_write> fwd_anchors: array<f32>;
 
-var<workgroup> sums: array<vec2<f32>, WG_X>;
-
 @compute @workgroup_size(WG_X)
 fn supcon_forward(@builtin(local_invocation_id) lid: vec3<u32>) {
   let n = shape.n;
@@ -73,17 +71,10 @@ fn supcon_forward(@builtin(local_invocation_id) lid: vec3<u32>) {
       total += vec2<f32>(fwd_stats[2u * n + i], 1.0);
     }
   }
-  sums[lid.x] = total;
-  workgroupBarrier();
-  for (var stride = WG_X / 2u; stride > 0u; stride /= 2u) {
-    if (lid.x < stride) {
-      sums[lid.x] += sums[lid.x + stride];
-    }
-    workgroupBarrier();
-  }
+  let losses = workgroup_sum(lid.x, total.x);
+  let anchors = workgroup_sum(lid.x, total.y);
   if (lid.x == 0u) {
-    let anchors = sums[0].y;
-    fwd_out[0] = select(0.0, sums[0].x / anchors, anchors > 0.0);
+    fwd_out[0] = select(0.0, losses / anchors, anchors > 0.0);
     fwd_anchors[0] = anchors;
   }
 }

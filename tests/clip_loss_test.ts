@@ -1,6 +1,15 @@
 import { clipLossBackward, clipLossForward } from "../src/ops/clip_loss.ts";
 import * as twin from "../src/reference/clip_loss.ts";
-import { assertClose, f32, f64, gpuTest, numericGradient, randn, Rng } from "./util/check.ts";
+import {
+  assertClose,
+  f32,
+  f64,
+  gpuTest,
+  gpuTestVariants,
+  numericGradient,
+  randn,
+  Rng,
+} from "./util/check.ts";
 
 Deno.test("clip loss twin: backward matches finite differences", () => {
   const rng = new Rng(1);
@@ -27,7 +36,7 @@ Deno.test("clip loss twin: matches the definition and stays finite at large logi
   assertClose(out, [0], { atol: 1e-12, rtol: 0 }, "large logits");
 });
 
-gpuTest("clip loss GPU matches twin (forward, accumulating backward)", async (gpu) => {
+gpuTestVariants("clip loss GPU matches twin (forward, accumulating backward)", async (gpu) => {
   const rng = new Rng(2);
   for (const [n, scale] of [[1, 1], [7, 10], [33, 30], [257, 14], [300, 100]]) {
     const logits = f64(f32(randn(rng, n * n, scale)));

@@ -1,7 +1,7 @@
 import { gradNorm } from "../src/ops/grad_norm.ts";
 import * as twin from "../src/reference/grad_norm.ts";
 import type { GpuContext } from "../src/gpu/context.ts";
-import { assertClose, f32, f64, gpuTest, randn, Rng, withoutSubgroups } from "./util/check.ts";
+import { assertClose, f32, f64, gpuTest, gpuTestVariants, randn, Rng } from "./util/check.ts";
 import { throws } from "node:assert/strict";
 
 Deno.test("grad norm twin", () => {
@@ -24,14 +24,9 @@ async function compare(gpu: GpuContext, lengths: number[]) {
   }
 }
 
-gpuTest(
+gpuTestVariants(
   "grad norm GPU matches twin up to a few million elements",
-  (gpu) => compare(gpu, [1, 7, 33, 257, 1000, 8192, 8193, 100_000, 5_000_000]),
-);
-
-gpuTest(
-  "grad norm GPU without subgroups (a tree in workgroup memory) matches twin",
-  () => withoutSubgroups((plain) => compare(plain, [1, 7, 33, 1000, 32_769, 100_000])),
+  (gpu) => compare(gpu, [1, 7, 33, 257, 1000, 8192, 8193, 32_769, 100_000, 5_000_000]),
 );
 
 gpuTest("grad norm GPU on a view inside a larger buffer, prepared once and rerun", async (gpu) => {

@@ -6,10 +6,10 @@ import {
   f32,
   f64,
   gpuTest,
+  gpuTestVariants,
   numericGradient,
   randn,
   Rng,
-  withoutSubgroups,
 } from "./util/check.ts";
 
 const EPS = 1e-12;
@@ -60,14 +60,9 @@ async function compare(gpu: GpuContext, shapes: number[][]) {
   }
 }
 
-gpuTest(
+gpuTestVariants(
   "l2norm GPU matches twin (forward, accumulating backward)",
   (gpu) => compare(gpu, [[1, 1], [7, 33], [33, 257], [1000, 512], [5, 1000]]),
-);
-
-gpuTest(
-  "l2norm GPU without subgroups (a tree in workgroup memory) matches twin",
-  () => withoutSubgroups((plain) => compare(plain, [[1, 1], [7, 33], [33, 257], [5, 1000]])),
 );
 
 gpuTest("l2norm rejects a short buffer with a clear error", (gpu) => {

@@ -1,6 +1,15 @@
 import { similarityBackward, similarityForward } from "../src/ops/similarity.ts";
 import * as twin from "../src/reference/similarity.ts";
-import { assertClose, f32, f64, gpuTest, numericGradient, randn, Rng } from "./util/check.ts";
+import {
+  assertClose,
+  f32,
+  f64,
+  gpuTest,
+  gpuTestVariants,
+  numericGradient,
+  randn,
+  Rng,
+} from "./util/check.ts";
 
 Deno.test("similarity twin: backward matches finite differences (below and above the cap)", () => {
   const rng = new Rng(1);
@@ -27,7 +36,7 @@ Deno.test("similarity twin: backward matches finite differences (below and above
   }
 });
 
-gpuTest("similarity GPU matches twin (forward, accumulating backward)", async (gpu) => {
+gpuTestVariants("similarity GPU matches twin (forward, accumulating backward)", async (gpu) => {
   const rng = new Rng(2);
   const cases = [
     [1, 1, 1, 0.5],

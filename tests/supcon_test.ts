@@ -1,6 +1,15 @@
 import { supconBackward, supconForward } from "../src/ops/supcon.ts";
 import * as twin from "../src/reference/supcon.ts";
-import { assertClose, f32, f64, gpuTest, numericGradient, randn, Rng } from "./util/check.ts";
+import {
+  assertClose,
+  f32,
+  f64,
+  gpuTest,
+  gpuTestVariants,
+  numericGradient,
+  randn,
+  Rng,
+} from "./util/check.ts";
 
 /** `n` random rows of length `dim`, L2-normalized (as the loss sees them in training). */
 function unitRows(rng: Rng, n: number, dim: number): Float64Array {
@@ -42,7 +51,7 @@ Deno.test("supcon twin: matches the definition on a hand-sized case", () => {
   assertClose(out, [0], { atol: 0, rtol: 0 }, "no positives");
 });
 
-gpuTest("supcon GPU matches twin (forward, accumulating backward)", async (gpu) => {
+gpuTestVariants("supcon GPU matches twin (forward, accumulating backward)", async (gpu) => {
   const rng = new Rng(2);
   const cases = [
     [1, 4, 1, 0.1], // one embedding: no positives

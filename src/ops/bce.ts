@@ -9,6 +9,7 @@ import type { GpuContext } from "../gpu/context.ts";
 import { type Dispatch, type GpuView, groups, type KernelSpec } from "../gpu/kernel.ts";
 import type { BceBackwardShape, BceShape } from "../reference/bce.ts";
 import { checkLength } from "./shapes.ts";
+import { withWorkgroupSum, WORKGROUP_SUM_LIBRARY } from "./workgroup_sum.ts";
 
 export type { BceBackwardShape, BceShape } from "../reference/bce.ts";
 
@@ -18,6 +19,7 @@ const WG = 64;
 export const BCE_FORWARD: KernelSpec = {
   name: "bce_forward",
   file: "bce.wgsl",
+  library: WORKGROUP_SUM_LIBRARY,
   entryPoint: "bce_forward",
   workgroupSize: [WG],
   bindings: ["uniform", "read", "read", "write"],
@@ -27,6 +29,7 @@ export const BCE_FORWARD: KernelSpec = {
 export const BCE_BACKWARD: KernelSpec = {
   name: "bce_backward",
   file: "bce.wgsl",
+  library: WORKGROUP_SUM_LIBRARY,
   entryPoint: "bce_backward",
   workgroupSize: [WG],
   bindings: ["uniform", "read", "read", "write"],
@@ -49,7 +52,7 @@ export function bceForward(
 ): Dispatch {
   const { n } = shape;
   checkLength("bce_forward", { logits: [logits, n], labels: [labels, n], out: [out, 1] });
-  return gpu.prepare(BCE_FORWARD, uniforms(n, 0), [logits, labels, out], 1);
+  return gpu.prepare(withWorkgroupSum(gpu, BCE_FORWARD), uniforms(n, 0), [logits, labels, out], 1);
 }
 
 /**

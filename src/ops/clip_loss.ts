@@ -12,6 +12,7 @@ import type { GpuContext } from "../gpu/context.ts";
 import { type Dispatch, type GpuView, groups, type KernelSpec } from "../gpu/kernel.ts";
 import type { ClipLossBackwardShape, ClipLossShape } from "../reference/clip_loss.ts";
 import { checkLength } from "./shapes.ts";
+import { withWorkgroupSum, WORKGROUP_SUM_LIBRARY } from "./workgroup_sum.ts";
 
 export type { ClipLossBackwardShape, ClipLossShape } from "../reference/clip_loss.ts";
 
@@ -22,6 +23,7 @@ const FILE = "clip_loss.wgsl";
 export const CLIP_LOSS_LSE: KernelSpec = {
   name: "clip_loss_lse",
   file: FILE,
+  library: WORKGROUP_SUM_LIBRARY,
   entryPoint: "clip_loss_lse",
   workgroupSize: [WG],
   bindings: ["uniform", "read", "write"],
@@ -31,6 +33,7 @@ export const CLIP_LOSS_LSE: KernelSpec = {
 export const CLIP_LOSS_FORWARD: KernelSpec = {
   name: "clip_loss_forward",
   file: FILE,
+  library: WORKGROUP_SUM_LIBRARY,
   entryPoint: "clip_loss_forward",
   workgroupSize: [WG],
   bindings: ["uniform", "read", "read", "write"],
@@ -40,6 +43,7 @@ export const CLIP_LOSS_FORWARD: KernelSpec = {
 export const CLIP_LOSS_BACKWARD: KernelSpec = {
   name: "clip_loss_backward",
   file: FILE,
+  library: WORKGROUP_SUM_LIBRARY,
   entryPoint: "clip_loss_backward",
   workgroupSize: [WG],
   bindings: ["uniform", "read", "read", "write"],
@@ -66,7 +70,7 @@ export function clipLossForward(
   const u = uniforms(n, 0);
   return [
     gpu.prepare(CLIP_LOSS_LSE, u, [logits, lse], groups(2 * n, WG)),
-    gpu.prepare(CLIP_LOSS_FORWARD, u, [logits, lse, out], 1),
+    gpu.prepare(withWorkgroupSum(gpu, CLIP_LOSS_FORWARD), u, [logits, lse, out], 1),
   ];
 }
 

@@ -9,7 +9,7 @@ import type { GpuContext } from "../gpu/context.ts";
 import type { Dispatch, GpuView, KernelSpec } from "../gpu/kernel.ts";
 import type { GradNormShape } from "../reference/grad_norm.ts";
 import { checkLength, quadDispatch } from "./shapes.ts";
-import { withWorkgroupSum, workgroupSumSize } from "./workgroup_sum.ts";
+import { withWorkgroupSum, WORKGROUP_SUM_LIBRARY, workgroupSumSize } from "./workgroup_sum.ts";
 
 export type { GradNormShape } from "../reference/grad_norm.ts";
 
@@ -24,6 +24,7 @@ const CHUNK = 128;
 export const GRAD_NORM_PARTIAL: KernelSpec = {
   name: "grad_norm_partial",
   file: "grad_norm.wgsl",
+  library: WORKGROUP_SUM_LIBRARY,
   entryPoint: "grad_norm_partial",
   workgroupSize: [WG],
   constants: { CHUNK },
@@ -34,6 +35,7 @@ export const GRAD_NORM_PARTIAL: KernelSpec = {
 export const GRAD_NORM_FINAL: KernelSpec = {
   name: "grad_norm_final",
   file: "grad_norm.wgsl",
+  library: WORKGROUP_SUM_LIBRARY,
   entryPoint: "grad_norm_final",
   workgroupSize: [WG],
   bindings: ["uniform", "read", "write"],

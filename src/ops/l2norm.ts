@@ -9,7 +9,7 @@ import type { GpuContext } from "../gpu/context.ts";
 import type { Dispatch, GpuView, KernelSpec } from "../gpu/kernel.ts";
 import type { L2NormShape } from "../reference/l2norm.ts";
 import { checkLength } from "./shapes.ts";
-import { withWorkgroupSum } from "./workgroup_sum.ts";
+import { withWorkgroupSum, WORKGROUP_SUM_LIBRARY } from "./workgroup_sum.ts";
 
 export type { L2NormShape } from "../reference/l2norm.ts";
 
@@ -22,6 +22,7 @@ const WG = 64;
 export const L2NORM_FORWARD: KernelSpec = {
   name: "l2norm_forward",
   file: "l2norm.wgsl",
+  library: WORKGROUP_SUM_LIBRARY,
   entryPoint: "l2norm_forward",
   workgroupSize: [WG],
   bindings: ["uniform", "read", "write", "write"],
@@ -31,6 +32,7 @@ export const L2NORM_FORWARD: KernelSpec = {
 export const L2NORM_BACKWARD: KernelSpec = {
   name: "l2norm_backward",
   file: "l2norm.wgsl",
+  library: WORKGROUP_SUM_LIBRARY,
   entryPoint: "l2norm_backward",
   workgroupSize: [WG],
   bindings: ["uniform", "read", "read", "read", "write"],

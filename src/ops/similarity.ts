@@ -15,6 +15,7 @@ import type { SimilarityShape } from "../reference/similarity.ts";
 import { grid2d } from "./grid.ts";
 import { FilledTextures, gemm } from "./linear.ts";
 import { checkLength } from "./shapes.ts";
+import { withWorkgroupSum, WORKGROUP_SUM_LIBRARY } from "./workgroup_sum.ts";
 
 export type { SimilarityShape } from "../reference/similarity.ts";
 
@@ -31,6 +32,7 @@ const FILE = "similarity.wgsl";
 export const SIMILARITY_FORWARD: KernelSpec = {
   name: "similarity_forward",
   file: FILE,
+  library: WORKGROUP_SUM_LIBRARY,
   entryPoint: "similarity_forward",
   workgroupSize: [WG_SCALE],
   bindings: ["uniform", "read", "write"],
@@ -43,6 +45,7 @@ export const SIMILARITY_FORWARD: KernelSpec = {
 export const SIMILARITY_BACKWARD_U: KernelSpec = {
   name: "similarity_backward_u",
   file: FILE,
+  library: WORKGROUP_SUM_LIBRARY,
   entryPoint: "similarity_backward_u",
   workgroupSize: [WG],
   bindings: ["uniform", "read", "read", "read", "write", "write"],
@@ -52,6 +55,7 @@ export const SIMILARITY_BACKWARD_U: KernelSpec = {
 export const SIMILARITY_BACKWARD_V: KernelSpec = {
   name: "similarity_backward_v",
   file: FILE,
+  library: WORKGROUP_SUM_LIBRARY,
   entryPoint: "similarity_backward_v",
   workgroupSize: [WG],
   bindings: ["uniform", "read", "read", "read", "write"],
@@ -61,6 +65,7 @@ export const SIMILARITY_BACKWARD_V: KernelSpec = {
 export const SIMILARITY_BACKWARD_T: KernelSpec = {
   name: "similarity_backward_t",
   file: FILE,
+  library: WORKGROUP_SUM_LIBRARY,
   entryPoint: "similarity_backward_t",
   workgroupSize: [WG_REDUCE],
   bindings: ["uniform", "read", "read", "write"],
@@ -173,7 +178,7 @@ export function similarityBackward(
       [t, u, product, dv],
       grid(cols, dim),
     ),
-    gpu.prepare(SIMILARITY_BACKWARD_T, params, [t, partials, dt], 1),
+    gpu.prepare(withWorkgroupSum(gpu, SIMILARITY_BACKWARD_T), params, [t, partials, dt], 1),
   ];
 }
 

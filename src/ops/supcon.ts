@@ -19,6 +19,7 @@ import { MAX_LOGIT_SCALE } from "../reference/similarity.ts";
 import type { SupconBackwardShape, SupconShape } from "../reference/supcon.ts";
 import { checkLength } from "./shapes.ts";
 import { similarityBackward, similarityForward } from "./similarity.ts";
+import { withWorkgroupSum, WORKGROUP_SUM_LIBRARY } from "./workgroup_sum.ts";
 
 export type { SupconBackwardShape, SupconShape } from "../reference/supcon.ts";
 
@@ -29,6 +30,7 @@ const FILE = "supcon.wgsl";
 export const SUPCON_ROWS: KernelSpec = {
   name: "supcon_rows",
   file: FILE,
+  library: WORKGROUP_SUM_LIBRARY,
   entryPoint: "supcon_rows",
   workgroupSize: [WG],
   bindings: ["uniform", "read", "read", "write"],
@@ -38,6 +40,7 @@ export const SUPCON_ROWS: KernelSpec = {
 export const SUPCON_FORWARD: KernelSpec = {
   name: "supcon_forward",
   file: FILE,
+  library: WORKGROUP_SUM_LIBRARY,
   entryPoint: "supcon_forward",
   workgroupSize: [WG],
   bindings: ["uniform", "read", "write", "write"],
@@ -47,6 +50,7 @@ export const SUPCON_FORWARD: KernelSpec = {
 export const SUPCON_BACKWARD: KernelSpec = {
   name: "supcon_backward",
   file: FILE,
+  library: WORKGROUP_SUM_LIBRARY,
   entryPoint: "supcon_backward",
   workgroupSize: [WG],
   bindings: ["uniform", "read", "write", "read", "read"],
@@ -110,7 +114,11 @@ export function supconForward(
   const { scratch, dispatches } = prepareRows(gpu, "supcon_forward", z, labels, shape);
   return [
     ...dispatches,
-    gpu.prepare(SUPCON_FORWARD, uniforms(shape.n, 0), [scratch.stats, out, scratch.anchors], 1),
+    gpu.prepare(withWorkgroupSum(gpu, SUPCON_FORWARD), uniforms(shape.n, 0), [
+      scratch.stats,
+      out,
+      scratch.anchors,
+    ], 1),
   ];
 }
 
@@ -138,7 +146,12 @@ export function supconBackward(
   const u = uniforms(n, weight);
   return [
     ...dispatches,
-    gpu.prepare(SUPCON_FORWARD, u, [scratch.stats, loss, scratch.anchors], 1),
+    gpu.prepare(
+      withWorkgroupSum(gpu, SUPCON_FORWARD),
+      u,
+      [scratch.stats, loss, scratch.anchors],
+      1,
+    ),
     gpu.prepare(SUPCON_BACKWARD, u, [labels, scratch.sim, scratch.stats, scratch.anchors], [
       groups(n, WG),
       n,

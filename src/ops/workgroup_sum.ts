@@ -15,6 +15,13 @@ import type { KernelSpec } from "../gpu/kernel.ts";
 const SHARED_WG = 64;
 
 /**
+ * The portable `workgroup_sum` library: every KernelSpec of a file that calls `workgroup_sum`
+ * names it (WGSL wants the function defined for every entry point of the file), and
+ * {@link withWorkgroupSum} swaps in the device's variant for the entry points that reduce.
+ */
+export const WORKGROUP_SUM_LIBRARY = "workgroup_sum_shared.wgsl";
+
+/**
  * Invocations per workgroup of a kernel that calls `workgroup_sum`: one subgroup where the device
  * has subgroups, else 64.
  * @example
@@ -35,8 +42,6 @@ export function workgroupSumSize(gpu: GpuContext): number {
  * ```
  */
 export function withWorkgroupSum(gpu: GpuContext, spec: KernelSpec): KernelSpec {
-  const library = gpu.info.subgroupSize
-    ? "workgroup_sum_subgroup.wgsl"
-    : "workgroup_sum_shared.wgsl";
+  const library = gpu.info.subgroupSize ? "workgroup_sum_subgroup.wgsl" : WORKGROUP_SUM_LIBRARY;
   return { ...spec, library, workgroupSize: [workgroupSumSize(gpu)] };
 }

@@ -141,6 +141,19 @@ export async function withoutSubgroups(fn: (gpu: GpuContext) => Promise<void>): 
   }
 }
 
+/**
+ * Registers `name` twice: on the process-wide context, and as `name [no subgroups]` on a context
+ * without subgroups ({@link withoutSubgroups}), for kernels whose WGSL comes in variants for both.
+ * @example
+ * ```ts
+ * gpuTestVariants("l2norm GPU matches twin", async (gpu) => { await gpu.run([]); });
+ * ```
+ */
+export function gpuTestVariants(name: string, fn: (gpu: GpuContext) => Promise<void>): void {
+  gpuTest(name, fn);
+  gpuTest(`${name} [no subgroups]`, () => withoutSubgroups(fn));
+}
+
 /** float64 copy of a float32 array (twins run in float64). */
 export function f64(a: ArrayLike<number>): Float64Array {
   return Float64Array.from(a);
