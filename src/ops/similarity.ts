@@ -10,21 +10,21 @@
  */
 
 import type { Command, GpuContext } from "../gpu/context.ts";
-import { type GpuView, groups, type KernelSpec } from "../gpu/kernel.ts";
+import type { Dispatch, GpuView, KernelSpec } from "../gpu/kernel.ts";
 import type { SimilarityShape } from "../reference/similarity.ts";
-import { grid2d } from "./grid.ts";
 import { FilledTextures, gemm } from "./linear.ts";
-import { checkLength } from "./shapes.ts";
-import { withWorkgroupSum, WORKGROUP_SUM_LIBRARY } from "./workgroup_sum.ts";
+import { checkLength, quadDispatch } from "./shapes.ts";
+import { withWorkgroupSum, WORKGROUP_SUM_LIBRARY, workgroupSumSize } from "./workgroup_sum.ts";
 
 export type { SimilarityShape } from "../reference/similarity.ts";
 
-/** Threads per workgroup; each thread covers an 8x8 output tile. */
-const WG = 16;
-const TILE = 8;
-/** Threads of the single workgroup that sums the dt partials. */
-const WG_REDUCE = 64;
+/**
+ * Workgroup size of the scaling pass; the backward passes are prepared with the device's
+ * `workgroup_sum` and its workgroup size (src/ops/workgroup_sum.ts).
+ */
 const WG_SCALE = 64;
+/** Quads each invocation of the backward passes adds. */
+const CHUNK = 4;
 
 const FILE = "similarity.wgsl";
 
@@ -40,14 +40,15 @@ export const SIMILARITY_FORWARD: KernelSpec = {
 
 /**
  * `similarity_backward_u`: uniform, t, u, G = dL V (from the GEMM), du (accumulated), partial
- * sums for dt.
+ * sums for dt (one per workgroup).
  */
 export const SIMILARITY_BACKWARD_U: KernelSpec = {
   name: "similarity_backward_u",
   file: FILE,
   library: WORKGROUP_SUM_LIBRARY,
   entryPoint: "similarity_backward_u",
-  workgroupSize: [WG],
+  workgroupSize: [WG_SCALE],
+  constants: { CHUNK },
   bindings: ["uniform", "read", "read", "read", "write", "write"],
 };
 
@@ -57,7 +58,8 @@ export const SIMILARITY_BACKWARD_V: KernelSpec = {
   file: FILE,
   library: WORKGROUP_SUM_LIBRARY,
   entryPoint: "similarity_backward_v",
-  workgroupSize: [WG],
+  workgroupSize: [WG_SCALE],
+  constants: { CHUNK },
   bindings: ["uniform", "read", "read", "read", "write"],
 };
 
@@ -67,14 +69,9 @@ export const SIMILARITY_BACKWARD_T: KernelSpec = {
   file: FILE,
   library: WORKGROUP_SUM_LIBRARY,
   entryPoint: "similarity_backward_t",
-  workgroupSize: [WG_REDUCE],
+  workgroupSize: [WG_SCALE],
   bindings: ["uniform", "read", "read", "write"],
 };
-
-/** Workgroup grid of a GEMM pass whose output has `rows` x `cols` elements. */
-function grid(rows: number, cols: number): [number, number] {
-  return [groups(Math.ceil(cols / TILE), WG), Math.ceil(rows / TILE)];
-}
 
 /**
  * Prepares `logits[i, j] = s (u_i · v_j)`, `s = min(exp(t[0]), 100)`; `u` is `[rows, dim]`, `v`
@@ -107,12 +104,7 @@ export function similarityForward(
   const vt = { src: v, rows: dim, cols, transposed: true };
   return [
     ...gemm(gpu, "similarity_forward U·Vᵀ", um, vt, zeros, logits),
-    gpu.prepare(
-      SIMILARITY_FORWARD,
-      uniforms(shape),
-      [t, logits],
-      grid2d(gpu, rows * cols, WG_SCALE),
-    ),
+    scaled(gpu, t, logits, rows * cols),
   ];
 }
 
@@ -121,7 +113,7 @@ export function similarityForward(
  * `dt[0] += s Σ dL ⊙ (U Vᵀ)` while `exp(t) < 100` (nothing once the cap holds). The products
  * `G = dL V` and `H = dLᵀ U` run on the linear op's GEMM ({@link gemm}, every operand packed
  * into a texture) into one scratch buffer; elementwise passes then add
- * `s G` to du (writing per-tile partial sums of `U ⊙ G` for dt) and `s H` to dv, and one
+ * `s G` to du (writing per-workgroup partial sums of `U ⊙ G` for dt) and `s H` to dv, and one
  * workgroup sums the partials into dt. The scratch buffers and textures are allocated
  * once by this call (through {@link GpuContext.storage} and friends) and the dispatches keep them.
  *
@@ -154,10 +146,6 @@ export function similarityBackward(
     dv: [dv, cols * dim],
     dt: [dt, 1],
   });
-  const partials = gpu.storage(
-    Math.ceil(rows / TILE) * Math.ceil(dim / TILE),
-    "similarity dt partials",
-  );
   // G, then H, overwrite the scratch: the GEMM's first reduction chunk stores A·B + 0.
   const product = gpu.storage(Math.max(rows, cols) * dim, "similarity backward product");
   const zeros = gpu.storage(dim, "similarity zero bias");
@@ -165,23 +153,39 @@ export function similarityBackward(
   const dlt = { src: dlogits, rows: cols, cols: rows, transposed: true };
   const um = { src: u, rows, cols: dim, transposed: false };
   const vm = { src: v, rows: cols, cols: dim, transposed: false };
-  const params = uniforms(shape);
+  const perGroup = CHUNK * workgroupSumSize(gpu);
+  const gu = quadDispatch(gpu, "similarity_backward_u", { u, product, du }, rows * dim, perGroup);
+  const gv = quadDispatch(gpu, "similarity_backward_v", { product, dv }, cols * dim, perGroup);
+  const count = gu.grid[0] * gu.grid[1];
+  const partials = gpu.storage(count, "similarity dt partials");
   // dL's texture serves both products (as A, and read transposed as A of the second).
   const textures = new FilledTextures(gpu);
   return [
     ...gemm(gpu, "similarity_backward dL·V", dl, vm, zeros, product, textures),
-    gpu.prepare(SIMILARITY_BACKWARD_U, params, [t, u, product, du, partials], grid(rows, dim)),
+    gpu.prepare(
+      withWorkgroupSum(gpu, SIMILARITY_BACKWARD_U),
+      [{ u32: rows * dim }],
+      [t, ...gu.views, partials],
+      gu.grid,
+    ),
     ...gemm(gpu, "similarity_backward dLᵀ·U", dlt, um, zeros, product, textures),
     gpu.prepare(
-      SIMILARITY_BACKWARD_V,
-      uniforms({ rows: cols, cols: rows, dim }),
-      [t, u, product, dv],
-      grid(cols, dim),
+      withWorkgroupSum(gpu, SIMILARITY_BACKWARD_V),
+      [{ u32: cols * dim }],
+      [t, gu.views[0], ...gv.views], // u (bound, unread) as in backward_u
+      gv.grid,
     ),
-    gpu.prepare(withWorkgroupSum(gpu, SIMILARITY_BACKWARD_T), params, [t, partials, dt], 1),
+    gpu.prepare(
+      withWorkgroupSum(gpu, SIMILARITY_BACKWARD_T),
+      [{ u32: count }],
+      [t, partials, dt],
+      1,
+    ),
   ];
 }
 
-function uniforms(s: SimilarityShape) {
-  return [{ u32: s.rows }, { u32: s.cols }, { u32: s.dim }];
+/** `logits *= s` over `length` elements, in place (the GEMM wrote U·Vᵀ there). */
+function scaled(gpu: GpuContext, t: GpuView, logits: GpuView, length: number): Dispatch {
+  const { views, grid } = quadDispatch(gpu, "similarity_forward", { logits }, length, WG_SCALE);
+  return gpu.prepare(SIMILARITY_FORWARD, [{ u32: length }], [t, ...views], grid);
 }
