@@ -1,4 +1,4 @@
-import { supconBackward, supconForward } from "../src/ops/supcon.ts";
+import { supconBackward, supconForward, SupconLoss } from "../src/ops/supcon.ts";
 import * as twin from "../src/reference/supcon.ts";
 import {
   assertClose,
@@ -82,6 +82,35 @@ gpuTestVariants("supcon GPU matches twin (forward, accumulating backward)", asyn
     assertClose(rdz, dz, { atol: 1e-5, rtol: 1e-4 }, `dz ${label}`);
   }
 });
+
+gpuTest(
+  "SupconLoss: forwards into two outputs, then one backward that reuses their S",
+  async (gpu) => {
+    const rng = new Rng(4);
+    for (const [n, dim, classes, temperature] of [[7, 5, 2, 0.1], [257, 33, 3, 0.07]]) {
+      const shape = { n, dim, temperature };
+      const z = f64(f32(unitRows(rng, n, dim))), labels = randomLabels(rng, n, classes);
+      const dz0 = f64(f32(randn(rng, n * dim, 0.1))), weight = 0.75;
+      const out = new Float64Array(1), dz = dz0.slice();
+      twin.supconForward(z, labels, out, shape);
+      twin.supconBackward(z, labels, dz, { ...shape, weight });
+
+      const gz = gpu.storage(f32(z)), gy = gpu.storage(labels), gdz = gpu.storage(f32(dz0));
+      const [out0, out1] = [gpu.storage(1), gpu.storage(1)];
+      const supcon = new SupconLoss(gpu, gz, gy, shape);
+      await gpu.run([
+        ...supcon.forward(out0),
+        ...supcon.forward(out1),
+        ...supcon.backwardAfterForward(gdz, weight),
+      ]);
+      const [r0, r1, rdz] = await gpu.readMany([out0, out1, gdz]);
+      const label = `n=${n} dim=${dim}`;
+      assertClose(r0, out, { atol: 1e-5, rtol: 1e-5 }, `loss (first output) ${label}`);
+      assertClose(r1, out, { atol: 1e-5, rtol: 1e-5 }, `loss (second output) ${label}`);
+      assertClose(rdz, dz, { atol: 1e-5, rtol: 1e-4 }, `dz ${label}`);
+    }
+  },
+);
 
 gpuTest("supcon rejects a temperature below 0.01 and short buffers", (gpu) => {
   const z = gpu.storage(12), y = gpu.storage(3), out = gpu.storage(1);

@@ -25,7 +25,7 @@ import { gatherRows } from "../ops/gather.ts";
 import { gradNorm } from "../ops/grad_norm.ts";
 import { linearBackward, linearForward } from "../ops/linear.ts";
 import { similarityBackward, similarityForward } from "../ops/similarity.ts";
-import { supconBackward, supconForward } from "../ops/supcon.ts";
+import { SupconLoss } from "../ops/supcon.ts";
 import type { HeadConfig, LossConfig } from "./config.ts";
 import {
   allocateHeadActivations,
@@ -148,6 +148,8 @@ export class TrainGraph {
   readonly #logits: GpuView;
   readonly #dlogits: GpuView;
   readonly #cls: GpuView;
+  /** The SupCon loss, when weighted: its forward and backward share one similarity matrix. */
+  readonly #supcon: SupconLoss | null;
   readonly #dcls: GpuView;
   readonly #fixedForward: Command[];
   readonly #lossBackward: Command[];
@@ -212,6 +214,14 @@ export class TrainGraph {
     this.#z = gpu.storage(2 * B * D, "z = [z_image; z_text]");
     this.#logits = gpu.storage(B * B, "logits");
     this.#cls = gpu.storage(2 * B, "classifier logits");
+    // One SupCon similarity per step: the loss forward computes it, the backward reuses it.
+    this.#supcon = loss.wSupcon > 0
+      ? new SupconLoss(gpu, this.#z, this.#labels2, {
+        n: 2 * B,
+        dim: D,
+        temperature: loss.temperature,
+      })
+      : null;
     this.#fixedForward = this.#buildFixedForward();
     this.#lossBackward = this.#buildLossBackward();
     this.#lossForward = Array.from({ length: slots }, (_, slot) => this.#buildLossForward(slot));
@@ -377,20 +387,12 @@ export class TrainGraph {
   }
 
   #buildLossForward(slot: number): Command[] {
-    const gpu = this.#gpu, B = this.#batch, D = this.#head.outDim;
+    const gpu = this.#gpu, B = this.#batch;
     const out: Command[] = [];
     if (this.#loss.wClip > 0) {
       out.push(...[clipLossForward(gpu, this.#logits, this.lossView(slot, 0), { n: B })].flat());
     }
-    if (this.#loss.wSupcon > 0) {
-      out.push(
-        ...[supconForward(gpu, this.#z, this.#labels2, this.lossView(slot, 1), {
-          n: 2 * B,
-          dim: D,
-          temperature: this.#loss.temperature,
-        })].flat(),
-      );
-    }
+    if (this.#supcon) out.push(...this.#supcon.forward(this.lossView(slot, 1)));
     if (this.#loss.wBce > 0) {
       out.push(
         ...[bceForward(gpu, this.#cls, this.#labels2, this.lossView(slot, 2), { n: 2 * B })].flat(),
@@ -401,7 +403,7 @@ export class TrainGraph {
 
   #buildLossBackward(): Command[] {
     const gpu = this.#gpu, B = this.#batch, D = this.#head.outDim, layout = this.layout;
-    const { wClip, wSupcon, wBce, temperature } = this.#loss;
+    const { wClip, wSupcon, wBce } = this.#loss;
     const out: Command[] = [];
     if (wBce > 0) {
       out.push(
@@ -421,16 +423,8 @@ export class TrainGraph {
         ),
       );
     }
-    if (wSupcon > 0) {
-      out.push(
-        ...[supconBackward(gpu, this.#z, this.#labels2, this.#dz, {
-          n: 2 * B,
-          dim: D,
-          temperature,
-          weight: wSupcon,
-        })].flat(),
-      );
-    }
+    // After the loss forward of the same step (the template's order), whose S it reuses.
+    if (this.#supcon) out.push(...this.#supcon.backwardAfterForward(this.#dz, wSupcon));
     const n = B * D;
     out.push(
       { copy: { src: { ...this.#dz, length: n }, dst: this.#dacts.image.z } },

@@ -3,12 +3,12 @@
  * similarity kernel computes `S = z zᵀ / τ` (as a similarity of z with itself at the constant log
  * scale ln(1/τ)), `kernels/supcon.wgsl` reduces it. Twin in `src/reference/supcon.ts`.
  *
- * Scratch: each call allocates, once, an `n x n` similarity buffer (the backward overwrites it
- * with dS), `3n` floats of per-anchor statistics and a few scalars (the log scale ln(1/τ), the
- * anchor count); its dispatches keep them. The backward recomputes
- * the similarity and statistics, so it does not depend on the forward having run (a trainer may
- * run the forward only on the steps whose loss it reads). `z` and `labels` must not share a
- * buffer with `out` or `dz`.
+ * Scratch: a {@link SupconLoss} (and each standalone call) allocates, once, an `n x n` similarity
+ * buffer (the backward overwrites it with dS), `3n` floats of per-anchor statistics and a few
+ * scalars (the log scale ln(1/τ), the anchor count); its dispatches keep them. A `SupconLoss`'s
+ * backward reuses the similarity and statistics of its forward; the standalone
+ * {@link supconBackward} computes them itself, so it does not depend on a forward having run.
+ * `z` and `labels` must not share a buffer with `out` or `dz`.
  *
  * @module
  */
@@ -56,47 +56,118 @@ export const SUPCON_BACKWARD: KernelSpec = {
   bindings: ["uniform", "read", "write", "read", "read"],
 };
 
-/** Scratch of one prepared call. */
-interface Scratch {
-  logScale: GpuView;
-  sim: GpuView;
-  stats: GpuView;
-  anchors: GpuView;
-}
+/**
+ * A SupCon loss over fixed `z` and `labels` whose forward and backward share one similarity matrix
+ * and one set of anchor statistics (allocated here, once): a training step that computes its loss
+ * anyway then computes `S = z zᵀ / τ` once instead of twice (the `n x n` GEMM and the row pass
+ * are most of SupCon's cost). {@link supconForward} and {@link supconBackward} are the standalone
+ * forms.
+ * @example
+ * ```ts
+ * // const supcon = new SupconLoss(gpu, z, labels, { n: 512, dim: 256, temperature: 0.1 });
+ * // await gpu.run([...supcon.forward(loss), ...supcon.backwardAfterForward(dz, 0.5)]);
+ * ```
+ */
+export class SupconLoss {
+  readonly #gpu: GpuContext;
+  readonly #z: GpuView;
+  readonly #labels: GpuView;
+  readonly #shape: SupconShape;
+  readonly #label: string;
+  readonly #logScale: GpuView;
+  readonly #sim: GpuView;
+  readonly #stats: GpuView;
+  readonly #anchors: GpuView;
 
-/** Checks the shape and buffers, allocates the scratch, prepares S = z zᵀ/τ and the row pass. */
-function prepareRows(
-  gpu: GpuContext,
-  kernel: string,
-  z: GpuView,
-  labels: GpuView,
-  shape: SupconShape,
-): { scratch: Scratch; dispatches: Command[] } {
-  const { n, dim, temperature } = shape;
-  if (!(temperature >= 1 / MAX_LOGIT_SCALE && Number.isFinite(temperature))) {
-    throw new RangeError(
-      `${kernel}: temperature must be finite and >= ${1 / MAX_LOGIT_SCALE} (the similarity ` +
-        `kernel caps the scale 1/τ at ${MAX_LOGIT_SCALE}), got ${temperature}`,
-    );
+  /**
+   * Checks the shape and buffers and allocates the scratch.
+   * @param z `[n, dim]` L2-normalized embeddings (not in the same buffer as any `out` or `dz`)
+   * @param labels `n` i32 labels
+   * @param label the name errors start with
+   */
+  constructor(
+    gpu: GpuContext,
+    z: GpuView,
+    labels: GpuView,
+    shape: SupconShape,
+    label = "supcon",
+  ) {
+    const { n, dim, temperature } = shape;
+    if (!(temperature >= 1 / MAX_LOGIT_SCALE && Number.isFinite(temperature))) {
+      throw new RangeError(
+        `${label}: temperature must be finite and >= ${1 / MAX_LOGIT_SCALE} (the similarity ` +
+          `kernel caps the scale 1/τ at ${MAX_LOGIT_SCALE}), got ${temperature}`,
+      );
+    }
+    checkLength(label, { z: [z, n * dim], labels: [labels, n] });
+    this.#gpu = gpu;
+    this.#z = z;
+    this.#labels = labels;
+    this.#shape = shape;
+    this.#label = label;
+    this.#logScale = gpu.storage(Float32Array.of(Math.log(1 / temperature)), "supcon log scale");
+    this.#sim = gpu.storage(n * n, "supcon similarity");
+    this.#stats = gpu.storage(3 * n, "supcon stats");
+    this.#anchors = gpu.storage(1, "supcon anchors");
   }
-  checkLength(kernel, { z: [z, n * dim], labels: [labels, n] });
-  const scratch = {
-    logScale: gpu.storage(Float32Array.of(Math.log(1 / temperature)), "supcon log scale"),
-    sim: gpu.storage(n * n, "supcon similarity"),
-    stats: gpu.storage(3 * n, "supcon stats"),
-    anchors: gpu.storage(1, "supcon anchors"),
-  };
-  const dispatches = [
-    ...similarityForward(gpu, z, z, scratch.logScale, scratch.sim, { rows: n, cols: n, dim }),
-    gpu.prepare(SUPCON_ROWS, uniforms(n, 0), [labels, scratch.sim, scratch.stats], groups(n, WG)),
-  ];
-  return { scratch, dispatches };
+
+  /**
+   * Prepares S, the anchor statistics and `out[0]` = the loss: the mean over anchors that have a
+   * positive of `-(1/|P(i)|) Σ_p log(exp(z_i·z_p/τ) / Σ_{a≠i} exp(z_i·z_a/τ))`, 0 when none has
+   * one. May be called for several `out` views (e.g. one per loss slot); all share the scratch.
+   */
+  forward(out: GpuView): Command[] {
+    const gpu = this.#gpu, { n, dim } = this.#shape;
+    checkLength(this.#label, { out: [out, 1] });
+    return [
+      ...similarityForward(gpu, this.#z, this.#z, this.#logScale, this.#sim, {
+        rows: n,
+        cols: n,
+        dim,
+      }),
+      gpu.prepare(
+        SUPCON_ROWS,
+        uniforms(n, 0),
+        [this.#labels, this.#sim, this.#stats],
+        groups(n, WG),
+      ),
+      gpu.prepare(withWorkgroupSum(gpu, SUPCON_FORWARD), uniforms(n, 0), [
+        this.#stats,
+        out,
+        this.#anchors,
+      ], 1),
+    ];
+  }
+
+  /**
+   * Prepares `dz += weight · ∂loss/∂z` (`weight` = the loss weight times the upstream gradient)
+   * from the S and statistics that a {@link forward} of this object left: encode it after one,
+   * with `z` and `labels` unchanged in between. Overwrites S with dS, then `dz += (dS + dSᵀ) z / τ`
+   * by the similarity backward.
+   */
+  backwardAfterForward(dz: GpuView, weight: number): Command[] {
+    const gpu = this.#gpu, { n, dim } = this.#shape;
+    checkLength(this.#label, { dz: [dz, n * dim] });
+    const dscale = gpu.storage(1, "supcon log scale gradient (unused)");
+    return [
+      gpu.prepare(SUPCON_BACKWARD, uniforms(n, weight), [
+        this.#labels,
+        this.#sim,
+        this.#stats,
+        this.#anchors,
+      ], [groups(n, WG), n]),
+      ...similarityBackward(gpu, this.#z, this.#z, this.#logScale, this.#sim, dz, dz, dscale, {
+        rows: n,
+        cols: n,
+        dim,
+      }),
+    ];
+  }
 }
 
 /**
  * Prepares `out[0]` = SupCon loss of the `[n, dim]` embeddings `z` (L2-normalized rows) with i32
- * `labels` at temperature τ: the mean over anchors that have a positive of
- * `-(1/|P(i)|) Σ_p log(exp(z_i·z_p/τ) / Σ_{a≠i} exp(z_i·z_a/τ))`, 0 when none has one.
+ * `labels` at temperature τ ({@link SupconLoss.forward}).
  * @example
  * ```ts
  * // const ds = supconForward(gpu, z, labels, loss, { n: 512, dim: 256, temperature: 0.1 });
@@ -110,22 +181,12 @@ export function supconForward(
   out: GpuView,
   shape: SupconShape,
 ): Command[] {
-  checkLength("supcon_forward", { out: [out, 1] });
-  const { scratch, dispatches } = prepareRows(gpu, "supcon_forward", z, labels, shape);
-  return [
-    ...dispatches,
-    gpu.prepare(withWorkgroupSum(gpu, SUPCON_FORWARD), uniforms(shape.n, 0), [
-      scratch.stats,
-      out,
-      scratch.anchors,
-    ], 1),
-  ];
+  return new SupconLoss(gpu, z, labels, shape, "supcon_forward").forward(out);
 }
 
 /**
- * Prepares `dz += weight · ∂loss/∂z` (`weight` = the loss weight times the upstream gradient):
- * S and the anchor statistics again, then `dS` in place of S, then `dz += (dS + dSᵀ) z / τ` by
- * the similarity backward.
+ * Prepares `dz += weight · ∂loss/∂z` on its own: S and the anchor statistics, then the backward
+ * of {@link SupconLoss} (which reuses a forward's instead).
  * @example
  * ```ts
  * // const ds = supconBackward(gpu, z, labels, dz, { n: 512, dim: 256, temperature: 0.1, weight: 0.5 });
@@ -138,30 +199,9 @@ export function supconBackward(
   dz: GpuView,
   shape: SupconBackwardShape,
 ): Command[] {
-  const { n, dim, weight } = shape;
-  checkLength("supcon_backward", { dz: [dz, n * dim] });
-  const { scratch, dispatches } = prepareRows(gpu, "supcon_backward", z, labels, shape);
-  const loss = gpu.storage(1, "supcon loss (unused)");
-  const dscale = gpu.storage(1, "supcon log scale gradient (unused)");
-  const u = uniforms(n, weight);
-  return [
-    ...dispatches,
-    gpu.prepare(
-      withWorkgroupSum(gpu, SUPCON_FORWARD),
-      u,
-      [scratch.stats, loss, scratch.anchors],
-      1,
-    ),
-    gpu.prepare(SUPCON_BACKWARD, u, [labels, scratch.sim, scratch.stats, scratch.anchors], [
-      groups(n, WG),
-      n,
-    ]),
-    ...similarityBackward(gpu, z, z, scratch.logScale, scratch.sim, dz, dz, dscale, {
-      rows: n,
-      cols: n,
-      dim,
-    }),
-  ];
+  const loss = new SupconLoss(gpu, z, labels, shape, "supcon_backward");
+  const unused = gpu.storage(1, "supcon loss (unused)");
+  return [...loss.forward(unused), ...loss.backwardAfterForward(dz, shape.weight)];
 }
 
 function uniforms(n: number, weight: number) {
