@@ -6,6 +6,7 @@
  * @module
  */
 
+import { BACKEND_VARIABLE, preferVulkanBackend } from "./backend.ts";
 import { BufferPool } from "./buffer_pool.ts";
 import type { Dispatch, GpuView, KernelSpec, UniformField } from "./kernel.ts";
 import { packUniforms } from "./kernel.ts";
@@ -53,7 +54,10 @@ export type HostArray =
 export interface GpuInfo {
   /** Adapter description, e.g. `llvmpipe (LLVM 15.0.6, 256 bits)` or `NVIDIA H100`. */
   name: string;
-  /** The backend asked for through `DENO_WEBGPU_BACKEND` (`vulkan`, `gl`, …) or `auto`. */
+  /**
+   * The backend asked for through `DENO_WEBGPU_BACKEND` (`vulkan`, `gl`, …; set to `vulkan` by
+   * {@link GpuContext.create} where a Vulkan driver is installed and the user chose none) or `auto`.
+   */
   backend: string;
   /** True for a software (fallback) adapter such as Mesa's llvmpipe. */
   isFallback: boolean;
@@ -131,20 +135,29 @@ export class GpuContext {
 
   /**
    * Requests an adapter and a device with the adapter's own limits (not WebGPU's defaults), and
-   * the `subgroups` feature when the adapter has it and it is wanted. On a CPU with AVX-512 the
-   * first call of a process asks llvmpipe for 512-bit vectors ({@link preferWideSoftwareVectors}).
+   * the `subgroups` feature when the adapter has it and it is wanted. The first call of a process
+   * asks for the Vulkan backend where a Vulkan driver is installed and the user chose none
+   * ({@link preferVulkanBackend}), and on a CPU with AVX-512 for llvmpipe's 512-bit vectors
+   * ({@link preferWideSoftwareVectors}).
    * @throws {GpuUnavailableError} when there is no adapter.
    */
   static async create(options: GpuOptions = {}): Promise<GpuContext> {
     preferWideSoftwareVectors();
-    const backend = Deno.env.get("DENO_WEBGPU_BACKEND") ?? "auto";
+    const chosen = preferVulkanBackend();
+    const backend = Deno.env.get(BACKEND_VARIABLE) ?? "auto";
     if (!("gpu" in navigator) || !navigator.gpu) {
       throw new GpuUnavailableError("this Deno has no navigator.gpu");
     }
     const requestAdapter = () =>
       navigator.gpu.requestAdapter({ powerPreference: "high-performance" });
     const adapter = await requestAdapter();
-    if (!adapter) throw new GpuUnavailableError(`backend ${backend}`);
+    if (!adapter) {
+      throw new GpuUnavailableError(
+        chosen
+          ? `backend ${backend}, chosen because a Vulkan driver is installed`
+          : `backend ${backend}`,
+      );
+    }
     const requiredLimits: Record<string, number> = {};
     for (
       const key of [
