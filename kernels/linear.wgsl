@@ -40,7 +40,8 @@ const TILE_QUADS = 2u;
 // ---------------------------------------------------------------------------------------------
 // Packing, when a buffer-to-texture copy cannot do it: the block S[row0.., col0..] of a row-major
 // matrix S [rows, cols] becomes texels holding 4 consecutive columns of one row of the block,
-// zero past S's edges.
+// zero past S's edges. Only the block's texels are written: the rest of the (padded) texture
+// keeps the zeros it was created with.
 
 struct Pack {
   rows: u32,
@@ -48,6 +49,9 @@ struct Pack {
   // First row and column of the block.
   row0: u32,
   col0: u32,
+  // The block's texels across and rows.
+  width: u32,
+  height: u32,
 }
 
 @group(0) @binding(0) var<uniform> pack: Pack;
@@ -62,16 +66,23 @@ fn pack_at(r: u32, c: u32) -> f32 {
   return pack_src[r * pack.cols + c];
 }
 
-// One texel per invocation; the grid covers the whole (padded) texture. Components are named,
-// never indexed by a variable: on llvmpipe a variable index into a vector sends it to memory.
+// One texel of the block per invocation, numbered row by row; 2-D grid of 1-D workgroups
+// (src/ops/grid.ts). Components are named, never indexed by a variable: on llvmpipe a variable
+// index into a vector sends it to memory.
 @compute @workgroup_size(WG_X)
-fn linear_pack(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let size = textureDimensions(pack_texture);
-  if (gid.x < size.x && gid.y < size.y) {
-    let r = pack.row0 + gid.y;
-    let c = pack.col0 + gid.x * 4u;
+fn linear_pack(
+  @builtin(workgroup_id) wid: vec3<u32>,
+  @builtin(num_workgroups) nwg: vec3<u32>,
+  @builtin(local_invocation_id) lid: vec3<u32>,
+) {
+  let t = (wid.y * nwg.x + wid.x) * WG_X + lid.x;
+  if (t < pack.width * pack.height) {
+    let y = t / pack.width;
+    let x = t - y * pack.width;
+    let r = pack.row0 + y;
+    let c = pack.col0 + x * 4u;
     let quad = vec4<f32>(pack_at(r, c), pack_at(r, c + 1u), pack_at(r, c + 2u), pack_at(r, c + 3u));
-    textureStore(pack_texture, gid.xy, quad);
+    textureStore(pack_texture, vec2<u32>(x, y), quad);
   }
 }
 

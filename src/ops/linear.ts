@@ -55,6 +55,7 @@ import type { Command, GpuContext } from "../gpu/context.ts";
 import type { GpuView, KernelSpec, UniformField } from "../gpu/kernel.ts";
 import { groups } from "../gpu/kernel.ts";
 import type { LinearShape } from "../reference/linear.ts";
+import { grid2d } from "./grid.ts";
 import { checkLength } from "./shapes.ts";
 
 export type { LinearShape } from "../reference/linear.ts";
@@ -263,9 +264,9 @@ export class FilledTextures {
    * `[srcRows, srcCols]` held by `src` (which may be longer): texel (q, r) is
    * S[rows.start + r, cols.start + 4q..+3], zero past S's edges, with power-of-two sides of at
    * least 16 texels across and 64 down (what a GEMM tile grid reads; the GEMM also reads the
-   * reduction in steps of 4 quads, 16 texels across or down, so its padding must be zeros,
-   * as a new texture is). The first time a block is
-   * asked for, the command that fills it is appended to `fills`.
+   * reduction in steps of 4 quads, 16 texels across or down, so its padding must be zeros: the
+   * fill writes only the block's texels, and the padding keeps the zeros of a new texture). The
+   * first time a block is asked for, the command that fills it is appended to `fills`.
    */
   block(
     fills: Command[],
@@ -315,8 +316,12 @@ export class FilledTextures {
         },
       });
     } else {
-      const uniforms = [srcRows, srcCols, rows.start, cols.start].map((u32) => ({ u32 }));
-      const grid: [number, number] = [groups(width, PACK_WG), height];
+      // Only the block's texels: the padding keeps the zeros of a new texture.
+      const texels = [Math.ceil(cols.length / 4), rows.length];
+      const uniforms = [srcRows, srcCols, rows.start, cols.start, ...texels].map((u32) => ({
+        u32,
+      }));
+      const grid = grid2d(this.#gpu, texels[0] * texels[1], PACK_WG);
       fills.push(this.#gpu.prepare(onDevice(this.#gpu, LINEAR_PACK), uniforms, [src, view], grid));
     }
     bySource.set(key, view);
