@@ -51,6 +51,24 @@ Deno.test("supcon twin: matches the definition on a hand-sized case", () => {
   assertClose(out, [0], { atol: 0, rtol: 0 }, "no positives");
 });
 
+/**
+ * A random case (f32-representable unit rows, labels, an upstream dz) and the twin's loss and
+ * accumulated dz for it.
+ */
+function twinCase(
+  rng: Rng,
+  [n, dim, classes, temperature]: number[],
+  weight: number,
+) {
+  const shape = { n, dim, temperature };
+  const z = f64(f32(unitRows(rng, n, dim))), labels = randomLabels(rng, n, classes);
+  const dz0 = f64(f32(randn(rng, n * dim, 0.1)));
+  const out = new Float64Array(1), dz = dz0.slice();
+  twin.supconForward(z, labels, out, shape);
+  twin.supconBackward(z, labels, dz, { ...shape, weight });
+  return { shape, z, labels, dz0, out, dz };
+}
+
 gpuTestVariants("supcon GPU matches twin (forward, accumulating backward)", async (gpu) => {
   const rng = new Rng(2);
   const cases = [
@@ -61,14 +79,10 @@ gpuTestVariants("supcon GPU matches twin (forward, accumulating backward)", asyn
     [257, 33, 2, 0.1],
     [300, 256, 2, 0.05],
   ];
-  for (const [n, dim, classes, temperature] of cases) {
-    const shape = { n, dim, temperature };
-    const z = f64(f32(unitRows(rng, n, dim))), labels = randomLabels(rng, n, classes);
-    const dz0 = f64(f32(randn(rng, n * dim, 0.1))), weight = 0.5;
-    const out = new Float64Array(1), dz = dz0.slice();
-    twin.supconForward(z, labels, out, shape);
-    twin.supconBackward(z, labels, dz, { ...shape, weight });
-
+  const weight = 0.5;
+  for (const c of cases) {
+    const { shape, z, labels, dz0, out, dz } = twinCase(rng, c, weight);
+    const [n, dim, classes] = c;
     const gz = gpu.storage(f32(z)), gy = gpu.storage(labels);
     const gout = gpu.storage(1), gdz = gpu.storage(f32(dz0));
     await gpu.run([
@@ -87,14 +101,10 @@ gpuTest(
   "SupconLoss: forwards into two outputs, then one backward that reuses their S",
   async (gpu) => {
     const rng = new Rng(4);
-    for (const [n, dim, classes, temperature] of [[7, 5, 2, 0.1], [257, 33, 3, 0.07]]) {
-      const shape = { n, dim, temperature };
-      const z = f64(f32(unitRows(rng, n, dim))), labels = randomLabels(rng, n, classes);
-      const dz0 = f64(f32(randn(rng, n * dim, 0.1))), weight = 0.75;
-      const out = new Float64Array(1), dz = dz0.slice();
-      twin.supconForward(z, labels, out, shape);
-      twin.supconBackward(z, labels, dz, { ...shape, weight });
-
+    const weight = 0.75;
+    for (const c of [[7, 5, 2, 0.1], [257, 33, 3, 0.07]]) {
+      const { shape, z, labels, dz0, out, dz } = twinCase(rng, c, weight);
+      const [n, dim] = c;
       const gz = gpu.storage(f32(z)), gy = gpu.storage(labels), gdz = gpu.storage(f32(dz0));
       const [out0, out1] = [gpu.storage(1), gpu.storage(1)];
       const supcon = new SupconLoss(gpu, gz, gy, shape);
