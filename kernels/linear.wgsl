@@ -109,13 +109,14 @@ struct Gemm {
 @group(0) @binding(3) var<storage, read> gemm_bias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> gemm_c: array<f32>;
 
-// Texels (x, y..y+3) as the columns of a matrix.
-fn texels_down(t: texture_storage_2d<rgba32float, read>, x: u32, y: u32) -> mat4x4<f32> {
+// Texels (x, y..y+3) of B as the columns of a matrix. The texture is named, not passed: naga's
+// GLSL output puts a format qualifier on texture parameters, which GLSL forbids.
+fn b_texels_down(x: u32, y: u32) -> mat4x4<f32> {
   return mat4x4<f32>(
-    textureLoad(t, vec2<u32>(x, y)),
-    textureLoad(t, vec2<u32>(x, y + 1u)),
-    textureLoad(t, vec2<u32>(x, y + 2u)),
-    textureLoad(t, vec2<u32>(x, y + 3u)),
+    textureLoad(gemm_b, vec2<u32>(x, y)),
+    textureLoad(gemm_b, vec2<u32>(x, y + 1u)),
+    textureLoad(gemm_b, vec2<u32>(x, y + 2u)),
+    textureLoad(gemm_b, vec2<u32>(x, y + 3u)),
   );
 }
 
@@ -162,9 +163,9 @@ fn shared_blocks(t0: vec4<f32>, t1: vec4<f32>, t2: vec4<f32>, t3: vec4<f32>, t4:
 // (kq, 4c + i) holds B[4kq..4kq+3, 4c + i], a column of the block.
 fn b_block(c: u32, kq: u32) -> mat4x4<f32> {
   if (B_T == 1u) {
-    return transpose(texels_down(gemm_b, kq, c * 4u));
+    return transpose(b_texels_down(kq, c * 4u));
   }
-  return texels_down(gemm_b, c, kq * 4u);
+  return b_texels_down(c, kq * 4u);
 }
 
 // A lane's 8 columns of B (quads c0 and c0 + 1) at reduction rows 4kq + j, j = 0..3.
