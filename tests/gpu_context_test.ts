@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { GpuError } from "../src/gpu/context.ts";
 import { BufferPool } from "../src/gpu/buffer_pool.ts";
 import { type KernelSpec, packUniforms } from "../src/gpu/kernel.ts";
+import { PipelineBuildError } from "../src/gpu/pipeline_cache.ts";
 import { L2NORM_FORWARD, l2normForward } from "../src/ops/l2norm.ts";
 import { gpuTest } from "./util/check.ts";
 
@@ -51,6 +52,26 @@ gpuTest("WebGPU validation errors surface as GpuError naming what failed", async
     return true;
   });
   await gpu.run([]); // the context stays usable afterwards
+});
+
+gpuTest("a kernel that fails to build names itself, the backend and the adapter", async (gpu) => {
+  const broken: KernelSpec = {
+    name: "broken_forward",
+    file: "../tests/fixtures/kernels/broken.wgsl",
+    entryPoint: "broken_forward",
+    workgroupSize: [64],
+    bindings: ["write"],
+  };
+  const d = gpu.prepare(broken, null, [gpu.storage(4)], 1);
+  await assert.rejects(() => gpu.run([d]), (e: unknown) => {
+    assert.ok(e instanceof PipelineBuildError, `expected PipelineBuildError, got ${e}`);
+    const message = (e as Error).message;
+    assert.ok(message.startsWith("kernel broken_forward ("), message);
+    assert.ok(message.includes(`backend ${gpu.info.backend}, adapter ${gpu.info.name}`), message);
+    assert.match(message, /u32|f32|abstract|type/i, `the compiler's reason is kept: ${message}`);
+    return true;
+  });
+  await gpu.run([]); // the error is reported once; the context stays usable
 });
 
 gpuTest("collect/runOnce free what one-off work allocated", async (gpu) => {

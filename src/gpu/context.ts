@@ -6,11 +6,12 @@
  * @module
  */
 
-import { BACKEND_VARIABLE, preferVulkanBackend } from "./backend.ts";
+import { BACKEND_VARIABLE, preferVulkanBackend, vulkanDriverManifests } from "./backend.ts";
 import { BufferPool } from "./buffer_pool.ts";
 import type { Dispatch, GpuView, KernelSpec, UniformField } from "./kernel.ts";
 import { packUniforms } from "./kernel.ts";
 import { PipelineCache } from "./pipeline_cache.ts";
+import { providePrivateRuntimeDir } from "./runtime_dir.ts";
 import { preferWideSoftwareVectors } from "./software_vectors.ts";
 
 /** Usage of the storage buffers this context creates: bindable as storage, copyable both ways. */
@@ -56,11 +57,17 @@ export interface GpuInfo {
   name: string;
   /**
    * The backend asked for through `DENO_WEBGPU_BACKEND` (`vulkan`, `gl`, …; set to `vulkan` by
-   * {@link GpuContext.create} where a Vulkan driver is installed and the user chose none) or `auto`.
+   * {@link GpuContext.create} where a Vulkan driver is installed and the user chose none), `gl`
+   * on Linux without a Vulkan driver (the only backend wgpu can start there), else `auto`.
    */
   backend: string;
   /** True for a software (fallback) adapter such as Mesa's llvmpipe. */
   isFallback: boolean;
+  /**
+   * True for a software adapter on wgpu's GL backend: the slowest path, where Mesa's Vulkan
+   * driver would be faster.
+   */
+  softwareGl: boolean;
   /**
    * Invocations per subgroup when kernels may use subgroup operations (the device has WebGPU's
    * `subgroups` feature and its subgroups hold at least 8 invocations), else 0. llvmpipe: 8 with
@@ -126,7 +133,10 @@ export class GpuContext {
   private constructor(device: GPUDevice, info: GpuInfo) {
     this.device = device;
     this.info = info;
-    this.pipelines = new PipelineCache(device);
+    this.pipelines = new PipelineCache(
+      device,
+      `backend ${info.backend}, adapter ${info.name}`,
+    );
     this.pool = new BufferPool(device);
     device.addEventListener("uncapturederror", (e) => {
       this.#uncaptured.push((e as GPUUncapturedErrorEvent).error.message);
@@ -142,9 +152,10 @@ export class GpuContext {
    * @throws {GpuUnavailableError} when there is no adapter.
    */
   static async create(options: GpuOptions = {}): Promise<GpuContext> {
+    providePrivateRuntimeDir();
     preferWideSoftwareVectors();
     const chosen = preferVulkanBackend();
-    const backend = Deno.env.get(BACKEND_VARIABLE) ?? "auto";
+    const backend = Deno.env.get(BACKEND_VARIABLE) ?? (onlyGl() ? "gl" : "auto");
     if (!("gpu" in navigator) || !navigator.gpu) {
       throw new GpuUnavailableError("this Deno has no navigator.gpu");
     }
@@ -187,10 +198,12 @@ export class GpuContext {
       if (!plain) throw new GpuUnavailableError(`backend ${backend}`);
       device = await plain.requestDevice({ requiredLimits });
     }
+    const isFallback = adapter.info.isFallbackAdapter ?? false;
     const info: GpuInfo = {
       name: adapter.info.description || adapter.info.vendor || "unknown adapter",
       backend,
-      isFallback: adapter.info.isFallbackAdapter ?? false,
+      isFallback,
+      softwareGl: isFallback && backend === "gl",
       subgroupSize: device.features.has("subgroups") ? minSubgroup : 0,
     };
     return new GpuContext(device, info);
@@ -412,6 +425,7 @@ export class GpuContext {
 
   /** Submits `commands` and waits until the GPU has finished them; throws WebGPU errors. */
   async run(commands: readonly Command[]): Promise<void> {
+    await this.pipelines.check();
     this.submit(commands);
     await this.device.queue.onSubmittedWorkDone();
     this.throwIfFailed("run");
@@ -423,6 +437,7 @@ export class GpuContext {
    * rarely.
    */
   async readBytes(views: readonly GpuView[]): Promise<ArrayBuffer[]> {
+    await this.pipelines.check();
     const encoder = this.device.createCommandEncoder();
     const staging = views.map((v) => {
       const s = this.pool.acquire(v.length * 4, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
@@ -457,6 +472,41 @@ export class GpuContext {
       throw new GpuError(`${what}: ${messages.join("\n")}`);
     }
   }
+}
+
+/** Linux without a Vulkan driver, where wgpu can only start its GL backend. */
+function onlyGl(): boolean {
+  try {
+    return Deno.build.os === "linux" && vulkanDriverManifests().length === 0;
+  } catch {
+    return false; // no permission to look: say nothing
+  }
+}
+
+/**
+ * The one log line about the GPU in use: adapter, backend, subgroups, and on Mesa's software GL
+ * adapter the faster path.
+ * @example
+ * ```ts
+ * import { describeGpu } from "./context.ts";
+ * const line = describeGpu({
+ *   name: "llvmpipe (LLVM 15.0.6, 256 bits)",
+ *   backend: "gl",
+ *   isFallback: true,
+ *   softwareGl: true,
+ *   subgroupSize: 0,
+ * });
+ * console.log(line); // GPU: llvmpipe (…) (backend gl, subgroups off); … mesa-vulkan-drivers …
+ * ```
+ */
+export function describeGpu(info: GpuInfo): string {
+  const line = `GPU: ${info.name} (backend ${info.backend}, subgroups ${
+    info.subgroupSize || "off"
+  })`;
+  return info.softwareGl
+    ? `${line}; this is Mesa's software GL adapter, the slowest path: ` +
+      "`apt-get install mesa-vulkan-drivers` gives the faster software Vulkan one"
+    : line;
 }
 
 let shared: Promise<GpuContext> | undefined;

@@ -24,8 +24,18 @@ export interface CompiledKernel {
   readonly layout: GPUBindGroupLayout;
 }
 
+/** Thrown when a kernel's pipeline fails to build; names the kernel, backend and adapter. */
+export class PipelineBuildError extends Error {
+  /** @param message what failed, where, and the driver's words */
+  constructor(message: string) {
+    super(message);
+    this.name = "PipelineBuildError";
+  }
+}
+
 /**
- * Compiles each (kernel, constants) pair once.
+ * Compiles each (kernel, constants) pair once. Pipelines are created synchronously, so that
+ * dispatches can be prepared without awaiting; a failed build is found by {@link check}.
  * @example
  * ```ts
  * // const { pipeline } = gpu.pipelines.get(spec);
@@ -33,12 +43,19 @@ export interface CompiledKernel {
  */
 export class PipelineCache {
   readonly #device: GPUDevice;
+  readonly #where: string;
+  #builds: Promise<string | null>[] = [];
   readonly #modules = new Map<string, GPUShaderModule>();
   readonly #pipelines = new Map<string, CompiledKernel>();
 
-  /** @param device the device pipelines are compiled for */
-  constructor(device: GPUDevice) {
+  /**
+   * @param device the device pipelines are compiled for
+   * @param where the backend and adapter, as build errors name them (e.g. `backend gl, adapter
+   * llvmpipe (LLVM 15.0.6, 256 bits)`)
+   */
+  constructor(device: GPUDevice, where = "this device") {
     this.#device = device;
+    this.#where = where;
   }
 
   /** Number of compiled pipelines. */
@@ -72,10 +89,21 @@ export class PipelineCache {
     return module;
   }
 
+  /**
+   * Throws a {@link PipelineBuildError} for every pipeline built since the last call that failed
+   * (a WGSL error, or a backend's compiler rejecting naga's translation, as Mesa's GLSL compiler
+   * can). {@link GpuContext.run} and reads call it before they submit.
+   */
+  async check(): Promise<void> {
+    if (this.#builds.length === 0) return;
+    const failed = (await Promise.all(this.#builds.splice(0))).filter((m) => m !== null);
+    if (failed.length > 0) throw new PipelineBuildError(failed.join("\n"));
+  }
+
   #compile(spec: KernelSpec, constants: Record<string, number>): CompiledKernel {
     const device = this.#device;
-    // Compilation and validation errors reach GpuContext's uncaptured-error handler and are
-    // thrown, with this label, at the next submit or read.
+    device.pushErrorScope("validation");
+    device.pushErrorScope("internal");
     const layout = device.createBindGroupLayout({
       label: spec.name,
       entries: spec.bindings.map((kind, binding) => ({
@@ -84,11 +112,30 @@ export class PipelineCache {
         ...LAYOUT[kind],
       })),
     });
-    const pipeline = device.createComputePipeline({
+    const descriptor: GPUComputePipelineDescriptor = {
       label: spec.name,
       layout: device.createPipelineLayout({ bindGroupLayouts: [layout] }),
       compute: { module: this.#module(spec), entryPoint: spec.entryPoint, constants },
-    });
+    };
+    const pipeline = device.createComputePipeline(descriptor);
+    const internal = device.popErrorScope(), validation = device.popErrorScope();
+    this.#builds.push(
+      Promise.all([internal, validation]).then(async ([i, v]) => {
+        if (!i && !v) return null;
+        // Deno's synchronous errors may come without the compiler's message: WGSL errors are in
+        // the module's compilation info, a backend compiler's in the asynchronous build's error.
+        const wgsl = (await descriptor.compute.module.getCompilationInfo()).messages
+          .filter((m) => m.type === "error")
+          .map((m) => `${m.lineNum}:${m.linePos} ${m.message}`);
+        const reason = wgsl.length > 0 ? wgsl.join("; ") : await device
+          .createComputePipelineAsync(descriptor).then(
+            () => (i ?? v)?.message || "no message from the driver",
+            (e: Error) => e.message.trim(),
+          );
+        return `kernel ${spec.name} (kernels/${sourceKey(spec)}, entry point ${spec.entryPoint}) ` +
+          `failed to build on ${this.#where}: ${reason}`;
+      }),
+    );
     return { pipeline, layout };
   }
 }

@@ -9,7 +9,7 @@
 
 import { join } from "node:path";
 import type { GpuContext } from "../gpu/context.ts";
-import { getGpu } from "../gpu/context.ts";
+import { describeGpu, getGpu } from "../gpu/context.ts";
 import type { Dispatch } from "../gpu/kernel.ts";
 import {
   type EmbeddingSet,
@@ -234,11 +234,7 @@ export async function train(
 
   const inputNorm = inputNormFor(set, trainRows, o.inputNorm);
   const gpu = hooks.gpu ?? await getGpu();
-  await log(
-    `GPU: ${gpu.info.name} (backend ${gpu.info.backend}, subgroups ${
-      gpu.info.subgroupSize || "off"
-    })`,
-  );
+  await log(describeGpu(gpu.info));
   const data = {
     image: gpu.storage(standardize(set.image, inputNorm.image), "dataset images"),
     text: gpu.storage(standardize(set.text, inputNorm.text), "dataset texts"),
