@@ -66,6 +66,7 @@ export * from "./src/encoders/preprocess_image.ts";
 export * from "./src/encoders/tokenizer.ts";
 export * from "./src/encoders/embedding_cache.ts";
 export * from "./src/encoders/embed_dataset.ts";
+export * from "./src/encoders/skipped_inputs.ts";
 
 // Evaluation
 export * from "./src/eval/retrieval_metrics.ts";

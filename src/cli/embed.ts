@@ -2,6 +2,7 @@
  * `deno task embed`: runs the frozen encoders over a dataset, through the embedding cache, and
  * writes the embeddings file the trainer reads (`--out`, atomically). Incremental: items already
  * in the cache are not embedded again; a killed run resumes where its last cache flush left off.
+ * Bad images and reports are skipped and listed at the end; `--strict` makes them fatal.
  *
  * @module
  */
@@ -60,15 +61,20 @@ export async function runEmbed(args: string[]): Promise<{ images: number; report
     strict: values.strict,
   });
   console.log(`${dataset}: ${records.length} studies (${problems.length} rows skipped)`);
-  const { set, embedded } = await embedRecords(records, {
+  const { set, embedded, skipped, dropped } = await embedRecords(records, {
     weightsDir: values.weights ?? (dataset === "synthetic" ? "weights/demo" : "weights"),
     cacheDir: values["cache-dir"],
     batchSize: Number(values["batch-size"]),
     flushEvery: Number(values["flush-every"]),
+    strict: values.strict,
   });
   await saveEmbeddings(values.out, set);
+  const bad = skipped.length > 0
+    ? `; skipped ${skipped.length} bad input(s), dropped ${dropped.length} studies (listed above)`
+    : "";
   console.log(
-    `embedded ${embedded.images} images and ${embedded.reports} reports; wrote ${values.out}`,
+    `embedded ${embedded.images} images and ${embedded.reports} reports${bad}; ` +
+      `wrote ${set.count} studies to ${values.out}`,
   );
   return embedded;
 }

@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { type DatasetKind, DATASETS, loadDataset } from "../data/load_dataset.ts";
 import { embedRecords } from "../encoders/embed_dataset.ts";
+import { summarizeSkipped } from "../encoders/skipped_inputs.ts";
 import { beforeAfter, writeRunReport } from "../eval/run_report.ts";
 import { getGpu } from "../gpu/context.ts";
 import { type EmbeddingSet, loadEmbeddings, saveEmbeddings, splitRows } from "../io/embeddings.ts";
@@ -43,7 +44,11 @@ const FLAGS = {
     help: "encoder weights folder (default weights/, weights/demo for synthetic)",
   },
   "cache-dir": { type: "string", default: ".cache/embeddings", help: "embedding cache" },
-  strict: { type: "boolean", default: false, help: "fail on a bad dataset row, don't skip it" },
+  strict: {
+    type: "boolean",
+    default: false,
+    help: "fail on a bad dataset row, image or report, don't skip it",
+  },
   "batch-size": { type: "string", default: D.batchSize, help: "pairs per step" },
   epochs: {
     type: "string",
@@ -276,6 +281,7 @@ export async function runTrain(o: TrainOptions & CliOptions): Promise<string | n
   await Deno.mkdir(logDir, { recursive: true });
   let set: EmbeddingSet;
   let datasetName: string;
+  let skippedSummary = "";
   if (o.trainData) {
     set = await loadEmbeddings(o.trainData as string);
     datasetName = o.trainData as string;
@@ -299,7 +305,12 @@ export async function runTrain(o: TrainOptions & CliOptions): Promise<string | n
       `${dataset}: ${records.length} studies (${problems.length} rows skipped) ` +
         `in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
     );
-    const embedded = await embedRecords(records, { weightsDir, cacheDir: o.cacheDir });
+    const embedded = await embedRecords(records, {
+      weightsDir,
+      cacheDir: o.cacheDir,
+      strict: o.strict,
+    });
+    skippedSummary = summarizeSkipped(embedded.skipped, embedded.dropped, embedded.set.count);
     console.log(
       `embedded ${embedded.embedded.images} images and ${embedded.embedded.reports} reports ` +
         `(the rest from the cache ${o.cacheDir})`,
@@ -310,6 +321,8 @@ export async function runTrain(o: TrainOptions & CliOptions): Promise<string | n
     await saveEmbeddings(o.trainData, set);
   }
   const result = await train({ ...o, trainData: set });
+  // Again after training, where it is not scrolled away by the training log.
+  if (skippedSummary) console.warn(skippedSummary);
   if (splitRows(set, "test").length < 2) {
     console.log(`Done. No test split to evaluate. Logs and checkpoints in ${result.logDir}`);
     return null;

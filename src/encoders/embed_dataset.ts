@@ -3,6 +3,12 @@
  * embeddings file the trainer reads: per record, the mean image embedding of its images and the
  * embedding of its report, with its label and split.
  *
+ * Bad input does not stop a long run: an image file that cannot be read or decoded (empty,
+ * truncated, not an image) and a report that tokenizes to nothing are skipped, named with their
+ * file and study, returned and summarized at the end. A study keeps the images that did embed;
+ * one with none left, or with a skipped report, is dropped. With `strict` the first bad input is
+ * fatal (the cache keeps what was embedded before it).
+ *
  * @module
  */
 
@@ -10,9 +16,22 @@ import type { StudyRecord } from "../data/record.ts";
 import type { EmbeddingSet } from "../io/embeddings.ts";
 import { SPLIT_CODES } from "../io/embeddings.ts";
 import { Progress } from "../train/progress.ts";
-import { contentHash, type Embedder, EmbeddingCache } from "./embedding_cache.ts";
+import {
+  BadItemError,
+  type CacheItem,
+  contentHash,
+  type Embedder,
+  EmbeddingCache,
+} from "./embedding_cache.ts";
 import { openBiomedClip } from "./encoders.ts";
 import { preprocessImage } from "./preprocess_image.ts";
+import {
+  type DroppedStudy,
+  formatSkipped,
+  reportProblem,
+  type SkippedInput,
+  summarizeSkipped,
+} from "./skipped_inputs.ts";
 import { WordPieceTokenizer } from "./tokenizer.ts";
 
 /** Version of our preprocessing; part of the image encoder's cache id. */
@@ -32,22 +51,31 @@ export interface EmbedOptions {
   flushEvery?: number;
   /** Show progress lines (default true). */
   progress?: boolean;
+  /** Fail on the first bad image or report (naming it) instead of skipping it. Default false. */
+  strict?: boolean;
+  /** Receives the end-of-run summary of skipped inputs; default `console.warn`. */
+  log?: (message: string) => void;
 }
 
 /** What {@link embedRecords} did, besides the set. */
 export interface EmbedReport {
-  /** The embeddings, in record order. */
+  /** The embeddings of the studies kept, in record order. */
   set: EmbeddingSet;
   /** Images and reports embedded in this call (the rest came from the cache). */
   embedded: { images: number; reports: number };
+  /** Inputs that could not be embedded, in the order they were found. */
+  skipped: SkippedInput[];
+  /** Studies left out: no image could be embedded, or the report was skipped. */
+  dropped: DroppedStudy[];
 }
 
 /**
  * Embeds `records` (every record needs a split). Items already in the cache under the same
- * encoder are not embedded again.
+ * encoder are not embedded again. Bad images and reports are skipped and returned (see the
+ * module doc); `strict` makes the first one fatal.
  * @example
  * ```ts
- * // const { set } = await embedRecords(records, { weightsDir: "weights", cacheDir: ".cache/embeddings" });
+ * // const { set, skipped } = await embedRecords(records, { weightsDir: "weights", cacheDir: ".cache/embeddings" });
  * // await saveEmbeddings("embeddings.safetensors", set);
  * ```
  */
@@ -62,21 +90,26 @@ export async function embedRecords(
       `embed: record ${unsplit.id} has no split; assign splits first (assignPatientSplits)`,
     );
   }
-  const show = opts.progress ?? true;
+  const show = opts.progress ?? true, strict = opts.strict ?? false;
   const batchSize = opts.batchSize ?? 16, flushEvery = opts.flushEvery ?? 256;
+  const skipped: SkippedInput[] = [];
+  const skip = (s: SkippedInput) => {
+    if (strict) throw new Error(`${formatSkipped(s)} (strict: bad input is fatal)`);
+    skipped.push(s);
+  };
   const enc = await openBiomedClip(opts.weightsDir, { numThreads: opts.numThreads, batchSize });
   try {
     const tokenizer = await WordPieceTokenizer.fromVocabFile(enc.vocabPath);
     const files = enc.manifest.files;
     const size = enc.image.imageSize, context = enc.text.contextLength;
-    const imageEmbedder: Embedder<Uint8Array> & { name: string } = {
+    const imageEmbedder: Embedder<Float32Array> & { name: string } = {
       name: "images",
       id: `image-${files.image.sha256.slice(0, 16)}-${PREPROCESS_VERSION}-${size}`,
       dim: enc.image.embedDim,
       embed: (items) => {
         const per = 3 * size * size;
         const pixels = new Float32Array(items.length * per);
-        items.forEach((bytes, i) => pixels.set(preprocessImage(bytes, { size }), i * per));
+        items.forEach((x, i) => pixels.set(x, i * per));
         return enc.image.encode(pixels);
       },
     };
@@ -90,22 +123,42 @@ export async function embedRecords(
       },
     };
 
-    // Content keys: SHA-256 of each image file and of each report.
-    const paths = [...new Set(records.flatMap((r) => r.imagePaths))];
+    // Reports first: checking them is cheap, so a strict run fails before any encoder runs.
+    const dropped: DroppedStudy[] = [];
+    const withText = records.filter((r) => {
+      const reason = reportProblem(tokenizer, r.report);
+      if (reason === null) return true;
+      skip({ kind: "report", path: null, ids: [r.id], reason });
+      dropped.push({ id: r.id, reason });
+      return false;
+    });
+
+    // Content keys of the images: SHA-256 of each file.
+    const studiesOf = new Map<string, string[]>();
+    for (const r of withText) for (const p of new Set(r.imagePaths)) append(studiesOf, p, r.id);
+    const paths = [...studiesOf.keys()];
     const hashing = show ? new Progress("hash images", paths.length, "images") : null;
-    const imageKey = new Map<string, string>();
+    const imageKey = new Map<string, string>(), pathsOf = new Map<string, string[]>();
     for (const [i, p] of paths.entries()) {
-      imageKey.set(p, await contentHash(await readImage(p)));
+      const bytes = await readImage(p).catch((e) => {
+        if (!(e instanceof BadItemError)) throw e;
+        skip({ kind: "image", path: p, ids: studiesOf.get(p)!, reason: e.message });
+        return null;
+      });
+      if (bytes) {
+        const key = await contentHash(bytes);
+        imageKey.set(p, key);
+        append(pathsOf, key, p);
+      }
       hashing?.update(i + 1);
     }
     hashing?.done();
-    const imageItems = paths.map((p) => ({ key: imageKey.get(p)!, load: () => readImage(p) }));
-    const textKeys = await Promise.all(records.map((r) => contentHash(r.report)));
-    const textItems = records.map((r, i) => ({ key: textKeys[i], load: () => r.report }));
+    const imageItems = [...imageKey].map(([p, key]) => ({ key, load: () => decodeImage(p, size) }));
 
     const fill = async <T>(
       embedder: Embedder<T> & { name: string },
-      items: { key: string; load: () => Promise<T> | T }[],
+      items: CacheItem<T>[],
+      onSkip?: (item: CacheItem<T>, error: BadItemError) => void,
     ) => {
       const cache = await EmbeddingCache.open(opts.cacheDir, embedder.id, embedder.dim);
       let progress: Progress | null = null;
@@ -117,50 +170,105 @@ export async function embedRecords(
           progress ??= new Progress(`embed ${embedder.name}`, total, embedder.name);
           progress.update(done);
         },
+        onSkip,
       });
       (progress as Progress | null)?.done();
       return { cache, n };
     };
-    const images = await fill(imageEmbedder, imageItems);
-    const texts = await fill(textEmbedder, textItems);
+    // Files with the same bytes share one cache item; each of them is named.
+    const images = await fill(imageEmbedder, imageItems, (item, e) => {
+      for (const p of pathsOf.get(item.key)!) {
+        skip({ kind: "image", path: p, ids: studiesOf.get(p)!, reason: e.message });
+      }
+    });
+    const kept: { record: StudyRecord; images: Float32Array[] }[] = [];
+    for (const r of withText) {
+      const good = r.imagePaths.flatMap((p) => {
+        const key = imageKey.get(p);
+        return key !== undefined && images.cache.has(key) ? [images.cache.get(key)] : [];
+      });
+      if (good.length > 0) kept.push({ record: r, images: good });
+      else {
+        const reason = `none of its ${r.imagePaths.length} image(s) could be embedded`;
+        dropped.push({ id: r.id, reason });
+      }
+    }
+    const order = new Map(records.map((r, i) => [r.id, i]));
+    dropped.sort((a, b) => order.get(a.id)! - order.get(b.id)!);
+    const rows = kept.map((k) => k.record);
+    const textKeys = await Promise.all(rows.map((r) => contentHash(r.report)));
+    const texts = await fill(
+      textEmbedder,
+      rows.map((r, i) => ({ key: textKeys[i], load: () => r.report })),
+    );
 
-    const count = records.length, dim = imageEmbedder.dim;
+    if (skipped.length > 0) {
+      (opts.log ?? console.warn)(summarizeSkipped(skipped, dropped, kept.length));
+    }
+    if (kept.length === 0) {
+      throw new Error(
+        `embed: all ${records.length} studies were dropped; first: ${dropped[0].id}: ${
+          dropped[0].reason
+        }`,
+      );
+    }
+    const count = kept.length, dim = imageEmbedder.dim;
     if (textEmbedder.dim !== dim) {
       throw new Error(`embed: image embeddings are ${dim}-wide, text ${textEmbedder.dim}-wide`);
     }
     const image = new Float32Array(count * dim), text = new Float32Array(count * dim);
-    records.forEach((r, i) => {
-      for (const p of r.imagePaths) {
-        const e = images.cache.get(imageKey.get(p)!);
-        for (let j = 0; j < dim; j++) image[i * dim + j] += e[j] / r.imagePaths.length;
-      }
+    kept.forEach(({ images: es }, i) => {
+      for (const e of es) for (let j = 0; j < dim; j++) image[i * dim + j] += e[j] / es.length;
       text.set(texts.cache.get(textKeys[i]), i * dim);
     });
     const set: EmbeddingSet = {
-      ids: records.map((r) => r.id),
+      ids: rows.map((r) => r.id),
       image,
       text,
-      label: Int32Array.from(records, (r) => r.label),
-      split: Int32Array.from(records, (r) => SPLIT_CODES[r.split!]),
+      label: Int32Array.from(rows, (r) => r.label),
+      split: Int32Array.from(rows, (r) => SPLIT_CODES[r.split!]),
       count,
       dim,
       metadata: {
         image_encoder: imageEmbedder.id,
         text_encoder: textEmbedder.id,
-        synthetic: String(records.every((r) => r.meta?.synthetic === true)),
+        synthetic: String(rows.every((r) => r.meta?.synthetic === true)),
       },
     };
-    return { set, embedded: { images: images.n, reports: texts.n } };
+    return { set, embedded: { images: images.n, reports: texts.n }, skipped, dropped };
   } finally {
     await enc.image.release();
     await enc.text.release();
   }
 }
 
+function append(map: Map<string, string[]>, key: string, value: string) {
+  const list = map.get(key);
+  if (list) list.push(value);
+  else map.set(key, [value]);
+}
+
+/** Reads an image file; a file that cannot be read is a bad item. */
 async function readImage(path: string): Promise<Uint8Array<ArrayBuffer>> {
   try {
     return await Deno.readFile(path);
   } catch (e) {
-    throw new Error(`${path}: cannot read image (${(e as Error).message})`);
+    throw new BadItemError(`cannot read image (${(e as Error).message})`);
+  }
+}
+
+/**
+ * Reads and preprocesses an image for the image tower; an undecodable file is a bad item. The
+ * reason leaves the file name out: every file with these bytes shares it.
+ */
+async function decodeImage(path: string, size: number): Promise<Float32Array> {
+  const bytes = await readImage(path);
+  try {
+    return preprocessImage(bytes, { size, name: path });
+  } catch (e) {
+    const message = (e as Error).message;
+    throw new BadItemError(
+      message.startsWith(`${path}: `) ? message.slice(path.length + 2) : message,
+    );
   }
 }

@@ -31,8 +31,27 @@ export interface Embedder<T> {
 export interface CacheItem<T> {
   /** Content hash. */
   key: string;
-  /** Loads the item (read and decode the image, or return the text). */
+  /**
+   * Loads the item (read and decode the image, or return the text); throws a
+   * {@link BadItemError} when the item itself is unusable.
+   */
   load: () => Promise<T> | T;
+}
+
+/**
+ * Thrown by a {@link CacheItem}'s `load` when the item itself cannot be embedded (an undecodable
+ * image): {@link EmbeddingCache.fill} skips it instead of stopping, if its caller says so.
+ * @example
+ * ```ts
+ * const item = { key: "k", load: () => { throw new BadItemError("corrupt PNG"); } };
+ * ```
+ */
+export class BadItemError extends Error {
+  /** @param reason what is wrong with the item */
+  constructor(reason: string) {
+    super(reason);
+    this.name = "BadItemError";
+  }
 }
 
 /**
@@ -134,8 +153,11 @@ export class EmbeddingCache {
 
   /**
    * Embeds every item not yet cached (duplicates of a key once), `batchSize` at a time, writing
-   * a shard every `flushEvery` items; reports progress after each batch. Returns how many items
-   * were embedded.
+   * a shard every `flushEvery` items; reports progress after each batch. An item whose load
+   * throws a {@link BadItemError} is skipped and passed to `onSkip` (default: the error is
+   * rethrown) after the rest of its batch is embedded. Whatever ends the fill early (a throw
+   * from `onSkip`, a failing encoder), what was embedded before is written first. Returns how
+   * many items were embedded.
    */
   async fill<T>(
     items: readonly CacheItem<T>[],
@@ -144,6 +166,7 @@ export class EmbeddingCache {
       batchSize: number;
       flushEvery: number;
       onProgress?: (done: number, total: number) => void;
+      onSkip?: (item: CacheItem<T>, error: BadItemError) => void;
     },
   ): Promise<number> {
     if (embedder.dim !== this.dim) {
@@ -155,6 +178,9 @@ export class EmbeddingCache {
     const missing = items.filter((it) =>
       !this.has(it.key) && !seen.has(it.key) && seen.add(it.key)
     );
+    const onSkip = opts.onSkip ?? ((_: CacheItem<T>, e: BadItemError) => {
+      throw e;
+    });
     let pendingKeys: string[] = [];
     let pending: Float32Array[] = [];
     const flush = async () => {
@@ -164,19 +190,38 @@ export class EmbeddingCache {
       pendingKeys = [];
       pending = [];
     };
+    let embedded = 0;
     if (missing.length > 0) opts.onProgress?.(0, missing.length);
-    for (let start = 0; start < missing.length; start += opts.batchSize) {
-      const batch = missing.slice(start, start + opts.batchSize);
-      const loaded = await Promise.all(batch.map((it) => it.load()));
-      const values = await embedder.embed(loaded);
-      batch.forEach((it, i) => {
-        pendingKeys.push(it.key);
-        pending.push(values.slice(i * this.dim, (i + 1) * this.dim));
-      });
-      if (pendingKeys.length >= opts.flushEvery) await flush();
-      opts.onProgress?.(Math.min(start + batch.length, missing.length), missing.length);
+    try {
+      for (let start = 0; start < missing.length; start += opts.batchSize) {
+        const batch = missing.slice(start, start + opts.batchSize);
+        const settled = await Promise.allSettled(batch.map(async (it) => await it.load()));
+        const good: string[] = [], loaded: T[] = [];
+        const bad: [CacheItem<T>, BadItemError][] = [];
+        settled.forEach((s, i) => {
+          if (s.status === "fulfilled") {
+            good.push(batch[i].key);
+            loaded.push(s.value);
+          } else if (s.reason instanceof BadItemError) bad.push([batch[i], s.reason]);
+          else throw s.reason;
+        });
+        if (loaded.length > 0) {
+          const values = await embedder.embed(loaded);
+          good.forEach((key, i) => {
+            pendingKeys.push(key);
+            pending.push(values.slice(i * this.dim, (i + 1) * this.dim));
+          });
+          embedded += good.length;
+        }
+        for (const [it, e] of bad) onSkip(it, e);
+        if (pendingKeys.length >= opts.flushEvery) await flush();
+        opts.onProgress?.(Math.min(start + batch.length, missing.length), missing.length);
+      }
+    } catch (e) {
+      await flush();
+      throw e;
     }
     await flush();
-    return missing.length;
+    return embedded;
   }
 }
