@@ -197,6 +197,21 @@ gpuTest("bad input gets a clear error", async (gpu) => {
     Error,
     "checkpoint was trained with hidden=32, this run has hidden=48",
   );
+  await rejectsWith(
+    () => train(options(logs, { resume: "latest", batchSize: 32 }), { gpu }),
+    Error,
+    `${join(logs, "run", "checkpoints", "epoch_latest.safetensors")}: cannot resume, the ` +
+      "checkpoint was trained with other options: batchSize (--batch-size): checkpoint 64, " +
+      "this run 32",
+  );
+  // New data under the same checkpoint: the heads keep the input statistics they were trained on.
+  const shifted = { ...set, image: set.image.map((x) => x + 0.5) };
+  const ckpt = join(logs, "run", "checkpoints", "epoch_latest.safetensors");
+  const stored = (await loadCheckpoint(ckpt)).inputNorm;
+  await train(options(logs, { resume: "latest", epochs: 2, trainData: shifted }), { gpu });
+  assert.deepEqual((await loadCheckpoint(ckpt)).inputNorm, stored);
+  const out = await Deno.readTextFile(join(logs, "run", "out.log"));
+  assert.ok(out.includes(`Resuming with the input statistics stored in ${ckpt}`), out);
   // A run that diverges stops with the step number and leaves the last good checkpoint as it was.
   await train(options(logs, { name: "diverge", epochs: 1 }), { gpu });
   const latest = join(logs, "diverge", "checkpoints", "epoch_latest.safetensors");

@@ -46,6 +46,7 @@ import {
   type TrainPosition,
 } from "./checkpoint.ts";
 import { Progress } from "./progress.ts";
+import { assertResumable, normDifference } from "./resume.ts";
 import { learningRate, type SchedulerKind } from "./schedule.ts";
 
 /** Everything a training run is configured by (the CLI flags). */
@@ -232,7 +233,24 @@ export async function train(
   await Deno.mkdir(ckptDir, { recursive: true });
   const log = openLog(join(logDir, "out.log"), o.quiet);
 
-  const inputNorm = inputNormFor(set, trainRows, o.inputNorm);
+  const resumePath = o.resume === "latest" ? join(ckptDir, "epoch_latest.safetensors") : o.resume;
+  const resumed = resumePath ? await loadCheckpoint(resumePath) : null;
+  let inputNorm = inputNormFor(set, trainRows, o.inputNorm);
+  if (resumed && resumePath) {
+    assertSameHead(resumed.head, head, resumePath);
+    assertResumable(resumed.config, o, resumePath);
+    if (!resumed.m || !resumed.v) {
+      throw new Error(`${resumePath}: has no optimizer state; cannot resume from it`);
+    }
+    const drift = normDifference(resumed.inputNorm, inputNorm);
+    if (drift > 0) {
+      await log(
+        `Resuming with the input statistics stored in ${resumePath}, not those of this data's ` +
+          `train split (they differ by up to ${drift.toPrecision(3)}: the data changed)`,
+      );
+    }
+    inputNorm = resumed.inputNorm;
+  }
   const gpu = hooks.gpu ?? await getGpu();
   await log(
     `GPU: ${gpu.info.name} (backend ${gpu.info.backend}, subgroups ${
@@ -260,13 +278,11 @@ export async function train(
   let params = initialParameters(graph.layout, o.seed);
   let m = new Float32Array(graph.layout.length), v = new Float32Array(graph.layout.length);
   const history: EpochResult[] = await readHistory(join(logDir, "results.jsonl"));
-  if (o.resume) {
-    const path = o.resume === "latest" ? join(ckptDir, "epoch_latest.safetensors") : o.resume;
-    const c = await loadCheckpoint(path);
-    assertSameHead(c.head, head, path);
-    if (!c.m || !c.v) throw new Error(`${path}: has no optimizer state; cannot resume from it`);
-    ({ params, m, v, position } = { params: c.params, m: c.m, v: c.v, position: c.position });
-    await log(`Resuming from ${path} at epoch ${position.epoch}, step ${position.optimizerStep}`);
+  if (resumed) {
+    ({ params, m, v, position } = resumed as Required<Checkpoint>);
+    await log(
+      `Resuming from ${resumePath} at epoch ${position.epoch}, step ${position.optimizerStep}`,
+    );
     history.splice(0, history.length, ...history.filter((h) => h.epoch <= position.epoch));
   } else {
     await Deno.writeTextFile(join(logDir, "results.jsonl"), "");
