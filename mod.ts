@@ -57,6 +57,7 @@ export {
   type TokenArray,
 } from "./src/encoders/encoders.ts";
 export { type ManifestFile, readManifest, type WeightsManifest } from "./src/encoders/manifest.ts";
+export * from "./src/encoders/encoder_ids.ts";
 export { type ImportOptions, importWeights } from "./src/cli/weights.ts";
 export { WEIGHT_FILES, writeWeightsFolder } from "./src/encoders/weights_folder.ts";
 export { buildImageTower, buildTextTower, OPSET } from "./src/encoders/onnx_builder.ts";
