@@ -25,6 +25,7 @@ export {
   type TrainResult,
 } from "./src/train/trainer.ts";
 export { type Checkpoint, loadCheckpoint, saveCheckpoint } from "./src/train/checkpoint.ts";
+export { parseResultLine, readResults, resultLine } from "./src/train/results_log.ts";
 export { Projector } from "./src/retrieval/projector.ts";
 export { type Hit, Retriever } from "./src/retrieval/retriever.ts";
 export * from "./src/model/config.ts";

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { syntheticEmbeddings } from "../src/data/synthetic_embeddings.ts";
 import { saveEmbeddings } from "../src/io/embeddings.ts";
 import { loadCheckpoint } from "../src/train/checkpoint.ts";
+import { readResults } from "../src/train/results_log.ts";
 import { DivergedError, train, type TrainOptions } from "../src/train/trainer.ts";
 import { gpuTest } from "./util/check.ts";
 
@@ -65,8 +66,12 @@ gpuTest(
       );
     }
     assert.ok(losses[losses.length - 1] < 0.7 * losses[0], `loss ${losses[0]} -> ${losses.at(-1)}`);
-    const results = (await Deno.readTextFile(join(r.logDir, "results.jsonl"))).trim().split("\n");
-    assert.deepEqual(results.length, 9);
+    const results = (await Deno.readTextFile(join(r.logDir, "results.jsonl"))).trim().split("\n")
+      .map((l) => JSON.parse(l));
+    assert.deepEqual(results.map((l) => l.epoch), [0, 1, 2, 3, 4, 5, 6, 7, 8]);
+    // Flat, as open_clip writes it: the metrics beside the epoch.
+    assert.deepEqual(results[8]["image_to_text_R@1"], r.history[8].val["image_to_text_R@1"]);
+    assert.ok(typeof results[8].train_loss === "number" && !("val" in results[8]));
     await Deno.stat(join(r.logDir, "checkpoints", "best.safetensors"));
     await Deno.stat(join(r.logDir, "params.json"));
     await Deno.remove(logs, { recursive: true });
@@ -91,6 +96,9 @@ gpuTest(
       (e) => e === stop,
     );
     await train(options(b, { resume: "latest" }), { gpu });
+    const epochs = async (dir: string) =>
+      (await readResults(join(dir, "run", "results.jsonl"))).map((h) => h.epoch);
+    assert.deepEqual(await epochs(b), [0, 1, 2, 3, 4]);
     const latest = (dir: string) =>
       loadCheckpoint(join(dir, "run", "checkpoints", "epoch_latest.safetensors"));
     const [ca, cb] = [await latest(a), await latest(b)];
@@ -98,6 +106,10 @@ gpuTest(
     assert.deepEqual(cb.params, ca.params);
     assert.deepEqual(cb.m, ca.m);
     assert.deepEqual(cb.v, ca.v);
+    // Resuming from an earlier checkpoint drops the results of the epochs it trains again.
+    const epoch2 = join(b, "run", "checkpoints", "epoch_2.safetensors");
+    await train(options(b, { resume: epoch2, epochs: 3 }), { gpu });
+    assert.deepEqual(await epochs(b), [0, 1, 2, 3]);
     for (const d of [a, b]) await Deno.remove(d, { recursive: true });
   },
 );

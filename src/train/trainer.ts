@@ -47,7 +47,10 @@ import {
 } from "./checkpoint.ts";
 import { Progress } from "./progress.ts";
 import { assertResumable, normDifference } from "./resume.ts";
+import { appendResult, type EpochResult, readResults, writeResults } from "./results_log.ts";
 import { learningRate, type SchedulerKind } from "./schedule.ts";
+
+export type { EpochResult } from "./results_log.ts";
 
 /** Everything a training run is configured by (the CLI flags). */
 export interface TrainOptions {
@@ -147,18 +150,6 @@ export interface TrainProgress {
   etaSeconds: number;
 }
 
-/** One line of `results.jsonl`. */
-export interface EpochResult {
-  /** Epochs finished (0 = before training). */
-  epoch: number;
-  /** Optimizer steps done. */
-  step: number;
-  /** Mean training loss of the epoch (absent at epoch 0). */
-  trainLoss?: number;
-  /** Validation metrics. */
-  val: Metrics;
-}
-
 /** What {@link train} returns. */
 export interface TrainResult {
   /** Final head configuration. */
@@ -198,8 +189,8 @@ function withMeanRecall(m: Metrics): Metrics {
 }
 
 /**
- * Trains the projector heads. Logs go to `<logs>/<name>/` (`params.json`, `results.jsonl`,
- * `out.log`, `checkpoints/`).
+ * Trains the projector heads. Logs go to `<logs>/<name>/` (`params.json`, `results.jsonl` with
+ * one flat line per evaluation, `out.log`, `checkpoints/`).
  * @example
  * ```ts
  * // const result = await train({ ...DEFAULT_TRAIN_OPTIONS, trainData: "embeddings.safetensors" });
@@ -277,17 +268,17 @@ export async function train(
   };
   let params = initialParameters(graph.layout, o.seed);
   let m = new Float32Array(graph.layout.length), v = new Float32Array(graph.layout.length);
-  const history: EpochResult[] = await readHistory(join(logDir, "results.jsonl"));
+  const resultsPath = join(logDir, "results.jsonl");
+  const history: EpochResult[] = [];
   if (resumed) {
     ({ params, m, v, position } = resumed as Required<Checkpoint>);
     await log(
       `Resuming from ${resumePath} at epoch ${position.epoch}, step ${position.optimizerStep}`,
     );
-    history.splice(0, history.length, ...history.filter((h) => h.epoch <= position.epoch));
-  } else {
-    await Deno.writeTextFile(join(logDir, "results.jsonl"), "");
-    history.length = 0;
+    // Results of epochs after the checkpoint's are trained again: drop their lines.
+    history.push(...(await readResults(resultsPath)).filter((h) => h.epoch <= position.epoch));
   }
+  await writeResults(resultsPath, history);
   await writeFileAtomic(
     join(logDir, "params.json"),
     new TextEncoder().encode(JSON.stringify(config, null, 2)),
@@ -321,9 +312,7 @@ export async function train(
   };
   const record = async (r: EpochResult) => {
     history.push(r);
-    await Deno.writeTextFile(join(logDir, "results.jsonl"), JSON.stringify(r) + "\n", {
-      append: true,
-    });
+    await appendResult(resultsPath, r);
     await log(
       `Eval Epoch: ${r.epoch} ` +
         Object.entries(r.val).map(([k, x]) => `${k}: ${x.toFixed(4)}`).join("\t"),
@@ -558,17 +547,6 @@ function epochOrder(
   const order = new Uint32Array(take);
   for (let i = 0; i < take; i++) order[i] = trainRows[perm[i]];
   return order;
-}
-
-async function readHistory(path: string): Promise<EpochResult[]> {
-  try {
-    return (await Deno.readTextFile(path)).split("\n").filter((l) => l.trim()).map((l) =>
-      JSON.parse(l)
-    );
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return [];
-    throw e;
-  }
 }
 
 /**
