@@ -25,6 +25,7 @@ export {
   type TrainResult,
 } from "./src/train/trainer.ts";
 export { type Checkpoint, loadCheckpoint, saveCheckpoint } from "./src/train/checkpoint.ts";
+export { parseResultLine, readResults, resultLine } from "./src/train/results_log.ts";
 export { Projector } from "./src/retrieval/projector.ts";
 export { type Hit, Retriever } from "./src/retrieval/retriever.ts";
 export * from "./src/model/config.ts";
@@ -57,6 +58,7 @@ export {
   type TokenArray,
 } from "./src/encoders/encoders.ts";
 export { type ManifestFile, readManifest, type WeightsManifest } from "./src/encoders/manifest.ts";
+export * from "./src/encoders/encoder_ids.ts";
 export { type ImportOptions, importWeights } from "./src/cli/weights.ts";
 export { WEIGHT_FILES, writeWeightsFolder } from "./src/encoders/weights_folder.ts";
 export { buildImageTower, buildTextTower, OPSET } from "./src/encoders/onnx_builder.ts";

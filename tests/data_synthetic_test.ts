@@ -4,6 +4,7 @@ import { decodePng } from "image-js";
 import { mentionedFindings } from "../src/data/labels.ts";
 import { loadManifest, RECORD_COLUMNS } from "../src/data/manifest.ts";
 import { patientSplitLeaks, validateRecord } from "../src/data/record.ts";
+import { loadDataset } from "../src/data/load_dataset.ts";
 import { generateSyntheticCxr } from "../src/data/synthetic_cxr.ts";
 import { renderSyntheticCxr } from "../src/data/synthetic_render.ts";
 import { writeSyntheticReport } from "../src/data/synthetic_report.ts";
@@ -30,7 +31,7 @@ Deno.test("synthetic: same seed gives identical bytes, here or in workers; anoth
     await run("b", 5, 2);
     await run("c", 6, 0);
     const [fa, fb, fc] = await Promise.all(["a", "b", "c"].map((n) => files(join(root, n))));
-    assert.equal(fa.size, 25); // 24 PNGs + manifest.jsonl
+    assert.equal(fa.size, 26); // 24 PNGs, manifest.jsonl and synthetic.json
     assert.deepEqual(fa, fb);
     assert.notDeepEqual(fa.get("synthetic-000001.png"), fc.get("synthetic-000001.png"));
 
@@ -55,6 +56,26 @@ Deno.test("synthetic: same seed gives identical bytes, here or in workers; anoth
   } finally {
     await Deno.remove(root, { recursive: true });
   }
+});
+
+Deno.test("the demo set is reused while count and seed stay, regenerated when either changes", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "synthetic-test-" });
+  const load = (seed: number, syntheticCount = 6) =>
+    loadDataset({ dataset: "synthetic", dataDir: dir, seed, syntheticCount });
+  const first = await load(1);
+  // Mark the folder: a reuse reads the mark back, a regeneration overwrites it.
+  const manifest = join(dir, "manifest.jsonl");
+  const lines = (await Deno.readTextFile(manifest)).trim().split("\n").map((l) => JSON.parse(l));
+  lines[0].report = "Marked by the test.";
+  await Deno.writeTextFile(manifest, lines.map((l) => JSON.stringify(l)).join("\n") + "\n");
+  assert.equal((await load(1)).records[0].report, "Marked by the test.");
+  const other = await load(2);
+  assert.ok(other.records.every((r) => r.meta?.seed === 2));
+  assert.notDeepEqual(other.records.map((r) => r.report), first.records.map((r) => r.report));
+  const back = await load(1);
+  assert.deepEqual(back.records.map((r) => r.report), first.records.map((r) => r.report));
+  assert.equal((await load(1, 7)).records.length, 7);
+  await Deno.remove(dir, { recursive: true });
 });
 
 Deno.test("synthetic reports mention exactly the drawn findings, in varied words", () => {

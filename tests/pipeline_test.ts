@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { runQuery } from "../src/cli/query.ts";
-import { parseTrainArgs, runTrain } from "../src/cli/train.ts";
+import { applyDemoDefaults, parseTrainArgs, runTrain } from "../src/cli/train.ts";
 import { COLUMNS } from "../src/eval/run_report.ts";
 import { gpuTest } from "./util/check.ts";
 
@@ -60,4 +60,18 @@ gpuTest(
 Deno.test("deno task train --help documents every flag", () => {
   const o = parseTrainArgs(["--help"]);
   assert.ok(o.help);
+});
+
+Deno.test("the demo's defaults fill only the flags not given (--out-dim alone is kept)", () => {
+  const demo = (args: string[]) => {
+    const o = parseTrainArgs(args);
+    assert.ok(applyDemoDefaults(o));
+    return { ...o.head, batchSize: o.batchSize, dataset: o.dataset };
+  };
+  const d = { dropout: 0.1, layers: 2, batchSize: 64, dataset: "synthetic" };
+  assert.deepEqual(demo([]), { ...d, hidden: 256, outDim: 128 });
+  assert.deepEqual(demo(["--out-dim", "64"]), { ...d, hidden: 256, outDim: 64 });
+  assert.deepEqual(demo(["--hidden", "32"]), { ...d, hidden: 32, outDim: 128 });
+  assert.deepEqual(demo(["--batch-size", "16"]), { ...d, hidden: 256, outDim: 128, batchSize: 16 });
+  assert.equal(applyDemoDefaults(parseTrainArgs(["--train-data", "e.safetensors"])), false);
 });

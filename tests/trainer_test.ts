@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { syntheticEmbeddings } from "../src/data/synthetic_embeddings.ts";
 import { saveEmbeddings } from "../src/io/embeddings.ts";
 import { loadCheckpoint } from "../src/train/checkpoint.ts";
+import { readResults } from "../src/train/results_log.ts";
 import { DivergedError, train, type TrainOptions } from "../src/train/trainer.ts";
 import { gpuTest } from "./util/check.ts";
 
@@ -65,8 +66,12 @@ gpuTest(
       );
     }
     assert.ok(losses[losses.length - 1] < 0.7 * losses[0], `loss ${losses[0]} -> ${losses.at(-1)}`);
-    const results = (await Deno.readTextFile(join(r.logDir, "results.jsonl"))).trim().split("\n");
-    assert.deepEqual(results.length, 9);
+    const results = (await Deno.readTextFile(join(r.logDir, "results.jsonl"))).trim().split("\n")
+      .map((l) => JSON.parse(l));
+    assert.deepEqual(results.map((l) => l.epoch), [0, 1, 2, 3, 4, 5, 6, 7, 8]);
+    // Flat, as open_clip writes it: the metrics beside the epoch.
+    assert.deepEqual(results[8]["image_to_text_R@1"], r.history[8].val["image_to_text_R@1"]);
+    assert.ok(typeof results[8].train_loss === "number" && !("val" in results[8]));
     await Deno.stat(join(r.logDir, "checkpoints", "best.safetensors"));
     await Deno.stat(join(r.logDir, "params.json"));
     await Deno.remove(logs, { recursive: true });
@@ -91,6 +96,9 @@ gpuTest(
       (e) => e === stop,
     );
     await train(options(b, { resume: "latest" }), { gpu });
+    const epochs = async (dir: string) =>
+      (await readResults(join(dir, "run", "results.jsonl"))).map((h) => h.epoch);
+    assert.deepEqual(await epochs(b), [0, 1, 2, 3, 4]);
     const latest = (dir: string) =>
       loadCheckpoint(join(dir, "run", "checkpoints", "epoch_latest.safetensors"));
     const [ca, cb] = [await latest(a), await latest(b)];
@@ -98,6 +106,10 @@ gpuTest(
     assert.deepEqual(cb.params, ca.params);
     assert.deepEqual(cb.m, ca.m);
     assert.deepEqual(cb.v, ca.v);
+    // Resuming from an earlier checkpoint drops the results of the epochs it trains again.
+    const epoch2 = join(b, "run", "checkpoints", "epoch_2.safetensors");
+    await train(options(b, { resume: epoch2, epochs: 3 }), { gpu });
+    assert.deepEqual(await epochs(b), [0, 1, 2, 3]);
     for (const d of [a, b]) await Deno.remove(d, { recursive: true });
   },
 );
@@ -197,6 +209,21 @@ gpuTest("bad input gets a clear error", async (gpu) => {
     Error,
     "checkpoint was trained with hidden=32, this run has hidden=48",
   );
+  await rejectsWith(
+    () => train(options(logs, { resume: "latest", batchSize: 32 }), { gpu }),
+    Error,
+    `${join(logs, "run", "checkpoints", "epoch_latest.safetensors")}: cannot resume, the ` +
+      "checkpoint was trained with other options: batchSize (--batch-size): checkpoint 64, " +
+      "this run 32",
+  );
+  // New data under the same checkpoint: the heads keep the input statistics they were trained on.
+  const shifted = { ...set, image: set.image.map((x) => x + 0.5) };
+  const ckpt = join(logs, "run", "checkpoints", "epoch_latest.safetensors");
+  const stored = (await loadCheckpoint(ckpt)).inputNorm;
+  await train(options(logs, { resume: "latest", epochs: 2, trainData: shifted }), { gpu });
+  assert.deepEqual((await loadCheckpoint(ckpt)).inputNorm, stored);
+  const out = await Deno.readTextFile(join(logs, "run", "out.log"));
+  assert.ok(out.includes(`Resuming with the input statistics stored in ${ckpt}`), out);
   // A run that diverges stops with the step number and leaves the last good checkpoint as it was.
   await train(options(logs, { name: "diverge", epochs: 1 }), { gpu });
   const latest = join(logs, "diverge", "checkpoints", "epoch_latest.safetensors");

@@ -2,13 +2,17 @@
  * `deno task query`: retrieval with a trained projector. Given a chest X-ray (`--image`), lists the
  * most similar reports of a collection; given a report (`--text`), the most similar images. The
  * collection is an embeddings file (`deno task embed`, or `logs/<name>/embeddings.safetensors`);
- * the query goes through the same frozen encoder (`--weights`) the collection was embedded with.
+ * the query goes through the same frozen encoder (`--weights`) the collection was embedded with:
+ * a collection whose recorded encoder ids differ from the weights' is refused, one that records
+ * none is searched with a warning.
  *
  * @module
  */
 
 import { parseArgs } from "node:util";
+import { checkEncoders, encoderIds } from "../encoders/encoder_ids.ts";
 import { openBiomedClip } from "../encoders/encoders.ts";
+import { readManifest } from "../encoders/manifest.ts";
 import { preprocessImageFile } from "../encoders/preprocess_image.ts";
 import { WordPieceTokenizer } from "../encoders/tokenizer.ts";
 import { getGpu } from "../gpu/context.ts";
@@ -38,7 +42,8 @@ export interface QueryOptions {
 
 /**
  * Embeds the query with the frozen encoder and returns the `k` best items of the collection
- * (reports for an image, images for a report).
+ * (reports for an image, images for a report). Refuses a collection embedded by other towers
+ * than `weights` holds (see {@link checkEncoders}).
  * @example
  * ```ts
  * // const hits = await runQuery({ checkpoint, collection, weights: "weights", image: "cxr.png", k: 5 });
@@ -47,6 +52,13 @@ export interface QueryOptions {
 export async function runQuery(o: QueryOptions): Promise<Hit[]> {
   if (!o.image === !o.text) throw new Error("give exactly one of --image and --text");
   const set = await loadEmbeddings(o.collection);
+  const warning = checkEncoders(
+    set.metadata,
+    encoderIds(await readManifest(o.weights)),
+    o.collection,
+    o.weights,
+  );
+  if (warning) console.warn(warning);
   const projector = await Projector.load(o.checkpoint, await getGpu());
   const enc = await openBiomedClip(o.weights);
   try {

@@ -248,13 +248,31 @@ export interface CliOptions {
  * The demo's defaults, for flags not given: small heads and batches fit the small synthetic set
  * and a CPU-only machine.
  */
-const DEMO_DEFAULTS: Record<string, Partial<TrainOptions>> = {
-  name: { name: "demo" },
-  "batch-size": { batchSize: 64 },
-  epochs: { epochs: 30 },
-  warmup: { warmup: 10 },
-  lr: { lr: 2e-3 },
+const DEMO_DEFAULTS: Record<string, (o: TrainOptions) => void> = {
+  name: (o) => o.name = "demo",
+  "batch-size": (o) => o.batchSize = 64,
+  epochs: (o) => o.epochs = 30,
+  warmup: (o) => o.warmup = 10,
+  lr: (o) => o.lr = 2e-3,
+  hidden: (o) => o.head = { ...o.head, hidden: 256 },
+  "out-dim": (o) => o.head = { ...o.head, outDim: 128 },
 };
+
+/**
+ * Turns options without data (no `--train-data`, no `--dataset`) into the SYNTHETIC demo's:
+ * `--dataset synthetic` and the demo's defaults for every flag not given; returns whether it did.
+ * @example
+ * ```ts
+ * const o = parseTrainArgs(["--out-dim", "64"]);
+ * applyDemoDefaults(o); // true: o.head.hidden 256 (demo), o.head.outDim 64 (given)
+ * ```
+ */
+export function applyDemoDefaults(o: TrainOptions & CliOptions): boolean {
+  if (o.trainData || o.dataset) return false;
+  o.dataset = "synthetic";
+  for (const [flag, set] of Object.entries(DEMO_DEFAULTS)) if (!o.explicit.has(flag)) set(o);
+  return true;
+}
 
 /**
  * Runs the pipeline the flags describe; returns the printed before/after table (or null when
@@ -265,13 +283,8 @@ const DEMO_DEFAULTS: Record<string, Partial<TrainOptions>> = {
  * ```
  */
 export async function runTrain(o: TrainOptions & CliOptions): Promise<string | null> {
-  const demo = !o.trainData && !o.dataset;
+  const demo = applyDemoDefaults(o);
   if (demo) {
-    o.dataset = "synthetic";
-    for (const [flag, value] of Object.entries(DEMO_DEFAULTS)) {
-      if (!o.explicit.has(flag)) Object.assign(o, value);
-    }
-    if (!o.explicit.has("hidden")) o.head = { ...o.head, hidden: 256, outDim: 128 };
     console.log(
       "SYNTHETIC demo: generated chest-radiograph-like images and templated reports, random-weight " +
         "demo encoders (weights/demo). Not medical data; it shows the method working end to end.",

@@ -13,7 +13,7 @@ import { loadOpenI } from "./openi.ts";
 import { loadR2Gen } from "./r2gen.ts";
 import type { LoadResult } from "./record.ts";
 import { assignPatientSplits } from "./splits.ts";
-import { generateSyntheticCxr } from "./synthetic_cxr.ts";
+import { loadOrGenerateSyntheticCxr } from "./synthetic_cxr.ts";
 
 /** The datasets `--dataset` accepts. */
 export const DATASETS = ["synthetic", "openi", "iu-csv", "r2gen", "mimic", "manifest"] as const;
@@ -44,7 +44,8 @@ export interface DatasetOptions {
 }
 
 /**
- * Loads (or, for `synthetic`, generates once and then reuses) a dataset with splits assigned.
+ * Loads (or, for `synthetic`, generates once and then reuses while count and seed stay the same) a
+ * dataset with splits assigned.
  * @example
  * ```ts
  * // const { records } = await loadDataset({ dataset: "openi", dataDir: "data/openi", seed: 0 });
@@ -54,16 +55,13 @@ export async function loadDataset(o: DatasetOptions): Promise<LoadResult> {
   const strict = o.strict ?? false;
   let result: LoadResult;
   switch (o.dataset) {
-    case "synthetic": {
-      const manifest = join(o.dataDir, "manifest.jsonl");
-      const count = o.syntheticCount ?? 1000;
-      const existing = await loadManifest({ path: manifest, ...RECORD_COLUMNS, strict: true })
-        .catch(() => null);
-      result = existing && existing.records.length === count
-        ? existing
-        : await generateSyntheticCxr({ count, seed: o.seed, outDir: o.dataDir });
+    case "synthetic":
+      result = await loadOrGenerateSyntheticCxr({
+        count: o.syntheticCount ?? 1000,
+        seed: o.seed,
+        outDir: o.dataDir,
+      });
       break;
-    }
     case "openi":
       result = await loadOpenI({
         reportsDir: join(o.dataDir, "ecgen-radiology"),

@@ -5,7 +5,8 @@
  * `meta.source = "synthetic"` (the report text itself reads like a real report).
  *
  * Deterministic: the same `seed`, `count`, `size` and options give byte-identical PNG files and
- * identical records, whatever the number of workers. Each patient's anatomy comes from a
+ * identical records, whatever the number of workers; `synthetic.json` in the folder records
+ * them, so a folder is reused only for the same options. Each patient's anatomy comes from a
  * generator seeded by (seed, patient), each study's findings, report and texture from one seeded
  * by (seed, study).
  *
@@ -15,7 +16,8 @@
 import { join } from "node:path";
 import { encodePng, Image } from "image-js";
 import { Rng } from "../util/rng.ts";
-import { writeManifest } from "./manifest.ts";
+import { writeFileAtomic } from "../io/safetensors.ts";
+import { loadManifest, RECORD_COLUMNS, writeManifest } from "./manifest.ts";
 import type { LoadResult, StudyRecord } from "./record.ts";
 import { assignPatientSplits, type SplitFractions } from "./splits.ts";
 import { renderSyntheticCxr } from "./synthetic_render.ts";
@@ -105,6 +107,10 @@ export async function generateSyntheticCxr(opts: SyntheticOptions): Promise<Load
   if (!Number.isInteger(count) || count < 1) throw new Error(`count must be >= 1, got ${count}`);
   if (!Number.isInteger(size) || size < 32) throw new Error(`size must be >= 32, got ${size}`);
   await Deno.mkdir(outDir, { recursive: true });
+  // Until the new key is written, the folder claims nothing (an interrupted run is not reused).
+  await Deno.remove(join(outDir, SYNTHETIC_KEY_FILE)).catch((e) => {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  });
   const digits = Math.max(6, String(count).length);
   const patients = Math.max(1, Math.round(count * 0.8));
   const pad = (n: number) => String(n).padStart(digits, "0");
@@ -141,7 +147,39 @@ export async function generateSyntheticCxr(opts: SyntheticOptions): Promise<Load
   await renderAll(jobs, opts.workers ?? (count >= 200 ? 2 : 0));
   const split = assignPatientSplits(records, { seed, fractions: opts.fractions });
   await writeManifest(join(outDir, "manifest.jsonl"), split.records);
+  await writeFileAtomic(
+    join(outDir, SYNTHETIC_KEY_FILE),
+    new TextEncoder().encode(syntheticKey(opts)),
+  );
   return split;
+}
+
+/** File in the output folder that records what the set was generated with. */
+export const SYNTHETIC_KEY_FILE = "synthetic.json";
+
+/** What decides a set's bytes: every option but the folder and the number of workers. */
+function syntheticKey(opts: SyntheticOptions): string {
+  const { count, seed, size = 224, normalRate = null, fractions = null } = opts;
+  return JSON.stringify({ count, seed, size, normalRate, fractions }) + "\n";
+}
+
+/**
+ * The set in `opts.outDir` when it was generated with the same options (count, seed, size, …:
+ * `synthetic.json` says), else a newly generated one in its place.
+ * @example
+ * ```ts
+ * // const { records } = await loadOrGenerateSyntheticCxr({ count: 2000, seed: 0, outDir: "demo" });
+ * ```
+ */
+export async function loadOrGenerateSyntheticCxr(opts: SyntheticOptions): Promise<LoadResult> {
+  const key = await Deno.readTextFile(join(opts.outDir, SYNTHETIC_KEY_FILE)).catch(() => null);
+  if (key === syntheticKey(opts)) {
+    const manifest = join(opts.outDir, "manifest.jsonl");
+    const existing = await loadManifest({ path: manifest, ...RECORD_COLUMNS, strict: true })
+      .catch(() => null);
+    if (existing?.records.length === opts.count) return existing;
+  }
+  return await generateSyntheticCxr(opts);
 }
 
 /** Renders and writes the jobs, here or spread over worker threads (interleaved). */

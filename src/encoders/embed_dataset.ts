@@ -45,7 +45,7 @@ export interface EmbedOptions {
   cacheDir: string;
   /** Items per encoder call (default 16). */
   batchSize?: number;
-  /** onnxruntime-web WASM threads (default: up to 4). */
+  /** onnxruntime-web WASM threads (default 1, as `EncoderOptions.numThreads`: more hung). */
   numThreads?: number;
   /** Items between cache flushes (default 256). */
   flushEvery?: number;

@@ -36,7 +36,7 @@ export interface DatasetSummary {
   facts?: Record<string, string | number>;
 }
 
-/** One evaluated epoch (a line of `results.jsonl`; the trainer's `EpochResult` fits). */
+/** One evaluated epoch (the trainer's `EpochResult` fits; `readResults` reads `results.jsonl`). */
 export interface TrainingEpoch {
   /** Epochs finished (0 = before training). */
   epoch: number;

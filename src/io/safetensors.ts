@@ -132,43 +132,86 @@ export function decodeSafetensors(bytes: Uint8Array, source: string): Safetensor
   if (bytes.length < 8) throw new Error(`${source}: not a safetensors file (shorter than 8 bytes)`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const headerLength = Number(view.getBigUint64(0, true));
-  if (headerLength > bytes.length - 8 || headerLength > 100_000_000) {
+  if (headerLength > 100_000_000) {
     throw new Error(`${source}: not a safetensors file (header length ${headerLength})`);
   }
-  let header: Record<string, unknown>;
+  if (headerLength > bytes.length - 8) {
+    throw new Error(
+      `${source}: file is cut off (truncated): its header needs ${headerLength} bytes after the ` +
+        `8-byte length, the file has ${bytes.length} bytes in all`,
+    );
+  }
+  let header: unknown;
   try {
     header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + headerLength)));
   } catch (e) {
     throw new Error(`${source}: safetensors header is not JSON (${(e as Error).message})`);
   }
+  if (!isRecord(header)) throw new Error(`${source}: safetensors header is not a JSON object`);
   const dataStart = 8 + headerLength;
+  const entries = Object.entries(header).filter(([name]) => name !== "__metadata__")
+    .map(([name, entry]) => headerEntry(name, entry, source));
+  const dataEnd = Math.max(0, ...entries.map((e) => e.end));
+  if (dataStart + dataEnd > bytes.length) {
+    const first = entries.find((e) => dataStart + e.end > bytes.length)!;
+    throw new Error(
+      `${source}: file is cut off (truncated): the header says the data runs to byte ` +
+        `${dataStart + dataEnd}, the file has ${bytes.length} bytes (tensor "${first.name}" ` +
+        `is incomplete)`,
+    );
+  }
   const tensors = new Map<string, Tensor>();
-  let metadata: Record<string, string> = {};
-  for (const [name, entry] of Object.entries(header)) {
-    if (name === "__metadata__") {
-      metadata = entry as Record<string, string>;
-      continue;
-    }
-    const { dtype, shape, data_offsets } = entry as {
-      dtype: Dtype;
-      shape: number[];
-      data_offsets: [number, number];
-    };
-    if (!(dtype in BYTES)) {
-      throw new Error(`${source}: tensor "${name}" has unsupported dtype ${dtype}`);
-    }
-    const [begin, end] = data_offsets;
-    const expected = shape.reduce((a, b) => a * b, 1) * BYTES[dtype];
-    if (end - begin !== expected || dataStart + end > bytes.length) {
-      throw new Error(
-        `${source}: tensor "${name}" [${shape}] ${dtype} needs ${expected} bytes, ` +
-          `header gives ${begin}..${end} of ${bytes.length - dataStart}`,
-      );
-    }
+  for (const { name, dtype, shape, begin, end } of entries) {
     // Copy so the typed-array views below are aligned whatever the header length.
     tensors.set(name, { dtype, shape, data: bytes.slice(dataStart + begin, dataStart + end) });
   }
-  return { tensors, metadata };
+  return { tensors, metadata: headerMetadata(header.__metadata__, source) };
+}
+
+function isRecord(x: unknown): x is Record<string, unknown> {
+  return typeof x === "object" && x !== null && !Array.isArray(x);
+}
+
+/** One tensor's header entry, checked: known dtype, integer shape, offsets that fit the shape. */
+function headerEntry(name: string, entry: unknown, source: string) {
+  const where = `${source}: tensor "${name}"`;
+  if (!isRecord(entry)) throw new Error(`${where}: header entry is not an object`);
+  const { dtype, shape, data_offsets: offsets } = entry;
+  if (typeof dtype !== "string" || !(dtype in BYTES)) {
+    throw new Error(`${where} has unsupported dtype ${JSON.stringify(dtype)}`);
+  }
+  const isCount = (n: unknown) => Number.isSafeInteger(n) && (n as number) >= 0;
+  if (!Array.isArray(shape) || !shape.every(isCount)) {
+    throw new Error(
+      `${where}: shape must be an array of integers >= 0, is ${JSON.stringify(shape)}`,
+    );
+  }
+  if (
+    !Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isCount) ||
+    offsets[0] > offsets[1]
+  ) {
+    throw new Error(`${where}: data_offsets must be [begin, end], is ${JSON.stringify(offsets)}`);
+  }
+  const [begin, end] = offsets as [number, number];
+  const expected = (shape as number[]).reduce((a, b) => a * b, 1) * BYTES[dtype as Dtype];
+  if (end - begin !== expected) {
+    throw new Error(
+      `${where} [${shape}] ${dtype} needs ${expected} bytes, the header gives ${begin}..${end}`,
+    );
+  }
+  return { name, dtype: dtype as Dtype, shape: shape as number[], begin, end };
+}
+
+/** `__metadata__`, checked: an object of strings (absent: empty). */
+function headerMetadata(metadata: unknown, source: string): Record<string, string> {
+  if (metadata === undefined) return {};
+  if (!isRecord(metadata)) throw new Error(`${source}: __metadata__ is not a JSON object`);
+  for (const [k, v] of Object.entries(metadata)) {
+    if (typeof v !== "string") {
+      throw new Error(`${source}: __metadata__.${k} must be a string, is ${JSON.stringify(v)}`);
+    }
+  }
+  return metadata as Record<string, string>;
 }
 
 /**

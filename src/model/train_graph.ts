@@ -53,7 +53,10 @@ export interface OptimizerConfig {
   maxGradNorm: number;
 }
 
-/** open_clip's defaults for AdamW (beta2 0.98 for ViT models) and no clipping. */
+/**
+ * open_clip's AdamW defaults for ViT models (beta2 0.98, eps 1e-6, weight decay 0.2), and
+ * gradient-norm clipping at 1 (open_clip leaves `--grad-clip-norm` off by default; ours is on).
+ */
 export const DEFAULT_OPTIMIZER: OptimizerConfig = {
   beta1: 0.9,
   beta2: 0.98,

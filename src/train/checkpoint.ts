@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { HeadConfig } from "../model/config.ts";
+import { type HeadConfig, validateHeadConfig } from "../model/config.ts";
 import type { InputNorm } from "../model/input_norm.ts";
 import { ParameterLayout } from "../model/parameters.ts";
 import {
@@ -89,7 +89,9 @@ export async function saveCheckpoint(path: string, c: Checkpoint): Promise<void>
 }
 
 /**
- * Reads a checkpoint; errors name the file and the tensor or key that is wrong.
+ * Reads a checkpoint and checks it before use; errors name the file and the metadata field or
+ * tensor that is wrong (bad JSON, a missing or ill-typed field, a cut-off file, a tensor whose
+ * shape or dtype the head config does not allow, a NaN or infinite value).
  * @example
  * ```ts
  * // const c = await loadCheckpoint("logs/run/checkpoints/epoch_latest.safetensors");
@@ -99,53 +101,131 @@ export async function loadCheckpoint(path: string): Promise<Checkpoint> {
   const { tensors, metadata } = await readSafetensors(path);
   if (metadata.format !== CHECKPOINT_FORMAT) {
     throw new Error(
-      `${path}: not a projector checkpoint (format "${metadata.format}", expected "${CHECKPOINT_FORMAT}")`,
+      `${path}: not a projector checkpoint (__metadata__.format "${metadata.format}", ` +
+        `expected "${CHECKPOINT_FORMAT}")`,
     );
   }
-  const head = JSON.parse(metadata.head) as HeadConfig;
+  const head = parseHead(jsonField(metadata, "head", path), path);
   const layout = new ParameterLayout(head);
-  const params = layout.fromTorch((e) => {
-    const t = tensors.get(e.name);
-    if (!t) throw new Error(`${path}: missing tensor "${e.name}"`);
-    if (JSON.stringify(t.shape) !== JSON.stringify(e.torchShape)) {
-      throw new Error(
-        `${path}: tensor "${e.name}" is [${t.shape}], the config needs [${e.torchShape}]`,
-      );
-    }
-    return asF32(t, e.name, path);
-  });
-  const moment = (name: string) => {
+  const values = (name: string, shape: number[]) => {
     const t = tensors.get(name);
-    if (!t) return undefined;
-    const values = asF32(t, name, path);
-    if (values.length !== layout.length) {
-      throw new Error(`${path}: "${name}" has ${values.length} values, expected ${layout.length}`);
-    }
-    return values;
-  };
-  const norm = (name: string) => {
-    const t = tensors.get(`input_norm.${name}`);
-    if (!t) throw new Error(`${path}: missing tensor "input_norm.${name}"`);
-    const values = asF32(t, name, path);
-    if (values.length !== head.inDim) {
+    if (!t) throw new Error(`${path}: missing tensor "${name}"`);
+    if (JSON.stringify(t.shape) !== JSON.stringify(shape)) {
       throw new Error(
-        `${path}: "input_norm.${name}" has ${values.length} values, expected ${head.inDim}`,
+        `${path}: tensor "${name}" is [${t.shape}], the head config needs [${shape}]`,
       );
     }
-    return values;
+    return finite(asF32(t, name, path), name, path);
   };
+  const params = layout.fromTorch((e) => values(e.name, e.torchShape));
+  const hasMoments = tensors.has("optimizer.exp_avg") || tensors.has("optimizer.exp_avg_sq");
+  const norm = (tower: "image" | "text") => ({
+    mean: values(`input_norm.${tower}_mean`, [head.inDim]),
+    std: positive(values(`input_norm.${tower}_std`, [head.inDim]), `input_norm.${tower}_std`, path),
+  });
   return {
     head,
-    inputNorm: {
-      image: { mean: norm("image_mean"), std: norm("image_std") },
-      text: { mean: norm("text_mean"), std: norm("text_std") },
-    },
-    config: JSON.parse(metadata.config ?? "{}"),
-    position: JSON.parse(metadata.position),
+    inputNorm: { image: norm("image"), text: norm("text") },
+    config: parseConfig(jsonField(metadata, "config", path), path),
+    position: parsePosition(jsonField(metadata, "position", path), path),
     params,
-    m: moment("optimizer.exp_avg"),
-    v: moment("optimizer.exp_avg_sq"),
+    m: hasMoments ? values("optimizer.exp_avg", [layout.length]) : undefined,
+    v: hasMoments ? values("optimizer.exp_avg_sq", [layout.length]) : undefined,
   };
+}
+
+/** `__metadata__[key]` parsed as JSON; errors name the file and the key. */
+function jsonField(metadata: Record<string, string>, key: string, path: string): unknown {
+  const text = metadata[key];
+  if (text === undefined) throw new Error(`${path}: __metadata__.${key} is missing`);
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new Error(`${path}: __metadata__.${key} is not valid JSON (${(e as Error).message})`);
+  }
+}
+
+function isObject(x: unknown): x is Record<string, unknown> {
+  return typeof x === "object" && x !== null && !Array.isArray(x);
+}
+
+function parseHead(x: unknown, path: string): HeadConfig {
+  if (!isObject(x)) throw new Error(`${path}: __metadata__.head must be a JSON object`);
+  const head = x as unknown as HeadConfig;
+  try {
+    validateHeadConfig(head);
+  } catch (e) {
+    throw new Error(`${path}: __metadata__.head: ${(e as Error).message}`);
+  }
+  return {
+    inDim: head.inDim,
+    hidden: head.hidden,
+    outDim: head.outDim,
+    layers: head.layers,
+    dropout: head.dropout,
+  };
+}
+
+function parseConfig(x: unknown, path: string): Record<string, unknown> {
+  if (!isObject(x)) throw new Error(`${path}: __metadata__.config must be a JSON object`);
+  return x;
+}
+
+function parsePosition(x: unknown, path: string): TrainPosition {
+  const where = `${path}: __metadata__.position`;
+  if (!isObject(x)) throw new Error(`${where} must be a JSON object`);
+  const count = (o: Record<string, unknown>, k: string, prefix: string, min = 0) => {
+    const n = o[k];
+    if (!Number.isSafeInteger(n) || (n as number) < min) {
+      throw new Error(
+        `${where}.${prefix}${k} must be an integer >= ${min}, is ${JSON.stringify(n)}`,
+      );
+    }
+    return n as number;
+  };
+  const best = x.best;
+  if (!isObject(best)) throw new Error(`${where}.best must be a JSON object`);
+  if (typeof best.metric !== "string") {
+    throw new Error(`${where}.best.metric must be a string, is ${JSON.stringify(best.metric)}`);
+  }
+  // JSON has no -Infinity: "no best value yet" is written as null.
+  if (best.value !== null && typeof best.value !== "number") {
+    throw new Error(
+      `${where}.best.value must be a number or null, is ${JSON.stringify(best.value)}`,
+    );
+  }
+  return {
+    epoch: count(x, "epoch", ""),
+    stepInEpoch: count(x, "stepInEpoch", ""),
+    optimizerStep: count(x, "optimizerStep", ""),
+    best: {
+      metric: best.metric,
+      value: best.value ?? -Infinity,
+      epoch: count(best, "epoch", "best.", -1),
+    },
+    epochsWithoutImprovement: count(x, "epochsWithoutImprovement", ""),
+  };
+}
+
+/** `values`, after checking that every one is finite (the first bad one is named). */
+function finite<T extends Float32Array>(values: T, name: string, path: string): T {
+  const bad = values.findIndex((v) => !Number.isFinite(v));
+  if (bad >= 0) {
+    throw new Error(
+      `${path}: tensor "${name}" holds ${values[bad]} at flat index ${bad}; a checkpoint must ` +
+        `hold finite values`,
+    );
+  }
+  return values;
+}
+
+/** `values`, after checking that every one is > 0 (standard deviations divide). */
+function positive<T extends Float32Array>(values: T, name: string, path: string): T {
+  const bad = values.findIndex((v) => !(v > 0));
+  if (bad >= 0) {
+    throw new Error(`${path}: tensor "${name}" holds ${values[bad]} at index ${bad}, must be > 0`);
+  }
+  return values;
 }
 
 /**

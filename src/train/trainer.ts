@@ -46,7 +46,11 @@ import {
   type TrainPosition,
 } from "./checkpoint.ts";
 import { Progress } from "./progress.ts";
+import { assertResumable, normDifference } from "./resume.ts";
+import { appendResult, type EpochResult, readResults, writeResults } from "./results_log.ts";
 import { learningRate, type SchedulerKind } from "./schedule.ts";
+
+export type { EpochResult } from "./results_log.ts";
 
 /** Everything a training run is configured by (the CLI flags). */
 export interface TrainOptions {
@@ -146,18 +150,6 @@ export interface TrainProgress {
   etaSeconds: number;
 }
 
-/** One line of `results.jsonl`. */
-export interface EpochResult {
-  /** Epochs finished (0 = before training). */
-  epoch: number;
-  /** Optimizer steps done. */
-  step: number;
-  /** Mean training loss of the epoch (absent at epoch 0). */
-  trainLoss?: number;
-  /** Validation metrics. */
-  val: Metrics;
-}
-
 /** What {@link train} returns. */
 export interface TrainResult {
   /** Final head configuration. */
@@ -197,8 +189,8 @@ function withMeanRecall(m: Metrics): Metrics {
 }
 
 /**
- * Trains the projector heads. Logs go to `<logs>/<name>/` (`params.json`, `results.jsonl`,
- * `out.log`, `checkpoints/`).
+ * Trains the projector heads. Logs go to `<logs>/<name>/` (`params.json`, `results.jsonl` with
+ * one flat line per evaluation, `out.log`, `checkpoints/`).
  * @example
  * ```ts
  * // const result = await train({ ...DEFAULT_TRAIN_OPTIONS, trainData: "embeddings.safetensors" });
@@ -232,7 +224,24 @@ export async function train(
   await Deno.mkdir(ckptDir, { recursive: true });
   const log = openLog(join(logDir, "out.log"), o.quiet);
 
-  const inputNorm = inputNormFor(set, trainRows, o.inputNorm);
+  const resumePath = o.resume === "latest" ? join(ckptDir, "epoch_latest.safetensors") : o.resume;
+  const resumed = resumePath ? await loadCheckpoint(resumePath) : null;
+  let inputNorm = inputNormFor(set, trainRows, o.inputNorm);
+  if (resumed && resumePath) {
+    assertSameHead(resumed.head, head, resumePath);
+    assertResumable(resumed.config, o, resumePath);
+    if (!resumed.m || !resumed.v) {
+      throw new Error(`${resumePath}: has no optimizer state; cannot resume from it`);
+    }
+    const drift = normDifference(resumed.inputNorm, inputNorm);
+    if (drift > 0) {
+      await log(
+        `Resuming with the input statistics stored in ${resumePath}, not those of this data's ` +
+          `train split (they differ by up to ${drift.toPrecision(3)}: the data changed)`,
+      );
+    }
+    inputNorm = resumed.inputNorm;
+  }
   const gpu = hooks.gpu ?? await getGpu();
   await log(describeGpu(gpu.info));
   const data = {
@@ -255,19 +264,17 @@ export async function train(
   };
   let params = initialParameters(graph.layout, o.seed);
   let m = new Float32Array(graph.layout.length), v = new Float32Array(graph.layout.length);
-  const history: EpochResult[] = await readHistory(join(logDir, "results.jsonl"));
-  if (o.resume) {
-    const path = o.resume === "latest" ? join(ckptDir, "epoch_latest.safetensors") : o.resume;
-    const c = await loadCheckpoint(path);
-    assertSameHead(c.head, head, path);
-    if (!c.m || !c.v) throw new Error(`${path}: has no optimizer state; cannot resume from it`);
-    ({ params, m, v, position } = { params: c.params, m: c.m, v: c.v, position: c.position });
-    await log(`Resuming from ${path} at epoch ${position.epoch}, step ${position.optimizerStep}`);
-    history.splice(0, history.length, ...history.filter((h) => h.epoch <= position.epoch));
-  } else {
-    await Deno.writeTextFile(join(logDir, "results.jsonl"), "");
-    history.length = 0;
+  const resultsPath = join(logDir, "results.jsonl");
+  const history: EpochResult[] = [];
+  if (resumed) {
+    ({ params, m, v, position } = resumed as Required<Checkpoint>);
+    await log(
+      `Resuming from ${resumePath} at epoch ${position.epoch}, step ${position.optimizerStep}`,
+    );
+    // Results of epochs after the checkpoint's are trained again: drop their lines.
+    history.push(...(await readResults(resultsPath)).filter((h) => h.epoch <= position.epoch));
   }
+  await writeResults(resultsPath, history);
   await writeFileAtomic(
     join(logDir, "params.json"),
     new TextEncoder().encode(JSON.stringify(config, null, 2)),
@@ -301,9 +308,7 @@ export async function train(
   };
   const record = async (r: EpochResult) => {
     history.push(r);
-    await Deno.writeTextFile(join(logDir, "results.jsonl"), JSON.stringify(r) + "\n", {
-      append: true,
-    });
+    await appendResult(resultsPath, r);
     await log(
       `Eval Epoch: ${r.epoch} ` +
         Object.entries(r.val).map(([k, x]) => `${k}: ${x.toFixed(4)}`).join("\t"),
@@ -538,17 +543,6 @@ function epochOrder(
   const order = new Uint32Array(take);
   for (let i = 0; i < take; i++) order[i] = trainRows[perm[i]];
   return order;
-}
-
-async function readHistory(path: string): Promise<EpochResult[]> {
-  try {
-    return (await Deno.readTextFile(path)).split("\n").filter((l) => l.trim()).map((l) =>
-      JSON.parse(l)
-    );
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return [];
-    throw e;
-  }
 }
 
 /**
