@@ -1,16 +1,22 @@
 // Retrieval evaluation over a score matrix (rows = queries, cols = candidates, row-major).
 //
-// retrieval_rank: rank[i] = #{ j : scores[i, j] > scores[i, target[i]] } (0 = best; ties count
-//   in the query's favour; 2^32 - 1 for a target outside [0, cols)). One workgroup per row: the
-//   invocations stride over the row and add their counts into a workgroup atomic.
+// Order: finite scores, highest first; then every non-finite score (NaN, +inf, -inf: a broken
+// similarity, never a match), all equal. Equal scores go by lower column first. Scores are
+// compared through an integer key (order_key), so no NaN or infinity is ever compared as a float
+// and no denormal is flushed.
 //
-// top_k_pass: the k best of each row, best first, equal scores by lower column index (NaN
-//   scores are never selected). A pass splits each row's input candidates among `chunks`
-//   invocations (invocation c takes candidates c, c + chunks, …; the host bounds their count);
-//   each keeps the k best of its share in a sorted list (insertion) and writes that list as one
-//   of the pass's outputs. The first pass reads the raw scores (candidate column = position;
-//   in_index is not read); later passes merge the previous pass's lists (in_index holds their
-//   columns) until one list of k remains per row.
+// retrieval_rank: for a finite target score, rank[i] = #{ j : finite scores[i, j] >
+//   scores[i, target[i]] } (0 = best; finite ties count in the query's favour); a non-finite
+//   target score ranks last, cols - 1; 2^32 - 1 for a target outside [0, cols). One workgroup per
+//   row: the invocations stride over the row and add their counts into a workgroup atomic.
+//
+// top_k_pass: the first k of each row in that order, non-finite scores included once the finite
+//   ones run out. A pass splits each row's input candidates among `chunks` invocations
+//   (invocation c takes candidates c, c + chunks, …; the host bounds their count); each keeps
+//   the k best of its share in a sorted list (insertion) and writes that list as one of the
+//   pass's outputs. The first pass reads the raw scores (candidate column = position; in_index is
+//   not read); later passes merge the previous pass's lists (in_index holds their columns) until
+//   one list of k remains per row.
 //
 // Mesa's llvmpipe stops an invocation's loops silently after 65,535 iterations in total, all
 // loops together: the host keeps every invocation below that (src/ops/retrieval.ts).
@@ -38,6 +44,15 @@ fn group_index(wid: vec3<u32>, nwg: vec3<u32>) -> u32 {
   return wid.y * nwg.x + wid.x;
 }
 
+// A u32 in the ranking order: finite scores map monotonically onto 1.. (sign-magnitude bits to
+// an unsigned order, -0 as +0); NaN and ±inf (exponent bits all ones) map to 0.
+fn order_key(s: f32) -> u32 {
+  let bits = bitcast<u32>(s);
+  let m = select(bits, 0u, bits == 0x80000000u);
+  let key = select(m | 0x80000000u, ~m, (m & 0x80000000u) != 0u);
+  return select(key, 0u, (bits & 0x7f800000u) == 0x7f800000u);
+}
+
 @group(0) @binding(1) var<storage, read> rank_scores: array<f32>;
 @group(0) @binding(2) var<storage, read> rank_target: array<u32>;
 @group(0) @binding(3) var<storage, read_write> rank_out: array<u32>;
@@ -56,10 +71,14 @@ fn retrieval_rank(
   }
   let want = rank_target[row];
   let base = row * shape.cols;
-  let own = rank_scores[base + min(want, shape.cols - 1u)];
+  let own = order_key(rank_scores[base + min(want, shape.cols - 1u)]);
   var count = 0u;
-  for (var j = lid.x; j < shape.cols; j = j + WG_X) {
-    count = count + select(0u, 1u, rank_scores[base + j] > own);
+  if (own != 0u) {
+    for (var j = lid.x; j < shape.cols; j = j + WG_X) {
+      count = count + select(0u, 1u, order_key(rank_scores[base + j]) > own);
+    }
+  } else if (lid.x == 0u) {
+    count = shape.cols - 1u;
   }
   if (lid.x == 0u) {
     atomicStore(&rank_total, 0u);
@@ -77,8 +96,8 @@ fn retrieval_rank(
 @group(0) @binding(3) var<storage, read_write> top_out_score: array<f32>;
 @group(0) @binding(4) var<storage, read_write> top_out_index: array<u32>;
 
-// True when candidate (s, j) ranks before (t, i): higher score, or equal score and lower column.
-fn before(s: f32, j: u32, t: f32, i: u32) -> bool {
+// True when candidate (key s, column j) ranks before (key t, column i).
+fn before(s: u32, j: u32, t: u32, i: u32) -> bool {
   return s > t || (s == t && j < i);
 }
 
@@ -95,36 +114,38 @@ fn top_k_pass(
   let row = id / shape.chunks;
   let chunk = id - row * shape.chunks;
   let k = shape.k;
-  // The list starts full of placeholders (-inf, no column) that every real candidate beats, so
-  // a share of fewer than k candidates still writes k well-ordered entries.
+  // The list starts full of placeholders (-inf, column 2^32 - 1) that every real candidate beats
+  // (non-finite ones by their lower column), so a share of fewer than k candidates still writes
+  // k well-ordered entries; k <= cols keeps them out of the final list.
   var best: array<f32, K_MAX>;
   var index: array<u32, K_MAX>;
   for (var r = 0u; r < k; r = r + 1u) {
     best[r] = bitcast<f32>(0xff800000u);
     index[r] = 0xffffffffu;
   }
-  // The last entry, kept in registers: most candidates only meet this test.
-  var last_s = best[k - 1u];
-  var last_j = index[k - 1u];
+  // The last entry's key and column, kept in registers: most candidates only meet this test.
+  var last_key = 0u;
+  var last_j = 0xffffffffu;
   for (var c = chunk; c < shape.in_len; c = c + shape.chunks) {
     let s = top_in_score[row * shape.in_len + c];
+    let key = order_key(s);
     var j = c;
     if (shape.first == 0u) {
       j = top_in_index[row * shape.in_len + c];
     }
-    if (!before(s, j, last_s, last_j)) {
+    if (!before(key, j, last_key, last_j)) {
       continue;
     }
     // Insert in order; the last entry falls off.
     var p = k - 1u;
-    while (p > 0u && before(s, j, best[p - 1u], index[p - 1u])) {
+    while (p > 0u && before(key, j, order_key(best[p - 1u]), index[p - 1u])) {
       best[p] = best[p - 1u];
       index[p] = index[p - 1u];
       p = p - 1u;
     }
     best[p] = s;
     index[p] = j;
-    last_s = best[k - 1u];
+    last_key = order_key(best[k - 1u]);
     last_j = index[k - 1u];
   }
   let out_base = (row * shape.chunks + chunk) * k;

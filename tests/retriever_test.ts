@@ -1,30 +1,36 @@
 import assert from "node:assert/strict";
+import type { GpuContext } from "../src/gpu/context.ts";
 import { initialParameters } from "../src/model/init.ts";
 import { ParameterLayout } from "../src/model/parameters.ts";
 import { Projector } from "../src/retrieval/projector.ts";
-import { Retriever } from "../src/retrieval/retriever.ts";
+import { queriesPerChunk, Retriever } from "../src/retrieval/retriever.ts";
 import { gpuTest, Rng } from "./util/check.ts";
+
+const head = { inDim: 24, hidden: 16, outDim: 8, layers: 2, dropout: 0.1 };
+
+/** A projector with seeded random heads, and `count` random frozen embeddings. */
+function setup(gpu: GpuContext) {
+  const rng = new Rng(4);
+  const norm = {
+    image: { mean: new Float32Array(24), std: new Float32Array(24).fill(2) },
+    text: { mean: new Float32Array(24).fill(0.5), std: new Float32Array(24).fill(1) },
+  };
+  const projector = new Projector(gpu, head, initialParameters(new ParameterLayout(head), 3), norm);
+  const embeddings = (count: number) =>
+    Float32Array.from({ length: count * head.inDim }, () => rng.normal());
+  return { projector, embeddings };
+}
+
+const ids = (n: number) => Array.from({ length: n }, (_, i) => `report-${i}`);
 
 gpuTest(
   "Retriever: top-k reports for an image equal a CPU ranking of projected cosines",
   async (gpu) => {
-    const head = { inDim: 24, hidden: 16, outDim: 8, layers: 2, dropout: 0.1 };
-    const rng = new Rng(4);
-    const norm = {
-      image: { mean: new Float32Array(24), std: new Float32Array(24).fill(2) },
-      text: { mean: new Float32Array(24).fill(0.5), std: new Float32Array(24).fill(1) },
-    };
-    const projector = new Projector(
-      gpu,
-      head,
-      initialParameters(new ParameterLayout(head), 3),
-      norm,
-    );
+    const { projector, embeddings } = setup(gpu);
     const n = 70;
-    const reports = Float32Array.from({ length: n * 24 }, () => rng.normal());
-    const ids = Array.from({ length: n }, (_, i) => `report-${i}`);
-    const retriever = await Retriever.create(projector, "text", reports, ids);
-    const image = Float32Array.from({ length: 2 * 24 }, () => rng.normal());
+    const reports = embeddings(n);
+    using retriever = await Retriever.create(projector, "text", reports, ids(n));
+    const image = embeddings(2);
     const hits = await retriever.queryBatch(image, 2, 5);
 
     const zt = await projector.project("text", reports, n);
@@ -38,13 +44,114 @@ gpuTest(
       const order = scores.map((s, j) => [s, j]).sort((a, b) => b[0] - a[0]).slice(0, 5);
       assert.deepEqual(hits[q].map((h) => h.index), order.map(([, j]) => j));
       hits[q].forEach((h, k) => {
-        assert.equal(h.id, ids[h.index]);
+        assert.equal(h.id, `report-${h.index}`);
         assert.ok(Math.abs(h.score - order[k][0]) < 1e-4, `score ${h.score} vs ${order[k][0]}`);
       });
     }
     await assert.rejects(
       () => retriever.query(image.slice(0, 24), 71),
-      /k must be an integer in 1\.\.64/,
+      /Retriever\.queryBatch: k must be an integer in 1\.\.64, got 71/,
+    );
+    await assert.rejects(
+      () => retriever.queryBatch(image, 3, 5),
+      /queries must be \[count = 3, inDim = 24\], got 48 values/,
+    );
+    image[24 + 7] = NaN;
+    await assert.rejects(
+      () => retriever.queryBatch(image, 2, 5),
+      /Retriever\.queryBatch: query 1 has a non-finite value \(NaN\) at column 7/,
     );
   },
 );
+
+gpuTest(
+  "Retriever: queryBatch in chunks of 3 queries equals one submit, ties by index",
+  async (gpu) => {
+    const { projector, embeddings } = setup(gpu);
+    // Items 35..69 repeat items 0..34: every score has an exact tie.
+    const half = embeddings(35), reports = new Float32Array(70 * head.inDim);
+    reports.set(half);
+    reports.set(half, half.length);
+    const queries = embeddings(11);
+    // Each chunk projects its own queries: record the chunk sizes.
+    const project = projector.projectToGpu.bind(projector), chunks: number[] = [];
+    projector.projectToGpu = (tower, x, count) => {
+      if (tower === "image") chunks.push(count);
+      return project(tower, x, count);
+    };
+    using whole = await Retriever.create(projector, "text", reports, ids(70));
+    using split = await Retriever.create(projector, "text", reports, ids(70), {
+      maxQueriesPerChunk: 3,
+    });
+    assert.ok(whole.queriesPerChunk >= 11, `default chunk ${whole.queriesPerChunk}`);
+    assert.equal(split.queriesPerChunk, 3);
+    const expected = await whole.queryBatch(queries, 11, 10);
+    assert.deepEqual(await split.queryBatch(queries, 11, 10), expected);
+    assert.deepEqual(chunks, [11, 3, 3, 3, 2]);
+    assert.equal(expected.length, 11);
+    let ties = 0;
+    for (const hits of expected) {
+      for (let r = 1; r < hits.length; r++) {
+        assert.ok(hits[r].score <= hits[r - 1].score, "best first");
+        if (hits[r].score === hits[r - 1].score) {
+          assert.ok(hits[r].index > hits[r - 1].index, "equal scores by lower index first");
+          ties++;
+        }
+      }
+    }
+    assert.ok(ties >= 11 * 4, `only ${ties} ties`);
+    assert.deepEqual(await split.queryBatch(new Float32Array(0), 0, 1), []);
+  },
+);
+
+gpuTest("Retriever: dispose frees it once, queries after it throw, using disposes", async (gpu) => {
+  const { projector, embeddings } = setup(gpu);
+  const reports = embeddings(8), image = embeddings(1);
+  let kept: Retriever;
+  {
+    using retriever = await Retriever.create(projector, "text", reports, ids(8));
+    kept = retriever;
+    assert.equal((await retriever.query(image, 3)).length, 3);
+  }
+  await assert.rejects(
+    () => kept.query(image, 3),
+    /Retriever\.queryBatch: this Retriever was disposed \(its GPU buffers are freed\)/,
+  );
+  kept.dispose();
+  kept[Symbol.dispose]();
+  // The projector is the caller's: a new Retriever on it still answers, the same way.
+  const again = await Retriever.create(projector, "text", reports, ids(8));
+  assert.equal((await again.query(image, 3)).length, 3);
+  again.dispose();
+  await assert.rejects(() => again.queryBatch(image, 1, 1), /was disposed/);
+  await assert.rejects(
+    () => Retriever.create(projector, "text", new Float32Array(0), []),
+    /Retriever\.create: the collection is empty/,
+  );
+  await assert.rejects(
+    () => Retriever.create(projector, "text", reports, ids(8), { maxQueriesPerChunk: 0 }),
+    /Retriever\.create: maxQueriesPerChunk must be an integer >= 1, got 0/,
+  );
+});
+
+Deno.test("queriesPerChunk: the binding, buffer and grid limits bound a chunk", () => {
+  const limits = {
+    maxStorageBufferBindingSize: 2 ** 20,
+    maxBufferSize: 2 ** 28,
+    maxComputeWorkgroupsPerDimension: 65_535,
+  };
+  const dims = { inDim: 512, outDim: 256 };
+  assert.equal(queriesPerChunk(limits, 1000, dims), 262); // 4,000 bytes of scores a row
+  assert.equal(queriesPerChunk(limits, 100, dims), 512); // the 512-wide embeddings
+  assert.equal(queriesPerChunk({ ...limits, maxBufferSize: 2 ** 16 }, 1000, dims), 16);
+  // 8² = 64 workgroups cover 64 rows of 4 scores.
+  assert.equal(queriesPerChunk({ ...limits, maxComputeWorkgroupsPerDimension: 8 }, 16, dims), 16);
+  assert.throws(
+    () => queriesPerChunk({ ...limits, maxComputeWorkgroupsPerDimension: 8 }, 260, dims),
+    /retriever: one query's 260 scores need up to 65 workgroups, more than 8²/,
+  );
+  assert.throws(
+    () => queriesPerChunk(limits, 300_000, dims),
+    /retriever: one query needs 1200000 bytes per buffer \(300000 items, inDim 512, outDim 256\); the device binds at most 1048576/,
+  );
+});

@@ -78,7 +78,7 @@ export async function runQuery(o: QueryOptions): Promise<Hit[]> {
           `${o.collection} holds ${set.dim}-wide ones; use the collection's encoder`,
       );
     }
-    const retriever = await Retriever.create(
+    using retriever = await Retriever.create(
       projector,
       o.image ? "text" : "image",
       o.image ? set.text : set.image,

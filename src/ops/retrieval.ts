@@ -1,7 +1,8 @@
 /**
  * Retrieval evaluation on the GPU (`kernels/retrieval.wgsl`): the rank of each query's matching
  * candidate and each query's top k, from a score matrix that never leaves the GPU; twin in
- * `src/reference/retrieval.ts`.
+ * `src/reference/retrieval.ts`. Both follow its one order (`ranksBefore`): finite scores, highest
+ * first, then the non-finite ones (NaN, ±Infinity); equal scores by lower index.
  *
  * @module
  */
@@ -12,7 +13,7 @@ import { checkRetrieval, type RetrievalShape, type TopKShape } from "../referenc
 import { grid2d } from "./grid.ts";
 import { checkLength } from "./shapes.ts";
 
-export { INVALID_RANK, NO_INDEX, TOP_K_MAX } from "../reference/retrieval.ts";
+export { INVALID_RANK, TOP_K_MAX } from "../reference/retrieval.ts";
 export type { RetrievalShape, TopKShape } from "../reference/retrieval.ts";
 
 const RANK_WG = 64;
@@ -45,8 +46,10 @@ export const TOP_K_PASS: KernelSpec = {
 };
 
 /**
- * Prepares `rank[i] = #{j : scores[i, j] > scores[i, target[i]]}` (u32; 0 = best, ties in the
- * query's favour; {@link INVALID_RANK} for a target outside `[0, cols)`). One workgroup per row.
+ * Prepares the rank (u32, 0 = best) of each row's target: for a finite target score
+ * `rank[i] = #{j : finite scores[i, j] > scores[i, target[i]]}` (ties in the query's favour); a
+ * non-finite target score (NaN, ±Infinity) ranks last, `cols - 1`; {@link INVALID_RANK} for a
+ * target outside `[0, cols)`. One workgroup per row.
  * @example
  * ```ts
  * // Image-to-text: row i of scores holds image i against every report; report i matches.
@@ -79,11 +82,13 @@ export function retrievalRank(
 }
 
 /**
- * Prepares the top `k` (≤ {@link TOP_K_MAX}, ≤ cols) of each row, best first, equal scores by
- * lower index: `outIndex[i * k + r]` (u32) and `outScore[i * k + r]`. NaN scores are never
- * selected. Returns the passes to encode in order: the first keeps the k best of every 512
- * columns, each further one merges those lists 512 candidates at a time (one pass up to 512
- * columns, two up to 512 · ⌊512 / k⌋). Allocates scratch buffers: prepare once, encode often.
+ * Prepares the first `k` (≤ {@link TOP_K_MAX}, ≤ cols) candidates of each row:
+ * `outIndex[i * k + r]` (u32) and `outScore[i * k + r]` (the score as stored). Finite scores
+ * first, highest first, equal ones by lower index; non-finite scores (NaN, ±Infinity) only once
+ * the finite ones run out, by index. Returns the passes to encode in order: the first keeps the
+ * k best of every 512 columns, each further one merges those lists 512 candidates at a time (one
+ * pass up to 512 columns, two up to 512 · ⌊512 / k⌋). Allocates scratch buffers: prepare once,
+ * encode often.
  * @example
  * ```ts
  * // const passes = topK(gpu, scores, idx, val, { rows: n, cols: n, k: 10 });
