@@ -33,9 +33,7 @@ import {
   summarizeSkipped,
 } from "./skipped_inputs.ts";
 import { WordPieceTokenizer } from "./tokenizer.ts";
-
-/** Version of our preprocessing; part of the image encoder's cache id. */
-const PREPROCESS_VERSION = "open_clip-bicubic-v1";
+import { encoderIds } from "./encoder_ids.ts";
 
 /** Options of {@link embedRecords}. */
 export interface EmbedOptions {
@@ -100,11 +98,11 @@ export async function embedRecords(
   const enc = await openBiomedClip(opts.weightsDir, { numThreads: opts.numThreads, batchSize });
   try {
     const tokenizer = await WordPieceTokenizer.fromVocabFile(enc.vocabPath);
-    const files = enc.manifest.files;
+    const ids = encoderIds(enc.manifest);
     const size = enc.image.imageSize, context = enc.text.contextLength;
     const imageEmbedder: Embedder<Float32Array> & { name: string } = {
       name: "images",
-      id: `image-${files.image.sha256.slice(0, 16)}-${PREPROCESS_VERSION}-${size}`,
+      id: ids.image,
       dim: enc.image.embedDim,
       embed: (items) => {
         const per = 3 * size * size;
@@ -115,7 +113,7 @@ export async function embedRecords(
     };
     const textEmbedder: Embedder<string> & { name: string } = {
       name: "reports",
-      id: `text-${files.text.sha256.slice(0, 16)}-${files.vocab.sha256.slice(0, 8)}-${context}`,
+      id: ids.text,
       dim: enc.text.embedDim,
       embed: (texts) => {
         const { ids, mask } = tokenizer.encodeBatch(texts, context);
