@@ -47,8 +47,17 @@ export interface EmbedReport {
  * encoder are not embedded again.
  * @example
  * ```ts
- * // const { set } = await embedRecords(records, { weightsDir: "weights", cacheDir: ".cache/embeddings" });
- * // await saveEmbeddings("embeddings.safetensors", set);
+ * import { generateSyntheticCxr } from "../data/synthetic_cxr.ts";
+ * import { saveEmbeddings } from "../io/embeddings.ts";
+ * const dir = await Deno.makeTempDir();
+ * const { records } = await generateSyntheticCxr({ count: 4, seed: 1, outDir: dir, size: 64 });
+ * const { set } = await embedRecords(records, {
+ *   weightsDir: "weights/demo", // the tiny committed encoders; `weights` after an import
+ *   cacheDir: `${dir}/cache`,
+ *   progress: false,
+ * });
+ * await saveEmbeddings(`${dir}/embeddings.safetensors`, set);
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function embedRecords(
