@@ -3,12 +3,24 @@
  * lightweight projector head per modality trained on the GPU with hand-written WGSL kernels
  * (CLIP + supervised contrastive + BCE loss, arXiv 2601.05399), and retrieval by image or report.
  *
+ * Train the heads on paired embeddings, then retrieve reports for an image. The embeddings here
+ * are a tiny SYNTHETIC set made in memory; real ones come from the frozen encoders
+ * (`deno task embed`, or {@link embedRecords}). Training and retrieval run on WebGPU.
+ *
  * @example
  * ```ts
- * import { Projector, Retriever } from "./mod.ts";
- * // const projector = await Projector.load("logs/demo/checkpoints/best.safetensors");
- * // const reports = await Retriever.create(projector, "text", reportEmbeddings, reportIds);
- * // const hits = await reports.query(imageEmbedding, 10);
+ * import { Projector, Retriever, syntheticEmbeddings, train, tryGetGpu } from "./mod.ts";
+ * const o = { count: 64, dim: 16, latent: 4, noise: 0.3, validation: 0.25, test: 0.25, seed: 1 };
+ * const set = syntheticEmbeddings(o); // 64 image/report pairs, labels and splits
+ * if (await tryGetGpu()) {
+ *   const logs = await Deno.makeTempDir();
+ *   const result = await train({ trainData: set, batchSize: 16, epochs: 3, logs, quiet: true });
+ *   const projector = await Projector.load(`${result.logDir}/checkpoints/best.safetensors`);
+ *   const reports = await Retriever.create(projector, "text", set.text, set.ids);
+ *   const image = set.image.slice(0, set.dim); // the first study's image embedding
+ *   const hits = await reports.query(image, 5); // [{ id, index, score }], best first
+ *   await Deno.remove(logs, { recursive: true });
+ * }
  * ```
  *
  * @module

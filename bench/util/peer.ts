@@ -23,8 +23,16 @@ export interface Peer {
  * @param unsetEnv environment variables the peer runs without
  * @example
  * ```ts
- * // const peer = await startPeer("/usr/bin/python3", ["bench/peers/gemm_numpy.py"]);
- * // await peer?.request("10");
+ * // The smallest peer; the benches start bench/peers/*.py (numpy, PyTorch) the same way.
+ * const script = "import sys\nprint('echo 1.0', flush=True)\n" +
+ *   "for _ in sys.stdin: print('ok', flush=True)";
+ * // null, with a warning, when the peer cannot start or exits before its banner
+ * const peer = await startPeer("/usr/bin/python3", ["-c", script]);
+ * if (peer) {
+ *   peer.banner; // "echo 1.0"
+ *   await peer.request("10"); // resolves when the peer answers "ok"
+ *   peer.close();
+ * }
  * ```
  */
 export async function startPeer(
@@ -102,7 +110,12 @@ const OPENBLAS_PINS = ["OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"];
  * banner and exits if it is wrong), then, if that peer failed, with them.
  * @example
  * ```ts
- * // const peer = await startBlasPeer("/usr/bin/python3", ["bench/peers/gemm_numpy.py"]);
+ * // bench/linear_bench.ts passes ["bench/peers/gemm_numpy.py", "--rows", "4096", …].
+ * const script = "import sys\nprint('echo 1.0', flush=True)\n" +
+ *   "for _ in sys.stdin: print('ok', flush=True)";
+ * const peer = await startBlasPeer("/usr/bin/python3", ["-c", script]);
+ * await peer?.request("1");
+ * peer?.close();
  * ```
  */
 export async function startBlasPeer(command: string, args: string[]): Promise<Peer | null> {

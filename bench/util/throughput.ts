@@ -124,7 +124,15 @@ const gpu = await tryGetGpu();
  * is registered as skipped, with the reason.
  * @example
  * ```ts
- * // benchGpu({ name: "GPU forward", group: "gelu", reps: 10, work: { bytes: 8e6 }, build: (gpu) => [...] });
+ * import { geluForward } from "../../src/ops/gelu.ts";
+ * const length = 1 << 20;
+ * benchGpu({
+ *   name: "GPU forward",
+ *   group: "gelu",
+ *   reps: 10,
+ *   work: { bytes: 8 * length }, // read x, write y
+ *   build: (gpu) => [geluForward(gpu, gpu.storage(length), gpu.storage(length), { length })],
+ * });
  * ```
  */
 export function benchGpu(b: {

@@ -23,7 +23,13 @@ const USAGE = `usage: deno task embed --dataset <${
  * Parses the flags and embeds; returns how many images and reports were embedded (not cached).
  * @example
  * ```ts
- * // await runEmbed(["--dataset", "iu-csv", "--data-dir", "dataset.csv", "--out", "e.safetensors"]);
+ * const dir = await Deno.makeTempDir();
+ * const embedded = await runEmbed([
+ *   "--dataset", "iu-csv", "--data-dir", "tests/fixtures/data/iu_xray_csv/dataset.csv",
+ *   "--weights", "weights/demo", "--cache-dir", `${dir}/cache`, "--out", `${dir}/e.safetensors`,
+ * ]); // { images: 1, reports: 4 }: the 4 fixture images are one picture, embedded once
+ * // The same call again embeds nothing: every item is in the cache.
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function runEmbed(args: string[]): Promise<{ images: number; reports: number }> {

@@ -46,7 +46,27 @@ export interface QueryOptions {
  * than `weights` holds (see {@link checkEncoders}).
  * @example
  * ```ts
- * // const hits = await runQuery({ checkpoint, collection, weights: "weights", image: "cxr.png", k: 5 });
+ * import { tryGetGpu } from "../gpu/context.ts";
+ * import { train } from "../train/trainer.ts";
+ * import { runEmbed } from "./embed.ts";
+ * if (await tryGetGpu()) { // the projector runs on WebGPU
+ *   const dir = await Deno.makeTempDir();
+ *   const collection = `${dir}/embeddings.safetensors`; // 16 SYNTHETIC studies, demo encoders
+ *   await runEmbed([
+ *     "--dataset", "synthetic", "--data-dir", `${dir}/data`, "--synthetic-count", "16",
+ *     "--weights", "weights/demo", "--cache-dir", `${dir}/cache`, "--out", collection,
+ *   ]);
+ *   const options = { trainData: collection, batchSize: 8, epochs: 2, logs: dir, quiet: true };
+ *   const { logDir } = await train(options);
+ *   const hits = await runQuery({
+ *     checkpoint: `${logDir}/checkpoints/best.safetensors`,
+ *     collection,
+ *     weights: "weights/demo",
+ *     image: `${dir}/data/synthetic-000001.png`,
+ *     k: 3,
+ *   }); // the 3 reports most similar to the image, best first
+ *   await Deno.remove(dir, { recursive: true });
+ * }
  * ```
  */
 export async function runQuery(o: QueryOptions): Promise<Hit[]> {

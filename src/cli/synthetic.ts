@@ -17,7 +17,11 @@ import { generateSyntheticCxr } from "../data/synthetic_cxr.ts";
  * Tiles grayscale PNG files (all the same size) into one PNG, `cols` per row.
  * @example
  * ```ts
- * await Deno.writeFile("sheet.png", contactSheet(paths.slice(0, 16), 4));
+ * import { generateSyntheticCxr } from "../data/synthetic_cxr.ts";
+ * const dir = await Deno.makeTempDir();
+ * const { records } = await generateSyntheticCxr({ count: 4, seed: 1, outDir: dir, size: 32 });
+ * const sheet = contactSheet(records.map((r) => r.imagePaths[0]), 2); // a 64×64 PNG
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export function contactSheet(paths: readonly string[], cols: number): Uint8Array {

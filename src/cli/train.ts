@@ -279,7 +279,19 @@ export function applyDemoDefaults(o: TrainOptions & CliOptions): boolean {
  * the data has no test split).
  * @example
  * ```ts
- * // await runTrain(parseTrainArgs(["--dataset", "synthetic"]));
+ * import { syntheticEmbeddings } from "../data/synthetic_embeddings.ts";
+ * import { tryGetGpu } from "../gpu/context.ts";
+ * import { saveEmbeddings } from "../io/embeddings.ts";
+ * if (await tryGetGpu()) { // training runs on WebGPU
+ *   const dir = await Deno.makeTempDir();
+ *   const o = { count: 64, dim: 16, latent: 4, noise: 0.3, validation: 0.25, test: 0.25, seed: 1 };
+ *   await saveEmbeddings(`${dir}/e.safetensors`, syntheticEmbeddings(o));
+ *   // `deno task train` without flags runs the whole SYNTHETIC demo instead.
+ *   const flags = ["--train-data", `${dir}/e.safetensors`, "--epochs", "2", "--batch-size", "16"];
+ *   // Prints and returns the table: raw encoder, untrained and trained head on the test split.
+ *   const table = await runTrain(parseTrainArgs([...flags, "--logs", dir, "--quiet"]));
+ *   await Deno.remove(dir, { recursive: true });
+ * }
  * ```
  */
 export async function runTrain(o: TrainOptions & CliOptions): Promise<string | null> {

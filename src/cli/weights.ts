@@ -44,12 +44,16 @@ export interface ImportOptions {
  * vocabulary and writes the manifest; returns the manifest.
  * @example
  * ```ts
+ * import { TINY_CONFIG } from "../encoders/biomedclip_config.ts";
+ * const out = await Deno.makeTempDir();
  * const m = await importWeights({
- *   checkpoint: "open_clip_pytorch_model.bin",
- *   vocab: "vocab.txt",
- *   out: "weights",
+ *   checkpoint: "tests/fixtures/biomedclip_tiny/open_clip_tiny.bin", // open_clip_pytorch_model.bin
+ *   vocab: "tests/fixtures/biomedclip_tiny/vocab.txt", // BiomedBERT's vocab.txt
+ *   out, // weights
+ *   config: TINY_CONFIG, // the default is BIOMEDCLIP_CONFIG
  * });
- * console.log(m.files.image.sha256);
+ * m.files.image.path; // "biomedclip-image.onnx"
+ * await Deno.remove(out, { recursive: true });
  * ```
  */
 export async function importWeights(opts: ImportOptions): Promise<WeightsManifest> {

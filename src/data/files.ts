@@ -13,7 +13,8 @@ import { DatasetError, type Problem } from "./record.ts";
  * Reads a UTF-8 text file; a name ending in `.gz` is gunzipped first (MIMIC ships `.csv.gz`).
  * @example
  * ```ts
- * const text = await readText("mimic-cxr-2.0.0-split.csv.gz");
+ * const text = await readText("tests/fixtures/data/mimic_cxr/mimic-cxr-2.0.0-split.csv.gz");
+ * text.split("\n")[0]; // "dicom_id,study_id,subject_id,split"
  * ```
  */
 export async function readText(path: string): Promise<string> {
@@ -27,7 +28,9 @@ export async function readText(path: string): Promise<string> {
  * The first of `candidates` that exists, else undefined (e.g. a `.csv` or its `.csv.gz`).
  * @example
  * ```ts
- * const path = firstExisting(["meta.csv", "meta.csv.gz"]);
+ * const dir = "tests/fixtures/data/mimic_cxr";
+ * firstExisting([`${dir}/mimic-cxr-2.0.0-split.csv`, `${dir}/mimic-cxr-2.0.0-split.csv.gz`]);
+ * // "tests/fixtures/data/mimic_cxr/mimic-cxr-2.0.0-split.csv.gz"
  * ```
  */
 export function firstExisting(candidates: readonly string[]): string | undefined {
@@ -38,7 +41,8 @@ export function firstExisting(candidates: readonly string[]): string | undefined
  * True when `path` is an existing file.
  * @example
  * ```ts
- * if (!isFile("images/CXR1_1_IM-0001-3001.png")) console.warn("missing");
+ * isFile("tests/fixtures/data/openi/png/CXR1_1_IM-0001-3001.png"); // true
+ * isFile("tests/fixtures/data/openi/png"); // false: a directory
  * ```
  */
 export function isFile(path: string): boolean {
@@ -145,7 +149,9 @@ export function parseCsv(file: string, text: string, required: readonly string[]
  * Reads and parses a CSV file (gzip-aware), see {@link parseCsv}.
  * @example
  * ```ts
- * const table = await readCsv("dataset.csv", ["report_id", "image_path"]);
+ * const path = "tests/fixtures/data/iu_xray_csv/dataset.csv";
+ * const table = await readCsv(path, ["report_id", "image_path"]);
+ * table.rows[0].values.report_id; // "CXR1"
  * ```
  */
 export async function readCsv(path: string, required: readonly string[] = []): Promise<CsvTable> {

@@ -36,10 +36,8 @@ const COLUMNS = ["report_id", "image_path", "findings", "impression", "mesh_labe
  * line.
  * @example
  * ```ts
- * const { records } = await loadIuXrayCsv({
- *   path: "../shared/data/iu-xray-reports/dataset.csv",
- *   checkImages: false, // the images are not shipped there
- * });
+ * // Image paths are relative to the CSV's folder (or imageRoot).
+ * const { records } = await loadIuXrayCsv({ path: "tests/fixtures/data/iu_xray_csv/dataset.csv" });
  * ```
  */
 export async function loadIuXrayCsv(opts: IuXrayCsvOptions): Promise<LoadResult> {

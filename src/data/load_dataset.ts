@@ -48,7 +48,12 @@ export interface DatasetOptions {
  * dataset with splits assigned.
  * @example
  * ```ts
- * // const { records } = await loadDataset({ dataset: "openi", dataDir: "data/openi", seed: 0 });
+ * const { records } = await loadDataset({
+ *   dataset: "iu-csv",
+ *   dataDir: "tests/fixtures/data/iu_xray_csv/dataset.csv",
+ *   seed: 0,
+ * });
+ * records.every((r) => r.split !== null); // true: patients without a split got one
  * ```
  */
 export async function loadDataset(o: DatasetOptions): Promise<LoadResult> {

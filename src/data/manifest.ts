@@ -86,7 +86,7 @@ type Row = { line: number; values: Record<string, unknown> };
  * @example
  * ```ts
  * const { records } = await loadManifest({
- *   path: "studies.csv",
+ *   path: "tests/fixtures/data/manifest/studies.csv", // images/a1.png etc. beside it
  *   imageColumns: ["frontal", "lateral"],
  *   reportColumn: "findings",
  *   impressionColumn: "impression",
@@ -212,8 +212,12 @@ export async function loadManifest(opts: ManifestOptions): Promise<LoadResult> {
  * manifest's directory), readable by `loadManifest({ path, ...RECORD_COLUMNS })`.
  * @example
  * ```ts
- * await writeManifest("out/manifest.jsonl", records);
- * const again = await loadManifest({ path: "out/manifest.jsonl", ...RECORD_COLUMNS });
+ * import { generateSyntheticCxr } from "./synthetic_cxr.ts";
+ * const dir = await Deno.makeTempDir();
+ * const { records } = await generateSyntheticCxr({ count: 4, seed: 1, outDir: dir, size: 32 });
+ * await writeManifest(`${dir}/copy.jsonl`, records);
+ * const again = await loadManifest({ path: `${dir}/copy.jsonl`, ...RECORD_COLUMNS });
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function writeManifest(path: string, records: readonly StudyRecord[]): Promise<void> {

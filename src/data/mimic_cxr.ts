@@ -92,7 +92,9 @@ export function chexpertLabel(values: Readonly<Record<string, string>>): LabelIn
  * MIMIC annotation; rows without a label are problems.
  * @example
  * ```ts
- * const { labels } = await readMimicLabels("mimic-cxr-2.0.0-chexpert.csv.gz");
+ * const path = "tests/fixtures/data/mimic_cxr/mimic-cxr-2.0.0-chexpert.csv"; // or the .csv.gz
+ * const { labels } = await readMimicLabels(path);
+ * labels.get("s53189527"); // { label: 1, findings: [...] }
  * ```
  */
 export async function readMimicLabels(
@@ -152,7 +154,8 @@ interface Study {
  * counted in the log, not reported as problems.
  * @example
  * ```ts
- * const { records } = await loadMimicCxr({ root: "mimic-cxr-jpg/2.0.0", reportsRoot: "mimic-cxr/2.0.0" });
+ * // The layout of MIMIC-CXR-JPG 2.0.0 (reports beside the images here), in miniature.
+ * const { records } = await loadMimicCxr({ root: "tests/fixtures/data/mimic_cxr" });
  * ```
  */
 export async function loadMimicCxr(opts: MimicCxrOptions): Promise<LoadResult> {

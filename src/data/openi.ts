@@ -63,8 +63,8 @@ const parser = new XMLParser({
  * @example
  * ```ts
  * const { records, problems } = await loadOpenI({
- *   reportsDir: "NLMCXR/ecgen-radiology",
- *   imagesDir: "NLMCXR/png",
+ *   reportsDir: "tests/fixtures/data/openi/ecgen-radiology", // from NLMCXR_reports.tgz
+ *   imagesDir: "tests/fixtures/data/openi/png", // from NLMCXR_png.tgz
  * });
  * ```
  */

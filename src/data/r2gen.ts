@@ -85,9 +85,15 @@ export function r2genStudyKey(entry: R2GenEntry): string {
  * the line of the entry's `"id"` in the file.
  * @example
  * ```ts
- * const openi = await loadOpenI({ reportsDir, imagesDir, checkImages: false });
+ * import { labelTable } from "./labels.ts";
+ * import { loadOpenI } from "./openi.ts";
+ * const openi = await loadOpenI({
+ *   reportsDir: "tests/fixtures/data/openi/ecgen-radiology",
+ *   imagesDir: "tests/fixtures/data/openi/png",
+ *   checkImages: false,
+ * });
  * const { records } = await loadR2Gen({
- *   path: "iu_xray/annotation.json",
+ *   path: "tests/fixtures/data/r2gen/iu_xray/annotation.json",
  *   labels: labelTable(openi.records),
  * });
  * ```

@@ -92,8 +92,13 @@ export interface LoadOptions {
  * Thrown by a strict load (or a file that cannot be read at all); lists the problems.
  * @example
  * ```ts
+ * import { loadOpenI } from "./openi.ts";
  * try {
- *   await loadOpenI({ reportsDir, imagesDir, strict: true });
+ *   await loadOpenI({
+ *     reportsDir: "tests/fixtures/data/openi/ecgen-radiology", // holds bad reports on purpose
+ *     imagesDir: "tests/fixtures/data/openi/png",
+ *     strict: true,
+ *   });
  * } catch (e) {
  *   if (e instanceof DatasetError) console.error(e.problems.length, "bad reports");
  * }
@@ -251,7 +256,13 @@ export function validateRecord(r: StudyRecord): string[] {
  * Throws listing every invalid record (up to 20), duplicate id and patient found in two splits.
  * @example
  * ```ts
- * assertRecords(records); // before embedding or training
+ * import assert from "node:assert/strict";
+ * const record: StudyRecord = {
+ *   id: "CXR1", patientId: "CXR1", split: "train", imagePaths: ["CXR1_1.png"],
+ *   report: "FINDINGS: Clear lungs.", label: 0, findings: [],
+ * };
+ * assertRecords([record]); // before embedding or training
+ * assert.throws(() => assertRecords([record, record]), /CXR1: duplicate id/);
  * ```
  */
 export function assertRecords(records: readonly StudyRecord[]): void {
@@ -275,7 +286,11 @@ export function assertRecords(records: readonly StudyRecord[]): void {
  * are ignored).
  * @example
  * ```ts
- * patientSplitLeaks([{ ...a, patientId: "p", split: "train" }, { ...b, patientId: "p", split: "test" }]);
+ * const a: StudyRecord = {
+ *   id: "s1", patientId: "p", split: "train", imagePaths: ["s1.png"], report: "x", label: 0,
+ *   findings: [],
+ * };
+ * patientSplitLeaks([a, { ...a, id: "s2", split: "test" }]);
  * // ["patient p is in train and test"]
  * ```
  */

@@ -51,7 +51,13 @@ export const DEFAULT_FRACTIONS: SplitFractions = { train: 0.8, validation: 0.1, 
  * `split-conflict` problem and its records are left out. Returns new records, in input order.
  * @example
  * ```ts
+ * import type { StudyRecord } from "./record.ts";
+ * const records: StudyRecord[] = ["p1", "p1", "p2", "p3"].map((patientId, i) => ({
+ *   id: `s${i}`, patientId, split: null, imagePaths: [`s${i}.png`], report: "x", label: 0,
+ *   findings: [],
+ * }));
  * const { records: split } = assignPatientSplits(records, { seed: 1 });
+ * split.map((r) => r.split); // both studies of p1 share a split
  * ```
  */
 export function assignPatientSplits(

@@ -61,7 +61,10 @@ export interface SyntheticJob {
  * Renders and encodes one study as PNG bytes (8-bit grayscale).
  * @example
  * ```ts
- * const png = syntheticPng(study, 224);
+ * import { Rng } from "../util/rng.ts";
+ * import { sampleAnatomy, sampleStudy } from "./synthetic_study.ts";
+ * const study = sampleStudy(new Rng(2), sampleAnatomy(new Rng(1)));
+ * const png = syntheticPng(study, 64); // bytes of a 64×64 grayscale PNG
  * ```
  */
 export function syntheticPng(study: SyntheticStudy, size: number): Uint8Array {
@@ -98,7 +101,10 @@ export function describeFinding(f: SyntheticFinding): string {
  * have two or more studies.
  * @example
  * ```ts
- * const { records } = await generateSyntheticCxr({ count: 1000, seed: 1, outDir: "demo" });
+ * const outDir = await Deno.makeTempDir();
+ * const { records } = await generateSyntheticCxr({ count: 8, seed: 1, outDir, size: 32 });
+ * records[0].imagePaths; // [`${outDir}/synthetic-000001.png`]
+ * await Deno.remove(outDir, { recursive: true });
  * ```
  */
 export async function generateSyntheticCxr(opts: SyntheticOptions): Promise<LoadResult> {

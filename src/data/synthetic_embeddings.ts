@@ -33,7 +33,10 @@ export interface SyntheticEmbeddingOptions {
  * Generates the set; deterministic in `seed`.
  * @example
  * ```ts
- * const set = syntheticEmbeddings({ count: 100, dim: 32, latent: 8, noise: 0.3, validation: 0.2, test: 0.1, seed: 1 });
+ * const set = syntheticEmbeddings({
+ *   count: 100, dim: 32, latent: 8, noise: 0.3, validation: 0.2, test: 0.1, seed: 1,
+ * });
+ * set.image.length; // 100 * 32
  * ```
  */
 export function syntheticEmbeddings(o: SyntheticEmbeddingOptions): EmbeddingSet {

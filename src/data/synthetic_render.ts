@@ -82,7 +82,10 @@ interface Scene {
  * Renders the study as `size × size` 8-bit grayscale pixels (row-major).
  * @example
  * ```ts
- * const pixels = renderSyntheticCxr(study, 224);
+ * import { Rng } from "../util/rng.ts";
+ * import { sampleAnatomy, sampleStudy } from "./synthetic_study.ts";
+ * const study = sampleStudy(new Rng(2), sampleAnatomy(new Rng(1)));
+ * const pixels = renderSyntheticCxr(study, 64); // 64 * 64 bytes
  * ```
  */
 export function renderSyntheticCxr(study: SyntheticStudy, size: number): Uint8Array {

@@ -127,6 +127,7 @@ function impressionPhrase(f: SyntheticFinding, pick: Pick): string {
  * A report (`FINDINGS: …\nIMPRESSION: …`) describing exactly `findings`.
  * @example
  * ```ts
+ * import { Rng } from "../util/rng.ts";
  * writeSyntheticReport([{ kind: "pneumothorax", side: "left", size: "small" }], new Rng(1));
  * // e.g. "FINDINGS: Heart size is within normal limits. … Small left apical pneumothorax. …"
  * ```

@@ -74,6 +74,7 @@ export interface SyntheticStudy {
  * A patient's anatomy: normal values with small seeded jitter.
  * @example
  * ```ts
+ * import { Rng } from "../util/rng.ts";
  * const anatomy = sampleAnatomy(new Rng(1));
  * ```
  */
@@ -109,6 +110,7 @@ export function sampleAnatomy(rng: Rng): Anatomy {
  * side).
  * @example
  * ```ts
+ * import { Rng } from "../util/rng.ts";
  * const study = sampleStudy(new Rng(2), sampleAnatomy(new Rng(1)));
  * ```
  */

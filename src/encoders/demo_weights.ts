@@ -130,7 +130,10 @@ export function demoStateDict(config: BiomedClipConfig, seed: number): StateDict
  * Builds the demo encoders into `out` (default `weights/demo`); deterministic.
  * @example
  * ```ts
- * // await buildDemoWeights("weights/demo");
+ * const out = await Deno.makeTempDir(); // `deno task weights demo` writes weights/demo
+ * const manifest = await buildDemoWeights(out);
+ * manifest.files.image.sha256; // "a7d1cb82…", as in weights/demo/manifest.json: deterministic
+ * await Deno.remove(out, { recursive: true });
  * ```
  */
 export async function buildDemoWeights(

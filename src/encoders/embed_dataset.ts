@@ -73,8 +73,18 @@ export interface EmbedReport {
  * module doc); `strict` makes the first one fatal.
  * @example
  * ```ts
- * // const { set, skipped } = await embedRecords(records, { weightsDir: "weights", cacheDir: ".cache/embeddings" });
- * // await saveEmbeddings("embeddings.safetensors", set);
+ * import { generateSyntheticCxr } from "../data/synthetic_cxr.ts";
+ * import { saveEmbeddings } from "../io/embeddings.ts";
+ * const dir = await Deno.makeTempDir();
+ * const { records } = await generateSyntheticCxr({ count: 4, seed: 1, outDir: dir, size: 64 });
+ * const { set, skipped } = await embedRecords(records, {
+ *   weightsDir: "weights/demo", // the tiny committed encoders; `weights` after an import
+ *   cacheDir: `${dir}/cache`,
+ *   progress: false,
+ * });
+ * await saveEmbeddings(`${dir}/embeddings.safetensors`, set);
+ * console.log(skipped.length); // 0: every image decoded, every report tokenized
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function embedRecords(

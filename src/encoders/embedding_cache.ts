@@ -58,7 +58,7 @@ export class BadItemError extends Error {
  * Hex SHA-256 of bytes or of a string's UTF-8.
  * @example
  * ```ts
- * await contentHash("no acute cardiopulmonary process");
+ * await contentHash("no acute cardiopulmonary process"); // 64 hex digits
  * ```
  */
 export async function contentHash(content: Uint8Array<ArrayBuffer> | string): Promise<string> {
@@ -69,9 +69,20 @@ export async function contentHash(content: Uint8Array<ArrayBuffer> | string): Pr
  * Embeddings of one encoder, by content key, persisted as append-only shards.
  * @example
  * ```ts
- * // const cache = await EmbeddingCache.open(".cache/embeddings", embedder.id, embedder.dim);
- * // await cache.fill(items, embedder, { flushEvery: 256 });
- * // const e = cache.get(items[0].key);
+ * const embedder: Embedder<string> = { // stands in for the text tower and its tokenizer
+ *   id: "length-v1",
+ *   dim: 2,
+ *   embed: (texts) => Promise.resolve(Float32Array.from(texts.flatMap((t) => [t.length, 1]))),
+ * };
+ * const texts = ["No effusion.", "Small left effusion."];
+ * const items = await Promise.all(
+ *   texts.map(async (text) => ({ key: await contentHash(text), load: () => text })),
+ * );
+ * const root = await Deno.makeTempDir();
+ * const cache = await EmbeddingCache.open(root, embedder.id, embedder.dim);
+ * await cache.fill(items, embedder, { batchSize: 16, flushEvery: 256 }); // 2 embedded
+ * const e = cache.get(items[0].key); // [12, 1]
+ * await Deno.remove(root, { recursive: true });
  * ```
  */
 export class EmbeddingCache {

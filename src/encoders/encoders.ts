@@ -145,7 +145,8 @@ function checkBatchSize(n: number | undefined): number {
  * The image tower: preprocessed NCHW float32 images in, unnormalized embeddings out.
  * @example
  * ```ts
- * const enc = await ImageEncoder.create("weights/biomedclip-image.onnx", { numThreads: 2 });
+ * // The committed demo tower (random weights, 128-d); `weights/` holds the real one once imported.
+ * const enc = await ImageEncoder.create("weights/demo/biomedclip-image.onnx", { numThreads: 2 });
  * const pixels = new Float32Array(2 * 3 * enc.imageSize * enc.imageSize);
  * const emb = await enc.encode(pixels); // Float32Array of 2 * enc.embedDim
  * await enc.release();
@@ -230,14 +231,15 @@ export type TokenArray = Int32Array | BigInt64Array | ArrayLike<number>;
  * attention weight, so this changes no embedding, only the time.
  * @example
  * ```ts
- * const enc = await TextEncoder.create("weights/biomedclip-text.onnx", {
+ * const enc = await TextEncoder.create("weights/demo/biomedclip-text.onnx", {
  *   contextLength: 256,
- *   vocabSize: 30522,
+ *   vocabSize: 230, // the demo vocabulary; BiomedCLIP's has 30522 tokens
  * });
  * const ids = new Int32Array(enc.contextLength), mask = new Int32Array(enc.contextLength);
- * ids.set([2, 1000, 3]);
+ * ids.set([2, 189, 3]); // [CLS] no [SEP]
  * mask.set([1, 1, 1]);
  * const emb = await enc.encode(ids, mask); // Float32Array of enc.embedDim
+ * await enc.release();
  * ```
  */
 export class TextEncoder {
@@ -392,7 +394,10 @@ export interface BiomedClipEncoders {
  * manifest's config.
  * @example
  * ```ts
- * const { image, text, manifest } = await openBiomedClip("weights", { numThreads: 2 });
+ * const { image, text, manifest } = await openBiomedClip("weights/demo", { numThreads: 2 });
+ * manifest.config.embedDim; // 128
+ * await image.release();
+ * await text.release();
  * ```
  */
 export async function openBiomedClip(

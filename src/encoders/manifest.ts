@@ -49,8 +49,8 @@ export async function sha256Hex(bytes: Uint8Array<ArrayBuffer>): Promise<string>
  * naming the first one whose size or SHA-256 differs.
  * @example
  * ```ts
- * const m = await readManifest("weights", { verify: true });
- * console.log(m.config.embedDim, Math.exp(m.logitScale));
+ * const m = await readManifest("weights/demo", { verify: true });
+ * console.log(m.config.embedDim, Math.exp(m.logitScale)); // 128 14.28…
  * ```
  */
 export async function readManifest(

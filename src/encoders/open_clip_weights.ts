@@ -164,8 +164,9 @@ export function openClipWeight(
  * @param name the file's name: picks the format, names it in errors
  * @example
  * ```ts
- * const path = "open_clip_pytorch_model.bin";
+ * const path = "tests/fixtures/biomedclip_tiny/open_clip_tiny.bin"; // or the real 784 MB one
  * const sd = parseStateDict(await Deno.readFile(path), path);
+ * sd.get("visual.head.proj.weight")?.shape; // [16, 32]
  * ```
  */
 export function parseStateDict(bytes: Uint8Array, name: string): StateDict {

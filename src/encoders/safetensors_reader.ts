@@ -27,8 +27,9 @@ const SAFETENSORS_DTYPES: Partial<Record<Dtype, DType>> = {
  * @param file the file's name, for error messages
  * @example
  * ```ts
- * const sd = safetensorsStateDict(await Deno.readFile("model.safetensors"), "model.safetensors");
- * for (const [name, t] of sd) console.log(name, t.dtype, t.shape);
+ * const path = "tests/fixtures/biomedclip_tiny/open_clip_tiny.safetensors";
+ * const sd = safetensorsStateDict(await Deno.readFile(path), path);
+ * sd.get("logit_scale"); // { dtype: "float32", shape: [], … }
  * ```
  */
 export function safetensorsStateDict(bytes: Uint8Array, file: string): StateDict {

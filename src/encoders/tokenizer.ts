@@ -70,11 +70,11 @@ export function parseVocab(text: string): string[] {
  * Uncased BERT WordPiece tokenizer over a `vocab.txt` vocabulary.
  * @example
  * ```ts
- * const vocab = "../shared/data/tokenizer/bert-base-uncased.vocab.txt";
- * const tok = await WordPieceTokenizer.fromVocabFile(vocab);
- * const { ids, mask } = tok.encode("No acute cardiopulmonary process.", 16);
- * // ids [101, 2053, 11325, 4003, 3695, 14289, 13728, 7856, 2854, 2832, 1012, 102, 0, 0, 0, 0]
- * // mask [1 × 12, 0 × 4]
+ * const vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "no", "eff", "##usion", "."]; // id = index
+ * const tok = new WordPieceTokenizer(vocab);
+ * const { ids, mask } = tok.encode("No effusion.", 8);
+ * // ids [2, 4, 5, 6, 7, 3, 0, 0] ([CLS] no eff ##usion . [SEP] [PAD] [PAD])
+ * // mask [1, 1, 1, 1, 1, 1, 0, 0]
  * ```
  */
 export class WordPieceTokenizer {
@@ -119,7 +119,8 @@ export class WordPieceTokenizer {
    * Reads a `vocab.txt` (one token per line, id = line number).
    * @example
    * ```ts
-   * const tok = await WordPieceTokenizer.fromVocabFile("weights/vocab.txt");
+   * const tok = await WordPieceTokenizer.fromVocabFile("weights/demo/vocab.txt");
+   * tok.vocab.size; // 230: the demo encoders' vocabulary
    * ```
    */
   static async fromVocabFile(path: string): Promise<WordPieceTokenizer> {
@@ -136,7 +137,9 @@ export class WordPieceTokenizer {
    * Word pieces of `text` (steps 1-6), as ids, without [CLS]/[SEP].
    * @example
    * ```ts
-   * tok.tokenize("Héllo, XXXX!"); // ids of ["hello", ",", "xx", "##xx", "!"]
+   * const tok = await WordPieceTokenizer.fromVocabFile("weights/demo/vocab.txt");
+   * tok.tokenize("Héllo, XXXX!");
+   * // ids of h ##e ##l ##l ##o , x ##x ##x ##x ! (this vocabulary has no "hello")
    * ```
    */
   tokenize(text: string): number[] {
@@ -193,8 +196,9 @@ export class WordPieceTokenizer {
    * `[CLS] pieces [SEP]` padded or truncated to `contextLength` (BiomedCLIP: 256).
    * @example
    * ```ts
+   * const tok = await WordPieceTokenizer.fromVocabFile("weights/demo/vocab.txt");
    * const { ids, mask } = tok.encode("Heart size normal.", 8);
-   * // ids [101, 2540, 2946, 3671, 1012, 102, 0, 0], mask [1, 1, 1, 1, 1, 1, 0, 0]
+   * // ids [2, 161, 216, 191, 41, 3, 0, 0], mask [1, 1, 1, 1, 1, 1, 0, 0]
    * ```
    */
   encode(text: string, contextLength = 256): Encoding {
@@ -206,8 +210,9 @@ export class WordPieceTokenizer {
    * {@link encode} of each text into one row-major `[texts.length, contextLength]` pair.
    * @example
    * ```ts
-   * const b = tok.encodeBatch(["No effusion.", "Clear lungs."], 256);
-   * b.ids.subarray(256, 512); // second text
+   * const tok = await WordPieceTokenizer.fromVocabFile("weights/demo/vocab.txt");
+   * const b = tok.encodeBatch(["No effusion.", "Clear lungs."], 8);
+   * b.ids.subarray(8, 16); // second text: [2, 143, 175, 41, 3, 0, 0, 0]
    * ```
    */
   encodeBatch(texts: readonly string[], contextLength = 256): BatchEncoding {

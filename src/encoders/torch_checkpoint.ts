@@ -492,8 +492,9 @@ function materialize(t: TensorRef, storage: Uint8Array, name: string): Tensor {
  * @param file the file's name, for error messages
  * @example
  * ```ts
- * const sd = readTorchCheckpoint(await Deno.readFile("open_clip_pytorch_model.bin"), "ckpt");
- * console.log(sd.get("logit_scale"));
+ * const path = "tests/fixtures/biomedclip_tiny/open_clip_tiny.bin"; // an open_clip checkpoint
+ * const sd = readTorchCheckpoint(await Deno.readFile(path), path);
+ * sd.get("logit_scale")?.shape; // []
  * ```
  */
 export function readTorchCheckpoint(bytes: Uint8Array, file: string): StateDict {

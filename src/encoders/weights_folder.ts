@@ -36,7 +36,11 @@ async function writeHashed(dir: string, name: string, bytes: Uint8Array<ArrayBuf
  * Throws, naming `source`, unless the vocabulary (one token per line) has the text tower's size.
  * @example
  * ```ts
- * // checkVocabulary(await Deno.readFile("vocab.txt"), BIOMEDCLIP_CONFIG, "vocab.txt");
+ * import assert from "node:assert/strict";
+ * import { BIOMEDCLIP_CONFIG } from "./biomedclip_config.ts";
+ * const path = "weights/demo/vocab.txt";
+ * const bytes = await Deno.readFile(path);
+ * assert.throws(() => checkVocabulary(bytes, BIOMEDCLIP_CONFIG, path), /230 tokens, the text/);
  * ```
  */
 export function checkVocabulary(bytes: Uint8Array, config: BiomedClipConfig, source: string): void {
@@ -54,7 +58,14 @@ export function checkVocabulary(bytes: Uint8Array, config: BiomedClipConfig, sou
  * manifest (each file atomically); returns the manifest.
  * @example
  * ```ts
- * // await writeWeightsFolder("weights/demo", DEMO_CONFIG, sd, vocabBytes, { checkpoint: "demo", sha256: "" });
+ * import { demoConfig, demoStateDict, demoVocabulary } from "./demo_weights.ts";
+ * const vocab = demoVocabulary();
+ * const config = demoConfig(vocab.length);
+ * const vocabBytes = new TextEncoder().encode(vocab.join("\n") + "\n");
+ * const out = await Deno.makeTempDir();
+ * const source = { checkpoint: "random demo weights", sha256: "none" };
+ * await writeWeightsFolder(out, config, demoStateDict(config, 1), vocabBytes, source);
+ * await Deno.remove(out, { recursive: true });
  * ```
  */
 export async function writeWeightsFolder(

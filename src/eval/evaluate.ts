@@ -33,7 +33,18 @@ export interface GpuHeads {
  * L2-normalized embeddings [count, outDim].
  * @example
  * ```ts
- * // const z = await projectRows(gpu, heads, "image", x, count);
+ * import { initialParameters } from "../model/init.ts";
+ * import { ParameterLayout } from "../model/parameters.ts";
+ * import { tryGetGpu } from "../gpu/context.ts";
+ * const gpu = await tryGetGpu(); // null where there is no WebGPU adapter
+ * if (gpu) {
+ *   const head = { inDim: 8, hidden: 8, outDim: 4, layers: 2, dropout: 0.1 };
+ *   const layout = new ParameterLayout(head);
+ *   const heads = { head, layout, params: gpu.storage(initialParameters(layout, 42)) };
+ *   const x = gpu.storage(new Float32Array(3 * 8).fill(1)); // 3 image embeddings
+ *   const z = await projectRows(gpu, heads, "image", x, 3);
+ *   await gpu.read(z); // 3 unit rows of 4
+ * }
  * ```
  */
 export async function projectRows(
@@ -73,7 +84,12 @@ export async function projectRows(
  * L2-normalizes `count` rows of `x` [count, dim] into a new buffer (the raw-encoder baseline).
  * @example
  * ```ts
- * // const z = await normalizeRows(gpu, x, count, 512);
+ * import { tryGetGpu } from "../gpu/context.ts";
+ * const gpu = await tryGetGpu(); // null where there is no WebGPU adapter
+ * if (gpu) {
+ *   const z = await normalizeRows(gpu, gpu.storage(new Float32Array([3, 4, 0, 2])), 2, 2);
+ *   await gpu.read(z); // [0.6, 0.8, 0, 1]
+ * }
  * ```
  */
 export async function normalizeRows(
@@ -103,7 +119,16 @@ export interface QueryRanking {
  * chunks of queries: the rank of each query's paired candidate and its top `k` candidates.
  * @example
  * ```ts
- * // const { ranks, top } = await rankQueries(gpu, zImage, zText, count, dim, logitScale, 10);
+ * import { tryGetGpu } from "../gpu/context.ts";
+ * const gpu = await tryGetGpu(); // null where there is no WebGPU adapter
+ * if (gpu) {
+ *   // Normalized embeddings of 2 images and their 2 reports; logit scale exp(t) = 100.
+ *   const zImage = gpu.storage(new Float32Array([1, 0, 0.8, 0.6]));
+ *   const zText = gpu.storage(new Float32Array([1, 0, 0, 1]));
+ *   const t = gpu.storage(new Float32Array([Math.log(100)]));
+ *   const { ranks, top } = await rankQueries(gpu, zImage, zText, 2, 2, t, 2);
+ *   // ranks [0, 1]: image 1's report comes second; top [0, 1, 0, 1]
+ * }
  * ```
  */
 export async function rankQueries(
@@ -149,7 +174,15 @@ export async function rankQueries(
  * normal/abnormal label (`_label_P@k`: clinically relevant results, not only the paired one).
  * @example
  * ```ts
- * // const metrics = await retrievalMetrics(gpu, zImage, zText, count, dim, logitScale, labels);
+ * import { tryGetGpu } from "../gpu/context.ts";
+ * const gpu = await tryGetGpu(); // null where there is no WebGPU adapter
+ * if (gpu) {
+ *   const zImage = gpu.storage(new Float32Array([1, 0, 0.8, 0.6]));
+ *   const zText = gpu.storage(new Float32Array([1, 0, 0, 1]));
+ *   const t = gpu.storage(new Float32Array([Math.log(100)]));
+ *   const metrics = await retrievalMetrics(gpu, zImage, zText, 2, 2, t, new Int32Array([0, 1]));
+ *   metrics["image_to_text_R@1"]; // 0.5
+ * }
  * ```
  */
 export async function retrievalMetrics(

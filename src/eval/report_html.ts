@@ -225,7 +225,13 @@ ${sections.join("\n")}
  * then a rename), so a reader never sees half a report.
  * @example
  * ```ts
- * // await writeReport("logs/run/report.html", input);
+ * const dir = await Deno.makeTempDir();
+ * await writeReport(`${dir}/report.html`, {
+ *   title: "CXR retrieval",
+ *   dataset: { name: "demo", splits: [{ name: "test", pairs: 10, normal: 4, abnormal: 6 }] },
+ *   metrics: { "trained head": { "image_to_text_R@1": 0.5 } },
+ * });
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function writeReport(path: string, input: ReportInput): Promise<void> {
@@ -343,7 +349,11 @@ function meanRecall(m: Metrics): number {
  * it once and pass it back in `TsnePanel.png`).
  * @example
  * ```ts
- * // await Deno.writeFile("tsne.png", tsnePng(panel));
+ * const png = tsnePng({
+ *   title: "trained head",
+ *   points: new Float64Array([0, 0, 1, 1, 0, 1, 1, 0]), // 4 points, as tsne() returns them
+ *   labels: new Int32Array([0, 0, 1, 1]), // normal, normal, abnormal, abnormal
+ * });
  * ```
  */
 export function tsnePng(p: TsnePanel): Uint8Array {

@@ -52,7 +52,19 @@ export interface BeforeAfter {
  * the trained head on `split`, and computes t-SNE pictures (at most `tsnePoints` points).
  * @example
  * ```ts
- * // const ba = await beforeAfter(gpu, set, r.head, r.params, r.inputNorm, 0, "test");
+ * import { syntheticEmbeddings } from "../data/synthetic_embeddings.ts";
+ * import { train } from "../train/trainer.ts";
+ * import { tryGetGpu } from "../gpu/context.ts";
+ * const gpu = await tryGetGpu(); // null where there is no WebGPU adapter
+ * if (gpu) {
+ *   const o = { count: 64, dim: 16, latent: 4, noise: 0.3, validation: 0.25, test: 0.25, seed: 1 };
+ *   const set = syntheticEmbeddings(o); // SYNTHETIC frozen-encoder embeddings
+ *   const logs = await Deno.makeTempDir();
+ *   const r = await train({ trainData: set, batchSize: 16, epochs: 2, logs, quiet: true });
+ *   const ba = await beforeAfter(gpu, set, r.head, r.params, r.inputNorm, 0, "test");
+ *   ba.metrics[COLUMNS.trained]["image_to_text_R@1"]; // and COLUMNS.raw, COLUMNS.untrained
+ *   await Deno.remove(logs, { recursive: true });
+ * }
  * ```
  */
 export async function beforeAfter(
@@ -121,7 +133,21 @@ export async function beforeAfter(
  * table.
  * @example
  * ```ts
- * // console.log(await writeRunReport("logs/demo", ba, history, set, "demo", config));
+ * import { syntheticEmbeddings } from "../data/synthetic_embeddings.ts";
+ * import { train } from "../train/trainer.ts";
+ * import { tryGetGpu } from "../gpu/context.ts";
+ * const gpu = await tryGetGpu(); // null where there is no WebGPU adapter
+ * if (gpu) {
+ *   const o = { count: 64, dim: 16, latent: 4, noise: 0.3, validation: 0.25, test: 0.25, seed: 1 };
+ *   const set = syntheticEmbeddings(o); // SYNTHETIC frozen-encoder embeddings
+ *   const logs = await Deno.makeTempDir();
+ *   const config = { batchSize: 16, epochs: 2 };
+ *   const r = await train({ trainData: set, ...config, logs, quiet: true }, { gpu });
+ *   const ba = await beforeAfter(gpu, set, r.head, r.params, r.inputNorm, 0, "test");
+ *   const table = await writeRunReport(r.logDir, ba, r.history, set, "synthetic", config);
+ *   console.log(table); // report.html, the t-SNE PNGs and before_after.json are in r.logDir
+ *   await Deno.remove(logs, { recursive: true });
+ * }
  * ```
  */
 export async function writeRunReport(

@@ -9,8 +9,13 @@
  * Buffers bucketed by usage and size rounded up to a power of two (at least 256 bytes).
  * @example
  * ```ts
- * // const buf = gpu.pool.acquire(4096, GPUBufferUsage.STORAGE);
- * // gpu.pool.release(buf);
+ * import { tryGetGpu } from "./context.ts";
+ * const gpu = await tryGetGpu(); // null where there is no WebGPU adapter
+ * if (gpu) {
+ *   const buf = gpu.pool.acquire(4096, GPUBufferUsage.STORAGE);
+ *   gpu.pool.release(buf);
+ *   gpu.pool.acquire(3000, GPUBufferUsage.STORAGE) === buf; // true: same usage and size class
+ * }
  * ```
  */
 export class BufferPool {

@@ -113,9 +113,13 @@ export class GpuError extends Error {
  *
  * @example
  * ```ts
- * import { getGpu } from "./context.ts";
- * const gpu = await getGpu();
- * console.log(gpu.info.name);
+ * import { tryGetGpu } from "./context.ts";
+ * const gpu = await tryGetGpu(); // null where there is no WebGPU adapter
+ * if (gpu) {
+ *   const x = gpu.storage(new Float32Array([1, 2, 3]));
+ *   await gpu.read(x); // [1, 2, 3]
+ *   console.log(gpu.info.name); // e.g. "llvmpipe (LLVM 15.0.6, 256 bits)"
+ * }
  * ```
  */
 export class GpuContext {
@@ -236,9 +240,19 @@ export class GpuContext {
    * {@link destroy} once the GPU is done with those dispatches.
    * @example
    * ```ts
-   * // const { value: dispatches, resources } = gpu.collect(() => linearForward(gpu, x, w, b, y, s));
-   * // await gpu.run(dispatches);
-   * // gpu.destroy(resources);
+   * import { linearForward } from "../ops/linear.ts";
+   * import { tryGetGpu } from "./context.ts";
+   * const gpu = await tryGetGpu(); // null where there is no WebGPU adapter
+   * if (gpu) {
+   *   const x = gpu.storage(new Float32Array([1, 2]));
+   *   const w = gpu.storage(new Float32Array([1, 0, 0, 1]));
+   *   const b = gpu.storage(2), y = gpu.storage(2);
+   *   const s = { rows: 1, inDim: 2, outDim: 2 };
+   *   // linearForward copies x and w into textures: collect returns them with its commands.
+   *   const { value: commands, resources } = gpu.collect(() => linearForward(gpu, x, w, b, y, s));
+   *   await gpu.run(commands);
+   *   gpu.destroy(resources);
+   * }
    * ```
    */
   collect<T>(fn: () => T): { value: T; resources: GPUResource[] } {
@@ -366,7 +380,15 @@ export class GpuContext {
    * evaluation; training prepares its step once and reuses it.
    * @example
    * ```ts
-   * // await gpu.runOnce(() => [l2normForward(gpu, x, y, norm, shape)]);
+   * import { l2normForward } from "../ops/l2norm.ts";
+   * import { tryGetGpu } from "./context.ts";
+   * const gpu = await tryGetGpu(); // null where there is no WebGPU adapter
+   * if (gpu) {
+   *   const x = gpu.storage(new Float32Array([3, 4])), y = gpu.storage(2), norm = gpu.storage(1);
+   *   const shape = { rows: 1, dim: 2, eps: 1e-12 };
+   *   await gpu.runOnce(() => [l2normForward(gpu, x, y, norm, shape)]);
+   *   await gpu.read(y); // [0.6, 0.8]
+   * }
    * ```
    */
   async runOnce(prepare: () => readonly Command[]): Promise<void> {
@@ -515,7 +537,13 @@ let shared: Promise<GpuContext> | undefined;
  * The process-wide context, created on first use.
  * @example
  * ```ts
- * const gpu = await getGpu();
+ * try {
+ *   const gpu = await getGpu(); // the same context on every call
+ *   console.log(gpu.info.name, gpu.info.backend);
+ * } catch (e) {
+ *   if (!(e instanceof GpuUnavailableError)) throw e;
+ *   console.error(e.message); // names the driver to install
+ * }
  * ```
  */
 export function getGpu(): Promise<GpuContext> {

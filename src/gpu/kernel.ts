@@ -111,7 +111,17 @@ export function packUniforms(fields: readonly UniformField[]): ArrayBuffer {
  * after this call).
  * @example
  * ```ts
- * // writeUniforms(device, dispatch, [{ u32: step }, { f32: lr }]);
+ * import { dropoutForward, dropoutUniforms } from "../ops/dropout.ts";
+ * import { tryGetGpu } from "./context.ts";
+ * const gpu = await tryGetGpu(); // null where there is no WebGPU adapter
+ * if (gpu) {
+ *   const x = gpu.storage(new Float32Array(8).fill(1)), y = gpu.storage(8);
+ *   const d = dropoutForward(gpu, x, y, { length: 8, p: 0.5, seed: 1 }); // prepared once
+ *   for (const seed of [2, 3]) {
+ *     writeUniforms(gpu.device, d, dropoutUniforms({ length: 8, p: 0.5, seed })); // a new mask
+ *     await gpu.run([d]);
+ *   }
+ * }
  * ```
  */
 export function writeUniforms(

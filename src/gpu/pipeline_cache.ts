@@ -38,7 +38,13 @@ export class PipelineBuildError extends Error {
  * dispatches can be prepared without awaiting; a failed build is found by {@link check}.
  * @example
  * ```ts
- * // const { pipeline } = gpu.pipelines.get(spec);
+ * import { GELU_FORWARD } from "../ops/gelu.ts";
+ * import { tryGetGpu } from "./context.ts";
+ * const gpu = await tryGetGpu(); // null where there is no WebGPU adapter
+ * if (gpu) {
+ *   const { pipeline } = gpu.pipelines.get(GELU_FORWARD); // compiles kernels/gelu.wgsl
+ *   gpu.pipelines.get(GELU_FORWARD).pipeline === pipeline; // true: compiled once
+ * }
  * ```
  */
 export class PipelineCache {

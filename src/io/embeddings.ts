@@ -40,7 +40,13 @@ export interface EmbeddingSet {
  * expected (first bad row included).
  * @example
  * ```ts
- * // validateEmbeddings(set, "embeddings.safetensors");
+ * import assert from "node:assert/strict";
+ * import { syntheticEmbeddings } from "../data/synthetic_embeddings.ts";
+ * const o = { count: 8, dim: 4, latent: 2, noise: 0.1, validation: 0.25, test: 0.25, seed: 1 };
+ * const set = syntheticEmbeddings(o);
+ * validateEmbeddings(set, "synthetic"); // passes
+ * set.label[0] = 2;
+ * assert.throws(() => validateEmbeddings(set, "synthetic"), /"label" row 0 is 2, expected one of/);
  * ```
  */
 export function validateEmbeddings(set: EmbeddingSet, source: string): void {
@@ -86,7 +92,13 @@ export function validateEmbeddings(set: EmbeddingSet, source: string): void {
  * Reads and validates an embeddings file.
  * @example
  * ```ts
- * // const set = await loadEmbeddings("logs/demo/embeddings.safetensors");
+ * import { syntheticEmbeddings } from "../data/synthetic_embeddings.ts";
+ * const o = { count: 8, dim: 4, latent: 2, noise: 0.1, validation: 0.25, test: 0.25, seed: 1 };
+ * const set = syntheticEmbeddings(o);
+ * const dir = await Deno.makeTempDir();
+ * await saveEmbeddings(`${dir}/embeddings.safetensors`, set);
+ * const again = await loadEmbeddings(`${dir}/embeddings.safetensors`); // the same set, validated
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function loadEmbeddings(path: string): Promise<EmbeddingSet> {
@@ -140,7 +152,12 @@ export async function loadEmbeddings(path: string): Promise<EmbeddingSet> {
  * Writes an embeddings file atomically.
  * @example
  * ```ts
- * // await saveEmbeddings("e.safetensors", set);
+ * import { syntheticEmbeddings } from "../data/synthetic_embeddings.ts";
+ * const o = { count: 8, dim: 4, latent: 2, noise: 0.1, validation: 0.25, test: 0.25, seed: 1 };
+ * const set = syntheticEmbeddings(o);
+ * const dir = await Deno.makeTempDir();
+ * await saveEmbeddings(`${dir}/embeddings.safetensors`, set);
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function saveEmbeddings(path: string, set: EmbeddingSet): Promise<void> {
@@ -178,7 +195,11 @@ export function selectRows(
  * Row indices of one split, in file order.
  * @example
  * ```ts
- * // const train = splitRows(set, "train");
+ * import { syntheticEmbeddings } from "../data/synthetic_embeddings.ts";
+ * const o = { count: 8, dim: 4, latent: 2, noise: 0.1, validation: 0.25, test: 0.25, seed: 1 };
+ * const set = syntheticEmbeddings(o);
+ * const train = splitRows(set, "train"); // the rows whose split code is 0
+ * const trainImages = selectRows(set.image, train, set.dim);
  * ```
  */
 export function splitRows(set: EmbeddingSet, split: SplitName): Uint32Array<ArrayBuffer> {

@@ -218,7 +218,9 @@ function headerMetadata(metadata: unknown, source: string): Record<string, strin
  * Reads a safetensors file.
  * @example
  * ```ts
- * // const { tensors, metadata } = await readSafetensors("embeddings.safetensors");
+ * const path = "tests/fixtures/biomedclip_tiny/io.safetensors";
+ * const { tensors, metadata } = await readSafetensors(path);
+ * [...tensors.keys()]; // the tensors' names
  * ```
  */
 export async function readSafetensors(path: string): Promise<SafetensorsFile> {
@@ -236,7 +238,9 @@ export async function readSafetensors(path: string): Promise<SafetensorsFile> {
  * a reader (or a resumed run after a kill) sees the old file or the new one, never half of one.
  * @example
  * ```ts
- * // await writeFileAtomic("out/params.json", new TextEncoder().encode("{}"));
+ * const dir = await Deno.makeTempDir();
+ * await writeFileAtomic(`${dir}/params.json`, new TextEncoder().encode("{}"));
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
@@ -256,7 +260,11 @@ export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<
  * Writes tensors and metadata as a safetensors file, atomically.
  * @example
  * ```ts
- * // await writeSafetensors("w.safetensors", new Map([["w", tensor(new Float32Array(4), [2, 2])]]));
+ * const dir = await Deno.makeTempDir();
+ * const tensors = new Map([["w", tensor(new Float32Array(4), [2, 2])]]);
+ * await writeSafetensors(`${dir}/w.safetensors`, tensors, { step: "1" });
+ * (await readSafetensors(`${dir}/w.safetensors`)).metadata; // { step: "1" }
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function writeSafetensors(

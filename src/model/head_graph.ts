@@ -52,7 +52,13 @@ export interface HeadGrads {
  * Allocates a head's activation buffers for `rows` rows.
  * @example
  * ```ts
- * // const acts = allocateHeadActivations(gpu, head, 256);
+ * import { tryGetGpu } from "../gpu/context.ts";
+ * const gpu = await tryGetGpu(); // null where there is no WebGPU adapter
+ * if (gpu) {
+ *   const head = { inDim: 8, hidden: 8, outDim: 4, layers: 2, dropout: 0 };
+ *   const acts = allocateHeadActivations(gpu, head, 16); // for batches of 16 rows
+ *   acts.z.length; // 16 * 4
+ * }
  * ```
  */
 export function allocateHeadActivations(
@@ -81,7 +87,13 @@ export function allocateHeadActivations(
  * one dispatch to bind a buffer both read-only and writable, even at disjoint ranges.
  * @example
  * ```ts
- * // const grads = allocateHeadGrads(gpu, head, 256);
+ * import { tryGetGpu } from "../gpu/context.ts";
+ * const gpu = await tryGetGpu(); // null where there is no WebGPU adapter
+ * if (gpu) {
+ *   const head = { inDim: 8, hidden: 8, outDim: 4, layers: 2, dropout: 0 };
+ *   const grads = allocateHeadGrads(gpu, head, 16);
+ *   grads.pre.map((v) => v.length); // [16 * 8, 16 * 4]
+ * }
  * ```
  */
 export function allocateHeadGrads(gpu: GpuContext, head: HeadConfig, rows: number): HeadGrads {
@@ -98,7 +110,13 @@ export function allocateHeadGrads(gpu: GpuContext, head: HeadConfig, rows: numbe
  * Every distinct buffer of a head's gradients (to clear before each backward).
  * @example
  * ```ts
- * // commands.push(...headGradBuffers(grads).map((v) => ({ clear: v })));
+ * import { tryGetGpu } from "../gpu/context.ts";
+ * const gpu = await tryGetGpu(); // null where there is no WebGPU adapter
+ * if (gpu) {
+ *   const head = { inDim: 8, hidden: 8, outDim: 4, layers: 2, dropout: 0 };
+ *   const grads = allocateHeadGrads(gpu, head, 16);
+ *   await gpu.run(headGradBuffers(grads).map((v) => ({ clear: v }))); // before each backward
+ * }
  * ```
  */
 export function headGradBuffers(grads: HeadGrads): GpuView[] {
@@ -122,7 +140,19 @@ export type DropoutHook<C> = (
  * Forward commands of one head: `x` [rows, inDim] → `acts.z` (normalized) and `acts.pre`.
  * @example
  * ```ts
- * // gpu.submit(headForward(gpu, layout, params, "image", head, x, acts, null));
+ * import { initialParameters } from "./init.ts";
+ * import { ParameterLayout } from "./parameters.ts";
+ * import { tryGetGpu } from "../gpu/context.ts";
+ * const gpu = await tryGetGpu(); // null where there is no WebGPU adapter
+ * if (gpu) {
+ *   const head = { inDim: 8, hidden: 8, outDim: 4, layers: 2, dropout: 0 };
+ *   const layout = new ParameterLayout(head);
+ *   const params = gpu.storage(initialParameters(layout, 42));
+ *   const x = gpu.storage(new Float32Array(2 * 8).fill(1)); // 2 frozen image embeddings
+ *   const acts = allocateHeadActivations(gpu, head, 2);
+ *   await gpu.runOnce(() => headForward(gpu, layout, params, "image", head, x, acts, null));
+ *   await gpu.read(acts.z); // 2 unit rows of 4
+ * }
  * ```
  */
 export function headForward<C = never>(
@@ -163,7 +193,30 @@ export function headForward<C = never>(
  * gradients in `gradsFlat`; the frozen input gets no gradient.
  * @example
  * ```ts
- * // commands.push(...headBackward(gpu, layout, params, grads, "image", head, x, acts, g, hook));
+ * import { type Command, tryGetGpu } from "../gpu/context.ts";
+ * import { dropoutBackward, dropoutForward } from "../ops/dropout.ts";
+ * import { initialParameters } from "./init.ts";
+ * import { ParameterLayout } from "./parameters.ts";
+ * const gpu = await tryGetGpu(); // null where there is no WebGPU adapter
+ * if (gpu) {
+ *   const head = { inDim: 8, hidden: 8, outDim: 4, layers: 2, dropout: 0.1 };
+ *   const layout = new ParameterLayout(head);
+ *   const params = gpu.storage(initialParameters(layout, 42));
+ *   const gradsFlat = gpu.storage(layout.length); // parameter gradients, same layout
+ *   const x = gpu.storage(new Float32Array(2 * 8).fill(1));
+ *   const acts = allocateHeadActivations(gpu, head, 2), grads = allocateHeadGrads(gpu, head, 2);
+ *   const opts = (length: number) => ({ length, p: head.dropout, seed: 1 }); // one mask both ways
+ *   const hook: DropoutHook<Command> = (dir, _layer, from, to, length) =>
+ *     dir === "forward"
+ *       ? dropoutForward(gpu, from, to, opts(length))
+ *       : dropoutBackward(gpu, from, to, opts(length));
+ *   gpu.write(grads.z, new Float32Array(2 * 4).fill(1)); // d loss / d z, as the losses leave it
+ *   await gpu.runOnce(() => [
+ *     ...headForward(gpu, layout, params, "image", head, x, acts, hook),
+ *     ...headBackward(gpu, layout, params, gradsFlat, "image", head, x, acts, grads, hook),
+ *   ]);
+ *   await gpu.read(layout.view(gradsFlat, "image_head.0.weight")); // d loss / d first weight
+ * }
  * ```
  */
 export function headBackward<C>(

@@ -15,7 +15,9 @@ export const INITIAL_LOGIT_SCALE = Math.log(1 / 0.07);
  * Fresh flat parameters for `layout`, deterministic in `seed`.
  * @example
  * ```ts
- * // const params = initialParameters(new ParameterLayout(head), 42);
+ * import { ParameterLayout } from "./parameters.ts";
+ * const head = { inDim: 8, hidden: 8, outDim: 4, layers: 2, dropout: 0 };
+ * const params = initialParameters(new ParameterLayout(head), 42); // the same for the same seed
  * ```
  */
 export function initialParameters(

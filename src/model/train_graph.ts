@@ -114,9 +114,32 @@ export const LOSS_TERMS = ["clip", "supcon", "bce"] as const;
  * The prepared training step of the projector heads.
  * @example
  * ```ts
- * // const graph = new TrainGraph(gpu, head, loss, optimizer, 256, data, stepsPerEpoch, 8);
- * // graph.setEpochIndex(indexList);
- * // gpu.submit(graph.step({ stepInEpoch: 0, optimizerStep: 1, lr: 1e-3, seed: 1, slot: 0 }));
+ * import { DEFAULT_LOSS } from "./config.ts";
+ * import { Rng } from "../util/rng.ts";
+ * import { initialParameters } from "./init.ts";
+ * import { tryGetGpu } from "../gpu/context.ts";
+ * const gpu = await tryGetGpu(); // null where there is no WebGPU adapter
+ * if (gpu) {
+ *   const head = { inDim: 8, hidden: 8, outDim: 4, layers: 2, dropout: 0.1 };
+ *     const rng = new Rng(1);
+ *     const random = (n: number) => Float32Array.from({ length: n }, () => rng.normal());
+ *   const data = { // 8 frozen embedding pairs and their labels
+ *     image: gpu.storage(random(8 * 8)),
+ *     text: gpu.storage(random(8 * 8)),
+ *     label: gpu.storage(new Int32Array([0, 1, 0, 1, 0, 1, 0, 1])),
+ *   };
+ *   const graph = new TrainGraph(gpu, head, DEFAULT_LOSS, DEFAULT_OPTIMIZER, 4, data, 2, 1);
+ *   gpu.write(graph.params, initialParameters(graph.layout, 42));
+ *   graph.setEpochIndex(Uint32Array.of(3, 1, 4, 0, 5, 2, 7, 6)); // 2 batches of 4
+ *   for (const stepInEpoch of [0, 1]) {
+ *     const { commands, varying } = graph.step({
+ *       stepInEpoch, optimizerStep: stepInEpoch + 1, lr: 1e-3, seed: stepInEpoch, slot: 0,
+ *     });
+ *     await gpu.run(commands);
+ *     gpu.recycle(varying);
+ *   }
+ *   await gpu.read(graph.lossView(0, 0)); // the last step's CLIP loss
+ * }
  * ```
  */
 export class TrainGraph {

@@ -58,11 +58,20 @@ export function adamwUniforms(opts: AdamWOptions): UniformField[] {
  * semantics); updates `params`, `m`, `v` in place and leaves `grads` unmodified.
  * @example
  * ```ts
- * // const norm = gpu.storage(1);
- * // const opts = { length: n, lr: 1e-4, beta1: 0.9, beta2: 0.98, eps: 1e-6, weightDecay: 0.2,
- * //   step: 1, decayEnd: nWeights, maxNorm: 1 };
- * // const update = adamwUpdate(gpu, params, grads, m, v, norm, opts);
- * // await gpu.run([...gradNorm(gpu, grads, norm, { length: n }), update]);
+ * import { gradNorm } from "./grad_norm.ts";
+ * import { tryGetGpu } from "../gpu/context.ts";
+ * const gpu = await tryGetGpu(); // null where there is no WebGPU adapter
+ * if (gpu) {
+ *   const n = 4;
+ *   const params = gpu.storage(new Float32Array([1, 1, 1, 1]));
+ *   const grads = gpu.storage(new Float32Array([3, 4, 0, 0])); // norm 5, clipped to 1
+ *   const m = gpu.storage(n), v = gpu.storage(n), norm = gpu.storage(1);
+ *   const opts = { length: n, lr: 0.1, beta1: 0.9, beta2: 0.98, eps: 1e-6, weightDecay: 0.2,
+ *     step: 1, decayEnd: 2, maxNorm: 1 }; // the first 2 elements are weights (decayed)
+ *   const update = adamwUpdate(gpu, params, grads, m, v, norm, opts);
+ *   await gpu.run([...gradNorm(gpu, grads, norm, { length: n }), update]);
+ *   await gpu.read(params); // ≈ [0.88, 0.88, 1, 1]: decay by lr·wd, then a first step of lr
+ * }
  * ```
  */
 export function adamwUpdate(

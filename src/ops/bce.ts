@@ -39,8 +39,15 @@ export const BCE_BACKWARD: KernelSpec = {
  * Prepares `out[0] = mean_i max(x, 0) - x y + log1p(exp(-|x|))`.
  * @example
  * ```ts
- * // const d = bceForward(gpu, logits, labels, loss, { n: 512 });
- * // await gpu.run([d]);
+ * import { tryGetGpu } from "../gpu/context.ts";
+ * const gpu = await tryGetGpu(); // null where there is no WebGPU adapter
+ * if (gpu) {
+ *   const logits = gpu.storage(new Float32Array([0, 2]));
+ *   const labels = gpu.storage(new Int32Array([1, 0]));
+ *   const loss = gpu.storage(1);
+ *   await gpu.run([bceForward(gpu, logits, labels, loss, { n: 2 })]);
+ *   await gpu.read(loss); // ≈ [1.4100]: the mean of log 2 and log(1 + e²)
+ * }
  * ```
  */
 export function bceForward(
@@ -60,7 +67,15 @@ export function bceForward(
  * gradient.
  * @example
  * ```ts
- * // const d = bceBackward(gpu, logits, labels, dlogits, { n: 512, weight: 0.3 });
+ * import { tryGetGpu } from "../gpu/context.ts";
+ * const gpu = await tryGetGpu(); // null where there is no WebGPU adapter
+ * if (gpu) {
+ *   const logits = gpu.storage(new Float32Array([0, 2]));
+ *   const labels = gpu.storage(new Int32Array([1, 0]));
+ *   const dlogits = gpu.storage(2); // accumulates
+ *   await gpu.run([bceBackward(gpu, logits, labels, dlogits, { n: 2, weight: 0.3 })]);
+ *   await gpu.read(dlogits); // ≈ [-0.075, 0.1321] = 0.3 (sigmoid(logit) - label) / n
+ * }
  * ```
  */
 export function bceBackward(

@@ -54,8 +54,13 @@ export const CLIP_LOSS_BACKWARD: KernelSpec = {
  * `logits` (two passes).
  * @example
  * ```ts
- * // const ds = clipLossForward(gpu, logits, loss, { n: 256 });
- * // await gpu.run(ds);
+ * import { tryGetGpu } from "../gpu/context.ts";
+ * const gpu = await tryGetGpu(); // null where there is no WebGPU adapter
+ * if (gpu) {
+ *   const logits = gpu.storage(new Float32Array([2, 0, 0, 2])), loss = gpu.storage(1); // 2 pairs
+ *   await gpu.run(clipLossForward(gpu, logits, loss, { n: 2 }));
+ *   await gpu.read(loss); // ≈ [0.1269] = log(1 + e⁻²)
+ * }
  * ```
  */
 export function clipLossForward(
@@ -79,7 +84,13 @@ export function clipLossForward(
  * `weight` is the loss weight times the upstream gradient.
  * @example
  * ```ts
- * // const ds = clipLossBackward(gpu, logits, dlogits, { n: 256, weight: 1 });
+ * import { tryGetGpu } from "../gpu/context.ts";
+ * const gpu = await tryGetGpu(); // null where there is no WebGPU adapter
+ * if (gpu) {
+ *   const logits = gpu.storage(new Float32Array([2, 0, 0, 2])), dlogits = gpu.storage(4);
+ *   await gpu.run(clipLossBackward(gpu, logits, dlogits, { n: 2, weight: 1 }));
+ *   await gpu.read(dlogits); // ≈ [-0.0596, 0.0596, 0.0596, -0.0596]
+ * }
  * ```
  */
 export function clipLossBackward(

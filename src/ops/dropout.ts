@@ -50,7 +50,13 @@ export function dropoutUniforms(opts: DropoutOptions): UniformField[] {
  * Prepares `y = x · mask / (1 - p)` with the mask drawn from (seed, index).
  * @example
  * ```ts
- * // const d = dropoutForward(gpu, x, y, { length: 64 * 512, p: 0.1, seed: step });
+ * import { tryGetGpu } from "../gpu/context.ts";
+ * const gpu = await tryGetGpu(); // null where there is no WebGPU adapter
+ * if (gpu) {
+ *   const x = gpu.storage(new Float32Array(8).fill(1)), y = gpu.storage(8);
+ *   await gpu.run([dropoutForward(gpu, x, y, { length: 8, p: 0.5, seed: 7 })]);
+ *   await gpu.read(y); // each 0 or 2 (= 1 / (1 - p)); the mask depends only on (seed, index)
+ * }
  * ```
  */
 export function dropoutForward(
@@ -69,7 +75,13 @@ export function dropoutForward(
  * Prepares `dx += dy · mask / (1 - p)`, recomputing the forward's mask (pass the same seed).
  * @example
  * ```ts
- * // const d = dropoutBackward(gpu, dy, dx, { length: 64 * 512, p: 0.1, seed: step });
+ * import { tryGetGpu } from "../gpu/context.ts";
+ * const gpu = await tryGetGpu(); // null where there is no WebGPU adapter
+ * if (gpu) {
+ *   const dy = gpu.storage(new Float32Array(8).fill(1)), dx = gpu.storage(8); // dx accumulates
+ *   await gpu.run([dropoutBackward(gpu, dy, dx, { length: 8, p: 0.5, seed: 7 })]); // same seed
+ *   await gpu.read(dx); // 2 where the forward kept x, else 0
+ * }
  * ```
  */
 export function dropoutBackward(

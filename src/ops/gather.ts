@@ -29,9 +29,16 @@ export const GATHER_ROWS: KernelSpec = {
  * row of zeros.
  * @example
  * ```ts
- * // Batch b of a shuffled epoch: rows order[b*B .. b*B+B) of the embedding table.
- * // const d = gatherRows(gpu, table, order, batch, { rows: B, dim: 512, offset: b * B });
- * // const l = gatherRows(gpu, labels, order, batchLabels, { rows: B, dim: 1, offset: b * B });
+ * import { tryGetGpu } from "../gpu/context.ts";
+ * const gpu = await tryGetGpu(); // null where there is no WebGPU adapter
+ * if (gpu) {
+ *   const table = gpu.storage(new Float32Array([10, 11, 20, 21, 30, 31])); // 3 rows of 2
+ *   const order = gpu.storage(new Uint32Array([2, 0, 1, 0])); // an epoch's shuffled rows
+ *   const batch = gpu.storage(4);
+ *   // Batch 1 of 2 rows: rows order[2..4) of the table.
+ *   await gpu.run([gatherRows(gpu, table, order, batch, { rows: 2, dim: 2, offset: 2 })]);
+ *   await gpu.read(batch); // [20, 21, 10, 11]
+ * }
  * ```
  */
 export function gatherRows(

@@ -36,8 +36,13 @@ export const GELU_BACKWARD: KernelSpec = {
  * Prepares `y = 0.5 · x · (1 + erf(x/√2))` over `length` elements.
  * @example
  * ```ts
- * // const d = geluForward(gpu, x, y, { length: 640 * 256 });
- * // await gpu.run([d]);
+ * import { tryGetGpu } from "../gpu/context.ts";
+ * const gpu = await tryGetGpu(); // null where there is no WebGPU adapter
+ * if (gpu) {
+ *   const x = gpu.storage(new Float32Array([-1, 0, 1, 2])), y = gpu.storage(4);
+ *   await gpu.run([geluForward(gpu, x, y, { length: 4 })]);
+ *   await gpu.read(y); // ≈ [-0.1587, 0, 0.8413, 1.9545]
+ * }
  * ```
  */
 export function geluForward(gpu: GpuContext, x: GpuView, y: GpuView, shape: GeluShape): Dispatch {
@@ -51,7 +56,14 @@ export function geluForward(gpu: GpuContext, x: GpuView, y: GpuView, shape: Gelu
  * Prepares `dx += dy · gelu'(x)` over `length` elements.
  * @example
  * ```ts
- * // const d = geluBackward(gpu, x, dy, dx, { length: 640 * 256 });
+ * import { tryGetGpu } from "../gpu/context.ts";
+ * const gpu = await tryGetGpu(); // null where there is no WebGPU adapter
+ * if (gpu) {
+ *   const x = gpu.storage(new Float32Array([-1, 0, 1, 2]));
+ *   const dy = gpu.storage(new Float32Array([1, 1, 1, 1])), dx = gpu.storage(4); // dx accumulates
+ *   await gpu.run([geluBackward(gpu, x, dy, dx, { length: 4 })]);
+ *   await gpu.read(dx); // ≈ [-0.0833, 0.5, 1.0833, 1.0852]
+ * }
  * ```
  */
 export function geluBackward(

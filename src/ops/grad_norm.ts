@@ -49,9 +49,13 @@ export const GRAD_NORM_FINAL: KernelSpec = {
  * every step.
  * @example
  * ```ts
- * // const norm = gpu.storage(1);
- * // const passes = gradNorm(gpu, grads, norm, { length: grads.length });
- * // await gpu.run([...passes, adamw]);
+ * import { tryGetGpu } from "../gpu/context.ts";
+ * const gpu = await tryGetGpu(); // null where there is no WebGPU adapter
+ * if (gpu) {
+ *   const grads = gpu.storage(new Float32Array([3, 4])), norm = gpu.storage(1);
+ *   await gpu.run(gradNorm(gpu, grads, norm, { length: 2 })); // then AdamW, in the same encoder
+ *   await gpu.read(norm); // [5]
+ * }
  * ```
  */
 export function gradNorm(

@@ -15,8 +15,12 @@ import { groups } from "../gpu/kernel.ts";
  * device limit.
  * @example
  * ```ts
- * // grid2d(gpu, 10_000_000, 256); // [39063, 1]
- * // grid2d(gpu, 20_000_000, 256); // [39063, 2]
+ * import { tryGetGpu } from "../gpu/context.ts";
+ * const gpu = await tryGetGpu(); // null where there is no WebGPU adapter
+ * if (gpu) {
+ *   grid2d(gpu, 10_000_000, 256); // [39063, 1]
+ *   grid2d(gpu, 20_000_000, 256); // [39063, 2] with the usual limit of 65,535 groups a side
+ * }
  * ```
  */
 export function grid2d(gpu: GpuContext, n: number, perGroup: number): [number, number] {

@@ -42,8 +42,14 @@ export const L2NORM_BACKWARD: KernelSpec = {
  * Prepares `y = x / max(|x|, eps)`, `norm = |x|` per row.
  * @example
  * ```ts
- * // const d = l2normForward(gpu, x, y, norm, { rows: 8, dim: 512, eps: 1e-12 });
- * // await gpu.run([d]);
+ * import { tryGetGpu } from "../gpu/context.ts";
+ * const gpu = await tryGetGpu(); // null where there is no WebGPU adapter
+ * if (gpu) {
+ *   const x = gpu.storage(new Float32Array([3, 4, 0, 2])); // 2 rows of 2
+ *   const y = gpu.storage(4), norm = gpu.storage(2);
+ *   await gpu.run([l2normForward(gpu, x, y, norm, { rows: 2, dim: 2, eps: 1e-12 })]);
+ *   await gpu.readMany([y, norm]); // [[0.6, 0.8, 0, 1], [5, 2]]
+ * }
  * ```
  */
 export function l2normForward(
@@ -62,7 +68,14 @@ export function l2normForward(
  * Prepares `dx += (dy - y (y·dy)) / |x|` per row.
  * @example
  * ```ts
- * // const d = l2normBackward(gpu, y, norm, dy, dx, { rows: 8, dim: 512, eps: 1e-12 });
+ * import { tryGetGpu } from "../gpu/context.ts";
+ * const gpu = await tryGetGpu(); // null where there is no WebGPU adapter
+ * if (gpu) {
+ *   const y = gpu.storage(new Float32Array([0.6, 0.8])), norm = gpu.storage(new Float32Array([5]));
+ *   const dy = gpu.storage(new Float32Array([1, 0])), dx = gpu.storage(2); // dx accumulates
+ *   await gpu.run([l2normBackward(gpu, y, norm, dy, dx, { rows: 1, dim: 2, eps: 1e-12 })]);
+ *   await gpu.read(dx); // [0.128, -0.096] = (dy - y (y · dy)) / norm
+ * }
  * ```
  */
 export function l2normBackward(

@@ -144,8 +144,16 @@ function gemmKernel(gpu: GpuContext, spec: KernelSpec): KernelSpec {
  * y `[rows, outDim]`, all row-major.
  * @example
  * ```ts
- * // const dispatches = linearForward(gpu, x, w, b, y, { rows: 256, inDim: 512, outDim: 512 });
- * // await gpu.run(dispatches);
+ * import { tryGetGpu } from "../gpu/context.ts";
+ * const gpu = await tryGetGpu(); // null where there is no WebGPU adapter
+ * if (gpu) {
+ *   const x = gpu.storage(new Float32Array([1, 2]));
+ *   const w = gpu.storage(new Float32Array([1, 0, 0, 1]));
+ *   const b = gpu.storage(new Float32Array([0.5, 0])), y = gpu.storage(2);
+ *   // runOnce frees the operand textures the op allocates; training prepares once and reuses.
+ *   await gpu.runOnce(() => linearForward(gpu, x, w, b, y, { rows: 1, inDim: 2, outDim: 2 }));
+ *   await gpu.read(y); // [1.5, 2]
+ * }
  * ```
  */
 export function linearForward(
@@ -167,7 +175,16 @@ export function linearForward(
  * frozen input embedding), `dw += xᵀ·dy`, `db += column sums of dy`.
  * @example
  * ```ts
- * // const dispatches = linearBackward(gpu, x, w, dy, dx, dw, db, { rows: 256, inDim: 512, outDim: 512 });
+ * import { tryGetGpu } from "../gpu/context.ts";
+ * const gpu = await tryGetGpu(); // null where there is no WebGPU adapter
+ * if (gpu) {
+ *   const shape = { rows: 1, inDim: 2, outDim: 1 };
+ *   const x = gpu.storage(new Float32Array([1, 2])), w = gpu.storage(new Float32Array([3, 4]));
+ *   const dy = gpu.storage(new Float32Array([1]));
+ *   const dx = gpu.storage(2), dw = gpu.storage(2), db = gpu.storage(1); // all accumulate
+ *   await gpu.runOnce(() => linearBackward(gpu, x, w, dy, dx, dw, db, shape));
+ *   await gpu.readMany([dx, dw, db]); // [[3, 4], [1, 2], [1]]
+ * }
  * ```
  */
 export function linearBackward(
@@ -246,8 +263,22 @@ export interface Span {
  * block asked for again (dy feeds the bias gradient, dw as B and dx as A) is filled once.
  * @example
  * ```ts
- * // const textures = new FilledTextures(gpu);
- * // const ds = [...gemm(gpu, "G", dl, v, null, g, textures), ...gemm(gpu, "H", dlt, u, null, h, textures)];
+ * import type { GpuView } from "../gpu/kernel.ts";
+ * import { tryGetGpu } from "../gpu/context.ts";
+ * const gpu = await tryGetGpu(); // null where there is no WebGPU adapter
+ * if (gpu) {
+ *   const u = gpu.storage(new Float32Array([1, 2, 3, 4]));
+ *   const v = gpu.storage(new Float32Array([0, 1, 1, 0]));
+ *   const g = gpu.storage(4), h = gpu.storage(4); // null bias: the products accumulate
+ *   const m = (src: GpuView, transposed: boolean) => ({ src, rows: 2, cols: 2, transposed });
+ *   await gpu.runOnce(() => {
+ *     const textures = new FilledTextures(gpu); // u's block is filled once for both products
+ *     return [
+ *       ...gemm(gpu, "G = U·V", m(u, false), m(v, false), null, g, textures),
+ *       ...gemm(gpu, "H = U·Vᵀ", m(u, false), m(v, true), null, h, textures),
+ *     ];
+ *   });
+ * }
  * ```
  */
 export class FilledTextures {
@@ -338,9 +369,18 @@ export class FilledTextures {
  * in `textures` (from other products of the same op) are not filled again.
  * @example
  * ```ts
- * // const ds = gemm(gpu, "P = U·Vᵀ", { src: u, rows, cols: dim, transposed: false },
- * //   { src: v, rows: dim, cols, transposed: true }, zeros, logits);
- * // await gpu.run(ds);
+ * import { tryGetGpu } from "../gpu/context.ts";
+ * const gpu = await tryGetGpu(); // null where there is no WebGPU adapter
+ * if (gpu) {
+ *   // P = U·Vᵀ with u and v [2, 3] row-major: Vᵀ [3, 2] is v read transposed.
+ *   const u = gpu.storage(new Float32Array([1, 0, 0, 0, 1, 0]));
+ *   const v = gpu.storage(new Float32Array([1, 2, 3, 4, 5, 6]));
+ *   const zeros = gpu.storage(2), p = gpu.storage(4); // a bias: P is overwritten
+ *   const um = { src: u, rows: 2, cols: 3, transposed: false };
+ *   const vt = { src: v, rows: 3, cols: 2, transposed: true };
+ *   await gpu.runOnce(() => gemm(gpu, "P = U·Vᵀ", um, vt, zeros, p));
+ *   await gpu.read(p); // [1, 4, 2, 5]
+ * }
  * ```
  */
 export function gemm(

@@ -52,9 +52,15 @@ export const TOP_K_PASS: KernelSpec = {
  * target outside `[0, cols)`. One workgroup per row.
  * @example
  * ```ts
- * // Image-to-text: row i of scores holds image i against every report; report i matches.
- * // const d = retrievalRank(gpu, scores, identity, rank, { rows: n, cols: n });
- * // const r = new Uint32Array((await gpu.readBytes([rank]))[0]);
+ * import { tryGetGpu } from "../gpu/context.ts";
+ * const gpu = await tryGetGpu(); // null where there is no WebGPU adapter
+ * if (gpu) {
+ *   // Image-to-text: row i of scores holds image i against every report; report i matches.
+ *   const scores = gpu.storage(new Float32Array([0.9, 0.1, 0.8, 0.7])); // 2 images x 2 reports
+ *   const target = gpu.storage(new Uint32Array([0, 1])), rank = gpu.storage(2);
+ *   await gpu.run([retrievalRank(gpu, scores, target, rank, { rows: 2, cols: 2 })]);
+ *   new Uint32Array((await gpu.readBytes([rank]))[0]); // [0, 1]: image 1's report comes second
+ * }
  * ```
  */
 export function retrievalRank(
@@ -91,8 +97,15 @@ export function retrievalRank(
  * encode often.
  * @example
  * ```ts
- * // const passes = topK(gpu, scores, idx, val, { rows: n, cols: n, k: 10 });
- * // await gpu.run(passes);
+ * import { tryGetGpu } from "../gpu/context.ts";
+ * const gpu = await tryGetGpu(); // null where there is no WebGPU adapter
+ * if (gpu) {
+ *   const scores = gpu.storage(new Float32Array([0.5, 0.9, 0.5, 0.1])); // 1 query x 4 items
+ *   const idx = gpu.storage(2), val = gpu.storage(2);
+ *   await gpu.runOnce(() => topK(gpu, scores, idx, val, { rows: 1, cols: 4, k: 2 }));
+ *   const [i, s] = await gpu.readBytes([idx, val]);
+ *   [new Uint32Array(i), new Float32Array(s)]; // [[1, 0], [0.9, 0.5]]
+ * }
  * ```
  */
 export function topK(

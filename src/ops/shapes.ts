@@ -13,7 +13,14 @@ import { grid2d } from "./grid.ts";
  * Throws unless each named view holds at least the expected number of elements.
  * @example
  * ```ts
- * // checkLength("l2norm_forward", { x: [x, rows * dim] });
+ * import assert from "node:assert/strict";
+ * import { tryGetGpu } from "../gpu/context.ts";
+ * const gpu = await tryGetGpu(); // null where there is no WebGPU adapter
+ * if (gpu) {
+ *   const x = gpu.storage(6);
+ *   checkLength("l2norm_forward", { x: [x, 2 * 3] }); // passes
+ *   assert.throws(() => checkLength("l2norm_forward", { x: [x, 2 * 4] }), /x has 6 elements/);
+ * }
  * ```
  */
 export function checkLength(
@@ -42,7 +49,12 @@ export function checkLength(
  * the last quad whole (buffers from `GpuContext.storage` always do).
  * @example
  * ```ts
- * // const p4 = quadView("adamw", "params", params, length); // bound as array<vec4<f32>>
+ * import { tryGetGpu } from "../gpu/context.ts";
+ * const gpu = await tryGetGpu(); // null where there is no WebGPU adapter
+ * if (gpu) {
+ *   const params = gpu.storage(10);
+ *   quadView("adamw", "params", params, 10).length; // 12: 3 quads, bound as array<vec4<f32>>
+ * }
  * ```
  */
 export function quadView(kernel: string, name: string, view: GpuView, length: number): GpuView {
@@ -64,7 +76,14 @@ export function quadView(kernel: string, name: string, view: GpuView, length: nu
  * `perGroup` per workgroup one quad of `length` elements.
  * @example
  * ```ts
- * // const { views, grid } = quadDispatch(gpu, "gelu_forward", { x, y }, length, 256);
+ * import { GELU_FORWARD } from "./gelu.ts";
+ * import { tryGetGpu } from "../gpu/context.ts";
+ * const gpu = await tryGetGpu(); // null where there is no WebGPU adapter
+ * if (gpu) {
+ *   const x = gpu.storage(1000), y = gpu.storage(1000);
+ *   const { views, grid } = quadDispatch(gpu, "gelu_forward", { x, y }, 1000, 256); // grid [1, 1]
+ *   await gpu.run([gpu.prepare(GELU_FORWARD, [{ u32: 1000 }], views, grid)]);
+ * }
  * ```
  */
 export function quadDispatch(

@@ -78,8 +78,15 @@ export const SIMILARITY_BACKWARD_T: KernelSpec = {
  * `[cols, dim]`, `logits` `[rows, cols]`, `t` one element.
  * @example
  * ```ts
- * // const d = similarityForward(gpu, u, v, t, logits, { rows: 256, cols: 256, dim: 256 }); // Command[]
- * // await gpu.run([d]);
+ * import { tryGetGpu } from "../gpu/context.ts";
+ * const gpu = await tryGetGpu(); // null where there is no WebGPU adapter
+ * if (gpu) {
+ *   const u = gpu.storage(new Float32Array([1, 0, 0, 1])); // 2 unit rows
+ *   const v = gpu.storage(new Float32Array([0.6, 0.8, 1, 0]));
+ *   const t = gpu.storage(new Float32Array([Math.log(10)])), logits = gpu.storage(4); // s = 10
+ *   await gpu.runOnce(() => similarityForward(gpu, u, v, t, logits, { rows: 2, cols: 2, dim: 2 }));
+ *   await gpu.read(logits); // ≈ [6, 10, 8, 0]
+ * }
  * ```
  */
 export function similarityForward(
@@ -121,8 +128,16 @@ export function similarityForward(
  * `du += s (dL + dLᵀ) U` when `u` and `v` are the same rows.
  * @example
  * ```ts
- * // const ds = similarityBackward(gpu, u, v, t, dlogits, du, dv, dt, { rows: 256, cols: 256, dim: 256 });
- * // await gpu.run(ds);
+ * import { tryGetGpu } from "../gpu/context.ts";
+ * const gpu = await tryGetGpu(); // null where there is no WebGPU adapter
+ * if (gpu) {
+ *   const shape = { rows: 1, cols: 1, dim: 2 };
+ *   const u = gpu.storage(new Float32Array([1, 0])), v = gpu.storage(new Float32Array([0.5, 0.5]));
+ *   const t = gpu.storage(new Float32Array([0])), dlogits = gpu.storage(new Float32Array([1]));
+ *   const du = gpu.storage(2), dv = gpu.storage(2), dt = gpu.storage(1); // all accumulate
+ *   await gpu.runOnce(() => similarityBackward(gpu, u, v, t, dlogits, du, dv, dt, shape));
+ *   await gpu.readMany([du, dv, dt]); // [[0.5, 0.5], [1, 0], [0.5]]
+ * }
  * ```
  */
 export function similarityBackward(

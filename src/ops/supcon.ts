@@ -64,8 +64,16 @@ export const SUPCON_BACKWARD: KernelSpec = {
  * forms.
  * @example
  * ```ts
- * // const supcon = new SupconLoss(gpu, z, labels, { n: 512, dim: 256, temperature: 0.1 });
- * // await gpu.run([...supcon.forward(loss), ...supcon.backwardAfterForward(dz, 0.5)]);
+ * import { tryGetGpu } from "../gpu/context.ts";
+ * const gpu = await tryGetGpu(); // null where there is no WebGPU adapter
+ * if (gpu) {
+ *   const z = gpu.storage(new Float32Array([1, 0, 1, 0, 0, 1])); // 3 unit rows
+ *   const labels = gpu.storage(new Int32Array([0, 0, 1]));
+ *   const loss = gpu.storage(1), dz = gpu.storage(6);
+ *   const supcon = new SupconLoss(gpu, z, labels, { n: 3, dim: 2, temperature: 0.5 });
+ *   await gpu.run([...supcon.forward(loss), ...supcon.backwardAfterForward(dz, 0.5)]);
+ *   await gpu.readMany([loss, dz]); // [[≈ 0.1269], 0.5 · ∂loss/∂z]
+ * }
  * ```
  */
 export class SupconLoss {
@@ -170,8 +178,15 @@ export class SupconLoss {
  * `labels` at temperature τ ({@link SupconLoss.forward}).
  * @example
  * ```ts
- * // const ds = supconForward(gpu, z, labels, loss, { n: 512, dim: 256, temperature: 0.1 });
- * // await gpu.run(ds);
+ * import { tryGetGpu } from "../gpu/context.ts";
+ * const gpu = await tryGetGpu(); // null where there is no WebGPU adapter
+ * if (gpu) {
+ *   const z = gpu.storage(new Float32Array([1, 0, 1, 0, 0, 1])); // 3 unit rows
+ *   const labels = gpu.storage(new Int32Array([0, 0, 1])), loss = gpu.storage(1);
+ *   const shape = { n: 3, dim: 2, temperature: 0.5 };
+ *   await gpu.runOnce(() => supconForward(gpu, z, labels, loss, shape));
+ *   await gpu.read(loss); // ≈ [0.1269]
+ * }
  * ```
  */
 export function supconForward(
@@ -189,7 +204,14 @@ export function supconForward(
  * of {@link SupconLoss} (which reuses a forward's instead).
  * @example
  * ```ts
- * // const ds = supconBackward(gpu, z, labels, dz, { n: 512, dim: 256, temperature: 0.1, weight: 0.5 });
+ * import { tryGetGpu } from "../gpu/context.ts";
+ * const gpu = await tryGetGpu(); // null where there is no WebGPU adapter
+ * if (gpu) {
+ *   const z = gpu.storage(new Float32Array([1, 0, 1, 0, 0, 1])); // 3 unit rows
+ *   const labels = gpu.storage(new Int32Array([0, 0, 1])), dz = gpu.storage(6); // dz accumulates
+ *   const shape = { n: 3, dim: 2, temperature: 0.5, weight: 0.5 };
+ *   await gpu.runOnce(() => supconBackward(gpu, z, labels, dz, shape));
+ * }
  * ```
  */
 export function supconBackward(

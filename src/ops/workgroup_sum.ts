@@ -26,7 +26,11 @@ export const WORKGROUP_SUM_LIBRARY = "workgroup_sum_shared.wgsl";
  * has subgroups, else 64.
  * @example
  * ```ts
- * // const grid = grid2d(gpu, n, workgroupSumSize(gpu));
+ * import { tryGetGpu } from "../gpu/context.ts";
+ * const gpu = await tryGetGpu(); // null where there is no WebGPU adapter
+ * if (gpu) {
+ *   workgroupSumSize(gpu); // gpu.info.subgroupSize (8 or 16 on llvmpipe) or 64
+ * }
  * ```
  */
 export function workgroupSumSize(gpu: GpuContext): number {
@@ -38,7 +42,14 @@ export function workgroupSumSize(gpu: GpuContext): number {
  * workgroup size.
  * @example
  * ```ts
- * // gpu.prepare(withWorkgroupSum(gpu, L2NORM_FORWARD), uniforms, views, rows);
+ * import { L2NORM_FORWARD } from "./l2norm.ts";
+ * import { tryGetGpu } from "../gpu/context.ts";
+ * const gpu = await tryGetGpu(); // null where there is no WebGPU adapter
+ * if (gpu) {
+ *   const spec = withWorkgroupSum(gpu, L2NORM_FORWARD);
+ *   spec.library; // "workgroup_sum_subgroup.wgsl" with subgroups, else "workgroup_sum_shared.wgsl"
+ *   gpu.pipelines.get(spec); // l2norm.wgsl compiled with that library
+ * }
  * ```
  */
 export function withWorkgroupSum(gpu: GpuContext, spec: KernelSpec): KernelSpec {

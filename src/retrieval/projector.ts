@@ -18,8 +18,19 @@ import { loadCheckpoint } from "../train/checkpoint.ts";
  * Trained image and text heads.
  * @example
  * ```ts
- * // const projector = await Projector.load("logs/run/checkpoints/best.safetensors");
- * // const z = await projector.project("image", embeddings, count);
+ * import { initialParameters } from "../model/init.ts";
+ * import { ParameterLayout } from "../model/parameters.ts";
+ * import { tryGetGpu } from "../gpu/context.ts";
+ * const gpu = await tryGetGpu(); // null where there is no WebGPU adapter
+ * if (gpu) {
+ *   // An untrained projector; `await Projector.load(checkpointPath)` gives a trained one.
+ *   const head = { inDim: 4, hidden: 8, outDim: 4, layers: 2, dropout: 0 };
+ *   const identity = { mean: new Float32Array(4), std: new Float32Array(4).fill(1) };
+ *   const params = initialParameters(new ParameterLayout(head), 42);
+ *   const projector = new Projector(gpu, head, params, { image: identity, text: identity });
+ *   const z = await projector.project("image", new Float32Array([1, 2, 3, 4, 4, 3, 2, 1]), 2);
+ *   // z: 2 unit rows of 4 in the shared retrieval space
+ * }
  * ```
  */
 export class Projector {

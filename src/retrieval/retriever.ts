@@ -89,8 +89,23 @@ function bindableBytes(limits: ChunkLimits): number {
  * caller's.
  * @example
  * ```ts
- * // using reports = await Retriever.create(projector, "text", reportEmbeddings, reportIds);
- * // const hits = await reports.query(imageEmbedding, 10); // image → reports
+ * import { initialParameters } from "../model/init.ts";
+ * import { ParameterLayout } from "../model/parameters.ts";
+ * import { Projector } from "./projector.ts";
+ * import { tryGetGpu } from "../gpu/context.ts";
+ * const gpu = await tryGetGpu(); // null where there is no WebGPU adapter
+ * if (gpu) {
+ *   // An untrained projector; `await Projector.load(checkpointPath)` gives a trained one.
+ *   const head = { inDim: 4, hidden: 8, outDim: 4, layers: 2, dropout: 0 };
+ *   const identity = { mean: new Float32Array(4), std: new Float32Array(4).fill(1) };
+ *   const params = initialParameters(new ParameterLayout(head), 42);
+ *   const projector = new Projector(gpu, head, params, { image: identity, text: identity });
+ *   const reportEmbeddings = new Float32Array([1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0]); // 3 reports
+ *   const ids = ["r1", "r2", "r3"];
+ *   using reports = await Retriever.create(projector, "text", reportEmbeddings, ids);
+ *   const hits = await reports.query(new Float32Array([1, 0, 0, 0]), 2); // an image's 2 reports
+ *   // [{ id, index, score }, { id, index, score }], best first
+ * }
  * ```
  */
 export class Retriever {

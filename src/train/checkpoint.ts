@@ -57,7 +57,20 @@ export interface Checkpoint {
  * Writes a checkpoint atomically.
  * @example
  * ```ts
- * // await saveCheckpoint("logs/run/checkpoints/epoch_1.safetensors", checkpoint);
+ * import { initialParameters } from "../model/init.ts";
+ * import { ParameterLayout } from "../model/parameters.ts";
+ * const head = { inDim: 4, hidden: 8, outDim: 4, layers: 2, dropout: 0 };
+ * const norm = { mean: new Float32Array(4), std: new Float32Array(4).fill(1) }; // identity
+ * const best = { metric: "mean_recall", value: 0.5, epoch: 0 };
+ * const dir = await Deno.makeTempDir();
+ * await saveCheckpoint(`${dir}/epoch_1.safetensors`, {
+ *   head,
+ *   config: { lr: 1e-3 },
+ *   position: { epoch: 1, stepInEpoch: 0, optimizerStep: 10, best, epochsWithoutImprovement: 0 },
+ *   params: initialParameters(new ParameterLayout(head), 42),
+ *   inputNorm: { image: norm, text: norm },
+ * });
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function saveCheckpoint(path: string, c: Checkpoint): Promise<void> {
@@ -94,7 +107,22 @@ export async function saveCheckpoint(path: string, c: Checkpoint): Promise<void>
  * shape or dtype the head config does not allow, a NaN or infinite value).
  * @example
  * ```ts
- * // const c = await loadCheckpoint("logs/run/checkpoints/epoch_latest.safetensors");
+ * import { initialParameters } from "../model/init.ts";
+ * import { ParameterLayout } from "../model/parameters.ts";
+ * const head = { inDim: 4, hidden: 8, outDim: 4, layers: 2, dropout: 0 };
+ * const norm = { mean: new Float32Array(4), std: new Float32Array(4).fill(1) }; // identity
+ * const best = { metric: "mean_recall", value: 0.5, epoch: 0 };
+ * const dir = await Deno.makeTempDir();
+ * await saveCheckpoint(`${dir}/epoch_1.safetensors`, {
+ *   head,
+ *   config: { lr: 1e-3 },
+ *   position: { epoch: 1, stepInEpoch: 0, optimizerStep: 10, best, epochsWithoutImprovement: 0 },
+ *   params: initialParameters(new ParameterLayout(head), 42),
+ *   inputNorm: { image: norm, text: norm },
+ * });
+ * const c = await loadCheckpoint(`${dir}/epoch_1.safetensors`);
+ * c.position.optimizerStep; // 10
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function loadCheckpoint(path: string): Promise<Checkpoint> {
@@ -232,7 +260,11 @@ function positive<T extends Float32Array>(values: T, name: string, path: string)
  * Throws, naming the first differing field, unless a checkpoint's head matches the run's.
  * @example
  * ```ts
- * // assertSameHead(checkpoint.head, head, path);
+ * import assert from "node:assert/strict";
+ * const head = { inDim: 512, hidden: 512, outDim: 256, layers: 2, dropout: 0.1 };
+ * assertSameHead(head, head, "best.safetensors"); // passes
+ * const other = { ...head, hidden: 256 };
+ * assert.throws(() => assertSameHead(other, head, "best.safetensors"), /hidden=256, this run has/);
  * ```
  */
 export function assertSameHead(found: HeadConfig, expected: HeadConfig, path: string): void {

@@ -193,7 +193,22 @@ function withMeanRecall(m: Metrics): Metrics {
  * one flat line per evaluation, `out.log`, `checkpoints/`).
  * @example
  * ```ts
- * // const result = await train({ ...DEFAULT_TRAIN_OPTIONS, trainData: "embeddings.safetensors" });
+ * import { syntheticEmbeddings } from "../data/synthetic_embeddings.ts";
+ * import { tryGetGpu } from "../gpu/context.ts";
+ * const gpu = await tryGetGpu(); // null where there is no WebGPU adapter
+ * if (gpu) {
+ *   const o = { count: 64, dim: 16, latent: 4, noise: 0.3, validation: 0.25, test: 0.25, seed: 1 };
+ *   const set = syntheticEmbeddings(o); // SYNTHETIC frozen-encoder embeddings
+ *   const logs = await Deno.makeTempDir();
+ *   const losses: number[] = [];
+ *   // trainData: an embeddings file (`deno task embed`) or a set in memory.
+ *   const result = await train({ trainData: set, batchSize: 16, epochs: 2, logs, quiet: true }, {
+ *     onProgress: (p) => losses.push(p.loss),
+ *     gpu,
+ *   });
+ *   result.best.mean_recall; // of the best epoch on the validation split
+ *   await Deno.remove(logs, { recursive: true });
+ * }
  * ```
  */
 export async function train(
