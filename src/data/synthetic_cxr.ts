@@ -174,7 +174,12 @@ function syntheticKey(opts: SyntheticOptions): string {
  * `synthetic.json` says), else a newly generated one in its place.
  * @example
  * ```ts
- * // const { records } = await loadOrGenerateSyntheticCxr({ count: 2000, seed: 0, outDir: "demo" });
+ * const outDir = await Deno.makeTempDir();
+ * const opts = { count: 8, seed: 1, outDir, size: 32 };
+ * await loadOrGenerateSyntheticCxr(opts); // generates the set
+ * const { records } = await loadOrGenerateSyntheticCxr(opts); // same options: reads it back
+ * records.length; // 8
+ * await Deno.remove(outDir, { recursive: true });
  * ```
  */
 export async function loadOrGenerateSyntheticCxr(opts: SyntheticOptions): Promise<LoadResult> {

@@ -25,7 +25,10 @@ export interface EncoderIds {
  * The encoder ids of the towers a manifest describes.
  * @example
  * ```ts
- * // const { image, text } = encoderIds(await readManifest("weights/demo"));
+ * import { readManifest } from "./manifest.ts";
+ * const { image, text } = encoderIds(await readManifest("weights/demo"));
+ * // image "image-a7d1cb826b1dc7ee-open_clip-bicubic-v1-224"
+ * // text "text-fcc455e03277693c-f04cb37b-256"
  * ```
  */
 export function encoderIds(manifest: WeightsManifest): EncoderIds {
@@ -47,8 +50,14 @@ export function encoderIds(manifest: WeightsManifest): EncoderIds {
  * returns null.
  * @example
  * ```ts
- * // const warning = checkEncoders(set.metadata, encoderIds(manifest), "c.safetensors", "weights");
- * // if (warning) console.warn(warning);
+ * import assert from "node:assert/strict";
+ * import { readManifest } from "./manifest.ts";
+ * const ids = encoderIds(await readManifest("weights/demo"));
+ * const metadata = { image_encoder: ids.image, text_encoder: ids.text }; // as `embed` writes it
+ * checkEncoders(metadata, ids, "c.safetensors", "weights/demo"); // null: the same towers
+ * checkEncoders({}, ids, "old.safetensors", "weights/demo"); // a warning: no ids recorded
+ * const other = { ...metadata, text_encoder: "text-0123456789abcdef-f04cb37b-256" };
+ * assert.throws(() => checkEncoders(other, ids, "c.safetensors", "weights/demo"), /text encoder/);
  * ```
  */
 export function checkEncoders(

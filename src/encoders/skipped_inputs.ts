@@ -37,8 +37,11 @@ const SHOWN = 5;
  * left but [CLS] and [SEP] once tokenized (only control characters, or only special tokens).
  * @example
  * ```ts
- * // reportProblem(tokenizer, "  \n"); // "empty report"
- * // reportProblem(tokenizer, "Heart size normal."); // null
+ * import { WordPieceTokenizer } from "./tokenizer.ts";
+ * const tokenizer = await WordPieceTokenizer.fromVocabFile("weights/demo/vocab.txt");
+ * reportProblem(tokenizer, "  \n"); // "empty report"
+ * reportProblem(tokenizer, "[SEP]"); // 'report "[SEP]" has no tokens besides [CLS] and [SEP]'
+ * reportProblem(tokenizer, "Heart size normal."); // null
  * ```
  */
 export function reportProblem(tokenizer: WordPieceTokenizer, report: string): string | null {

@@ -133,7 +133,23 @@ export class Retriever {
    * Projects and uploads a collection: `embeddings` [ids.length, inDim] of modality `tower`.
    * @example
    * ```ts
-   * // const images = await Retriever.create(projector, "image", imageEmbeddings, imageIds);
+   * import { initialParameters } from "../model/init.ts";
+   * import { ParameterLayout } from "../model/parameters.ts";
+   * import { Projector } from "./projector.ts";
+   * import { tryGetGpu } from "../gpu/context.ts";
+   * const gpu = await tryGetGpu(); // null where there is no WebGPU adapter
+   * if (gpu) {
+   *   const head = { inDim: 4, hidden: 8, outDim: 4, layers: 2, dropout: 0 };
+   *   const identity = { mean: new Float32Array(4), std: new Float32Array(4).fill(1) };
+   *   const params = initialParameters(new ParameterLayout(head), 42);
+   *   const projector = new Projector(gpu, head, params, { image: identity, text: identity });
+   *   const imageEmbeddings = new Float32Array([1, 0, 0, 0, 0, 1, 0, 0]); // 2 images
+   *   const options = { maxQueriesPerChunk: 64 }; // bounds the GPU memory of a query batch
+   *   const ids = ["i1", "i2"];
+   *   using images = await Retriever.create(projector, "image", imageEmbeddings, ids, options);
+   *   images.size; // 2
+   *   images.queriesPerChunk; // 64
+   * }
    * ```
    */
   static async create(
@@ -180,7 +196,23 @@ export class Retriever {
    * {@link queriesPerChunk} queries.
    * @example
    * ```ts
-   * // const hits = await reports.queryBatch(imageEmbeddings, 3, 10); // 3 lists of 10
+   * import { initialParameters } from "../model/init.ts";
+   * import { ParameterLayout } from "../model/parameters.ts";
+   * import { Projector } from "./projector.ts";
+   * import { tryGetGpu } from "../gpu/context.ts";
+   * const gpu = await tryGetGpu(); // null where there is no WebGPU adapter
+   * if (gpu) {
+   *   const head = { inDim: 4, hidden: 8, outDim: 4, layers: 2, dropout: 0 };
+   *   const identity = { mean: new Float32Array(4), std: new Float32Array(4).fill(1) };
+   *   const params = initialParameters(new ParameterLayout(head), 42);
+   *   const projector = new Projector(gpu, head, params, { image: identity, text: identity });
+   *   const reportEmbeddings = new Float32Array([1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0]); // 3 reports
+   *   const ids = ["r1", "r2", "r3"];
+   *   using reports = await Retriever.create(projector, "text", reportEmbeddings, ids);
+   *   const imageEmbeddings = new Float32Array([1, 0, 0, 0, 0, 0, 1, 0]); // 2 images
+   *   const hits = await reports.queryBatch(imageEmbeddings, 2, 3); // 2 lists of 3, best first
+   *   hits.map((list) => list.length); // [3, 3]
+   * }
    * ```
    */
   async queryBatch(queries: Float32Array<ArrayBuffer>, count: number, k: number): Promise<Hit[][]> {
@@ -219,7 +251,22 @@ export class Retriever {
    * The `k` best items for one query embedding [inDim] of the other modality.
    * @example
    * ```ts
-   * // const hits = await reports.query(imageEmbedding, 5);
+   * import { initialParameters } from "../model/init.ts";
+   * import { ParameterLayout } from "../model/parameters.ts";
+   * import { Projector } from "./projector.ts";
+   * import { tryGetGpu } from "../gpu/context.ts";
+   * const gpu = await tryGetGpu(); // null where there is no WebGPU adapter
+   * if (gpu) {
+   *   const head = { inDim: 4, hidden: 8, outDim: 4, layers: 2, dropout: 0 };
+   *   const identity = { mean: new Float32Array(4), std: new Float32Array(4).fill(1) };
+   *   const params = initialParameters(new ParameterLayout(head), 42);
+   *   const projector = new Projector(gpu, head, params, { image: identity, text: identity });
+   *   const reportEmbeddings = new Float32Array([1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0]); // 3 reports
+   *   const ids = ["r1", "r2", "r3"];
+   *   using reports = await Retriever.create(projector, "text", reportEmbeddings, ids);
+   *   const hits = await reports.query(new Float32Array([1, 0, 0, 0]), 2); // one image's 2 reports
+   *   hits.length; // 2, best first
+   * }
    * ```
    */
   async query(embedding: Float32Array<ArrayBuffer>, k: number): Promise<Hit[]> {
@@ -230,7 +277,22 @@ export class Retriever {
    * Frees the collection's GPU buffer; later queries throw. Calling it again does nothing.
    * @example
    * ```ts
-   * // reports.dispose();
+   * import assert from "node:assert/strict";
+   * import { initialParameters } from "../model/init.ts";
+   * import { ParameterLayout } from "../model/parameters.ts";
+   * import { Projector } from "./projector.ts";
+   * import { tryGetGpu } from "../gpu/context.ts";
+   * const gpu = await tryGetGpu(); // null where there is no WebGPU adapter
+   * if (gpu) {
+   *   const head = { inDim: 4, hidden: 8, outDim: 4, layers: 2, dropout: 0 };
+   *   const identity = { mean: new Float32Array(4), std: new Float32Array(4).fill(1) };
+   *   const params = initialParameters(new ParameterLayout(head), 42);
+   *   const projector = new Projector(gpu, head, params, { image: identity, text: identity });
+   *   const reports = await Retriever.create(projector, "text", new Float32Array(4), ["r1"]);
+   *   reports.dispose(); // frees its GPU buffer
+   *   reports.dispose(); // does nothing
+   *   await assert.rejects(reports.query(new Float32Array(4), 1), /this Retriever was disposed/);
+   * }
    * ```
    */
   dispose(): void {

@@ -83,7 +83,11 @@ export function parseResultLine(line: string, where: string): EpochResult {
  * Reads `results.jsonl` (no file: no results); errors name the file and line.
  * @example
  * ```ts
- * // const history = await readResults("logs/demo/results.jsonl");
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/results.jsonl`, '{"epoch":0,"step":0,"mean_recall":0.1}\n');
+ * await readResults(`${dir}/results.jsonl`); // [{ epoch: 0, step: 0, val: { mean_recall: 0.1 } }]
+ * await readResults(`${dir}/missing.jsonl`); // []
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function readResults(path: string): Promise<EpochResult[]> {
@@ -103,7 +107,12 @@ export async function readResults(path: string): Promise<EpochResult[]> {
  * Replaces `results.jsonl` with these results, atomically.
  * @example
  * ```ts
- * // await writeResults("logs/run/results.jsonl", history.filter((h) => h.epoch <= 2));
+ * const dir = await Deno.makeTempDir();
+ * const path = `${dir}/results.jsonl`;
+ * const history = [0, 1, 2, 3].map((epoch) => ({ epoch, step: 9 * epoch, val: {} }));
+ * await writeResults(path, history.filter((h) => h.epoch <= 2)); // resuming from epoch 2
+ * (await readResults(path)).length; // 3
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function writeResults(path: string, results: readonly EpochResult[]): Promise<void> {
@@ -115,7 +124,14 @@ export async function writeResults(path: string, results: readonly EpochResult[]
  * Appends one result to `results.jsonl`.
  * @example
  * ```ts
- * // await appendResult("logs/run/results.jsonl", { epoch: 1, step: 9, val: metrics });
+ * const dir = await Deno.makeTempDir();
+ * const path = `${dir}/results.jsonl`;
+ * await appendResult(path, { epoch: 0, step: 0, val: { mean_recall: 0.1 } });
+ * await appendResult(path, { epoch: 1, step: 9, trainLoss: 2.5, val: { mean_recall: 0.3 } });
+ * await Deno.readTextFile(path);
+ * // two lines: {"epoch":0,"step":0,"mean_recall":0.1}
+ * // and {"epoch":1,"step":9,"train_loss":2.5,"mean_recall":0.3}
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function appendResult(path: string, r: EpochResult): Promise<void> {

@@ -32,7 +32,15 @@ function at(record: unknown, path: string): unknown {
  * checkpoint's recorded options equal the run's in each of {@link RESUME_FIELDS}.
  * @example
  * ```ts
- * // assertResumable(checkpoint.config, options, "logs/run/checkpoints/epoch_latest.safetensors");
+ * import assert from "node:assert/strict";
+ * const loss = { wClip: 1, wSupcon: 0.5, wBce: 0.5, temperature: 0.1 };
+ * const options = { batchSize: 256, loss, inputNorm: "standard" }; // this run's
+ * const path = "logs/run/checkpoints/epoch_latest.safetensors";
+ * assertResumable(structuredClone(options), options, path); // trained with the same: passes
+ * assert.throws(
+ *   () => assertResumable({ ...options, batchSize: 64 }, options, path),
+ *   /batchSize \(--batch-size\): checkpoint 64, this run 256/,
+ * );
  * ```
  */
 export function assertResumable(
@@ -60,7 +68,13 @@ export function assertResumable(
  * The largest absolute difference between two input standardizations (0 when equal).
  * @example
  * ```ts
- * // if (normDifference(checkpoint.inputNorm, fromData) > 0) log("taking the checkpoint's");
+ * const moments = (mean: number[]) => ({
+ *   mean: new Float32Array(mean),
+ *   std: new Float32Array(mean.length).fill(1),
+ * });
+ * const fromCheckpoint = { image: moments([0, 0]), text: moments([1, 0]) };
+ * const fromData = { image: moments([0, 0.25]), text: moments([1, 0]) };
+ * normDifference(fromCheckpoint, fromData); // 0.25: the data has drifted
  * ```
  */
 export function normDifference(a: InputNorm, b: InputNorm): number {
