@@ -28,9 +28,9 @@ import {
 } from "../model/config.ts";
 import { initialParameters } from "../model/init.ts";
 import { type InputNorm, moments, standardize } from "../model/input_norm.ts";
+import { LOSS_TERMS, lossTermsAt } from "../model/loss_readback.ts";
 import {
   DEFAULT_OPTIMIZER,
-  LOSS_TERMS,
   mix32,
   type OptimizerConfig,
   TrainGraph,
@@ -371,7 +371,7 @@ export async function train(
       let total = 0;
       for (let k = 0; k < n; k++) {
         const slot = half * slots + k;
-        const terms = LOSS_TERMS.map((_, j) => values[(slot * LOSS_TERMS.length + j) * 64]);
+        const terms = lossTermsAt(values, slot);
         const weighted = o.loss.wClip * terms[0] + o.loss.wSupcon * terms[1] +
           o.loss.wBce * terms[2];
         if (!Number.isFinite(weighted)) {
