@@ -1,5 +1,6 @@
 import { ParameterLayout } from "../src/model/parameters.ts";
-import { LOSS_TERMS, TrainGraph } from "../src/model/train_graph.ts";
+import { LOSS_TERMS, lossTermsAt } from "../src/model/loss_readback.ts";
+import { TrainGraph } from "../src/model/train_graph.ts";
 import { assertClose, f32, gpuTest } from "./util/check.ts";
 
 interface Named {
@@ -54,7 +55,7 @@ gpuTest("5 training steps on the GPU match PyTorch (losses and parameters)", asy
   await gpu.run(commands);
   const [losses, params] = await gpu.readMany([graph.losses, graph.params]);
   for (let s = 0; s < c.steps; s++) {
-    const got = LOSS_TERMS.map((_, k) => losses[(s * LOSS_TERMS.length + k) * 64]);
+    const got = lossTermsAt(losses, s);
     const want = LOSS_TERMS.map((t) => fx.steps[s][t]);
     assertClose(got, want, { atol: 1e-6, rtol: 1e-4 }, `loss terms at step ${s + 1}`);
   }

@@ -37,6 +37,7 @@ import {
   type HeadGrads,
   type Tower,
 } from "./head_graph.ts";
+import { lossIndex, lossSlotsLength } from "./loss_readback.ts";
 import { ParameterLayout } from "./parameters.ts";
 
 /** AdamW hyper-parameters other than the learning rate. */
@@ -107,9 +108,6 @@ const LOSS_FORWARD = { lossForward: true } as const;
 /** A command of the prepared step template. */
 type TemplateCommand = Command | DropoutSlot | typeof LOSS_FORWARD;
 
-/** Loss terms written by a step, in slot order: CLIP, SupCon, BCE. */
-export const LOSS_TERMS = ["clip", "supcon", "bce"] as const;
-
 /**
  * The prepared training step of the projector heads.
  * @example
@@ -153,7 +151,7 @@ export class TrainGraph {
   readonly m: GpuView;
   /** Second moments. */
   readonly v: GpuView;
-  /** Loss terms per slot: slot s term k at float `(s·3 + k)·64`. */
+  /** Loss terms per slot: slot s term k at float `lossIndex(s, k)`. */
   readonly losses: GpuView;
   /** Global gradient norm of the last step. */
   readonly gradNormOut: GpuView;
@@ -209,7 +207,7 @@ export class TrainGraph {
     this.m = gpu.storage(layout.length, "adam m");
     this.v = gpu.storage(layout.length, "adam v");
     this.gradNormOut = gpu.storage(1, "grad norm");
-    this.losses = gpu.storage(slots * LOSS_TERMS.length * 64, "loss slots");
+    this.losses = gpu.storage(lossSlotsLength(slots), "loss slots");
     // Each batch appears twice in the index list: rows 0..B-1 select the images and texts,
     // all 2B rows select the labels of [image rows; text rows].
     this.#index = gpu.storage(stepsPerEpoch * 2 * batch, "epoch index");
@@ -272,7 +270,7 @@ export class TrainGraph {
 
   /** View of the loss term `k` of `slot`. */
   lossView(slot: number, k: number): GpuView {
-    return { buffer: this.losses.buffer, offset: (slot * LOSS_TERMS.length + k) * 256, length: 1 };
+    return { buffer: this.losses.buffer, offset: lossIndex(slot, k) * 4, length: 1 };
   }
 
   /**

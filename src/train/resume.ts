@@ -7,8 +7,9 @@
  * @module
  */
 
+import type { HeadConfig } from "../model/config.ts";
 import type { InputNorm } from "../model/input_norm.ts";
-import type { Checkpoint } from "./checkpoint.ts";
+import { assertSameHead, type Checkpoint, loadCheckpoint } from "./checkpoint.ts";
 
 /** Options a resumed run must share with its checkpoint: path in the options, and its flag. */
 export const RESUME_FIELDS = {
@@ -87,4 +88,45 @@ export function normDifference(a: InputNorm, b: InputNorm): number {
     }
   }
   return max;
+}
+
+/**
+ * Loads the checkpoint at `path` to continue a run from: it must hold the optimizer state and
+ * have been trained with the run's head and with its {@link RESUME_FIELDS}; errors name the file.
+ * @example
+ * ```ts
+ * import { initialParameters } from "../model/init.ts";
+ * import { ParameterLayout } from "../model/parameters.ts";
+ * import { saveCheckpoint } from "./checkpoint.ts";
+ * const head = { inDim: 4, hidden: 8, outDim: 4, layers: 2, dropout: 0 };
+ * const layout = new ParameterLayout(head);
+ * const norm = { mean: new Float32Array(4), std: new Float32Array(4).fill(1) }; // identity
+ * const loss = { wClip: 1, wSupcon: 0, wBce: 0, temperature: 0.1 };
+ * const options = { batchSize: 2, loss, inputNorm: "none" };
+ * const best = { metric: "mean_recall", value: 0.5, epoch: 1 };
+ * const dir = await Deno.makeTempDir();
+ * await saveCheckpoint(`${dir}/epoch_latest.safetensors`, {
+ *   head,
+ *   config: options,
+ *   position: { epoch: 1, stepInEpoch: 0, optimizerStep: 10, best, epochsWithoutImprovement: 0 },
+ *   params: initialParameters(layout, 42),
+ *   m: new Float32Array(layout.length),
+ *   v: new Float32Array(layout.length),
+ *   inputNorm: { image: norm, text: norm },
+ * });
+ * const start = await loadResumable(`${dir}/epoch_latest.safetensors`, head, options);
+ * start.position.optimizerStep; // 10: the run continues with step 11
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export async function loadResumable(
+  path: string,
+  head: HeadConfig,
+  options: object,
+): Promise<Required<Checkpoint>> {
+  const c = await loadCheckpoint(path);
+  assertSameHead(c.head, head, path);
+  assertResumable(c.config, options, path);
+  if (!c.m || !c.v) throw new Error(`${path}: has no optimizer state; cannot resume from it`);
+  return c as Required<Checkpoint>;
 }

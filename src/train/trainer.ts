@@ -4,11 +4,14 @@
  * submit, reading back only the loss terms every `logEveryNSteps` steps; validates each epoch on
  * the GPU, keeps the best checkpoint, and resumes bit for bit from any checkpoint.
  *
+ * {@link train} is the loop over epochs and chunks of steps; the run directory, the checkpoint
+ * policy, the log lines and the loss read-back are `run_dir.ts`, `checkpoint_policy.ts`,
+ * `train_log.ts` and `../model/loss_readback.ts`.
+ *
  * @module
  */
 
-import { join } from "node:path";
-import type { GpuContext } from "../gpu/context.ts";
+import type { Command, GpuContext } from "../gpu/context.ts";
 import { describeGpu, getGpu } from "../gpu/context.ts";
 import type { Dispatch } from "../gpu/kernel.ts";
 import {
@@ -18,7 +21,6 @@ import {
   splitRows,
   validateEmbeddings,
 } from "../io/embeddings.ts";
-import { writeFileAtomic } from "../io/safetensors.ts";
 import {
   DEFAULT_HEAD,
   DEFAULT_LOSS,
@@ -28,9 +30,11 @@ import {
 } from "../model/config.ts";
 import { initialParameters } from "../model/init.ts";
 import { type InputNorm, moments, standardize } from "../model/input_norm.ts";
+import { LossReadback } from "../model/loss_readback.ts";
+import type { ParameterLayout } from "../model/parameters.ts";
 import {
   DEFAULT_OPTIMIZER,
-  LOSS_TERMS,
+  type GpuDataset,
   mix32,
   type OptimizerConfig,
   TrainGraph,
@@ -38,18 +42,16 @@ import {
 import { type GpuHeads, projectRows, retrievalMetrics } from "../eval/evaluate.ts";
 import type { Metrics } from "../eval/retrieval_metrics.ts";
 import { Rng } from "../util/rng.ts";
-import {
-  assertSameHead,
-  type Checkpoint,
-  loadCheckpoint,
-  saveCheckpoint,
-  type TrainPosition,
-} from "./checkpoint.ts";
-import { Progress } from "./progress.ts";
-import { assertResumable, normDifference } from "./resume.ts";
-import { appendResult, type EpochResult, readResults, writeResults } from "./results_log.ts";
+import { type Checkpoint, loadCheckpoint, type TrainPosition } from "./checkpoint.ts";
+import { CheckpointPolicy } from "./checkpoint_policy.ts";
+import { loadResumable, normDifference } from "./resume.ts";
+import type { EpochResult } from "./results_log.ts";
+import { RunDir } from "./run_dir.ts";
 import { learningRate, type SchedulerKind } from "./schedule.ts";
+import { type LogPlan, TrainLog, type TrainProgress } from "./train_log.ts";
 
+export { DivergedError } from "../model/loss_readback.ts";
+export type { TrainProgress } from "./train_log.ts";
 export type { EpochResult } from "./results_log.ts";
 
 /** Everything a training run is configured by (the CLI flags). */
@@ -132,24 +134,6 @@ export const DEFAULT_TRAIN_OPTIONS: Omit<TrainOptions, "trainData"> = {
   quiet: false,
 };
 
-/** A progress report, sent after each read-back. */
-export interface TrainProgress {
-  /** Current epoch (0-based). */
-  epoch: number;
-  /** Optimizer steps done. */
-  step: number;
-  /** Steps of the whole run. */
-  totalSteps: number;
-  /** Mean weighted total loss of the steps since the last report. */
-  loss: number;
-  /** Mean loss terms since the last report. */
-  terms: Record<(typeof LOSS_TERMS)[number], number>;
-  /** Training throughput. */
-  samplesPerSecond: number;
-  /** Seconds left, estimated. */
-  etaSeconds: number;
-}
-
 /** What {@link train} returns. */
 export interface TrainResult {
   /** Final head configuration. */
@@ -166,20 +150,6 @@ export interface TrainResult {
   logDir: string;
   /** Whether early stopping ended the run. */
   stoppedEarly: boolean;
-}
-
-/** Thrown when a loss becomes NaN or infinite; the last good checkpoint is kept. */
-export class DivergedError extends Error {
-  /**
-   * @param step the optimizer step whose loss was not finite
-   * @param detail the loss terms
-   */
-  constructor(readonly step: number, detail: string) {
-    super(
-      `training diverged: non-finite loss at step ${step} (${detail}); the last good checkpoint is kept`,
-    );
-    this.name = "DivergedError";
-  }
 }
 
 /** Mean of image-to-text and text-to-image R@1, R@5, R@10: the default model-selection metric. */
@@ -216,6 +186,189 @@ export async function train(
   hooks: { onProgress?: (p: TrainProgress) => void; gpu?: GpuContext } = {},
 ): Promise<TrainResult> {
   const o: TrainOptions = { ...DEFAULT_TRAIN_OPTIONS, ...options };
+  const run = await startRun(o, hooks.gpu);
+  const { gpu, graph, plan, policy, position } = run;
+  const resumedAt = run.resumed ? position.epoch : null;
+  const log = await TrainLog.open(run.dir, resumedAt, plan, hooks.onProgress);
+  const readback = new LossReadback(gpu, graph.losses, plan.chunk, o.loss);
+  if (position.optimizerStep === 0 && position.epoch === 0) {
+    await log.result({ epoch: 0, step: 0, val: await run.validate() });
+  }
+  log.begin(position.optimizerStep);
+  let stoppedEarly = false;
+  while (position.epoch < o.epochs && !stoppedEarly) {
+    const epoch = position.epoch;
+    graph.setEpochIndex(epochOrder(o.seed, epoch, run.trainRows, plan.stepsPerEpoch * o.batchSize));
+    const drain = async () => log.steps(epoch, await readback.drain());
+    while (position.stepInEpoch < plan.stepsPerEpoch) {
+      const n = policy.chunkLength(position, plan.chunk);
+      const { commands, varying } = chunkSteps(graph, o.seed, plan, position, n, readback);
+      gpu.submit(commands);
+      await drain(); // the previous chunk's losses, while this chunk runs
+      readback.start(position.optimizerStep + 1, n, () => gpu.recycle(varying));
+      position.stepInEpoch += n;
+      position.optimizerStep += n;
+      if (policy.savesMidEpoch(position)) {
+        await drain();
+        await policy.save(["epoch_latest"], await run.snapshot());
+      }
+    }
+    await drain();
+    stoppedEarly = await endEpoch(run, log, o);
+  }
+  log.done();
+  return await finish(run, log.history, stoppedEarly);
+}
+
+/**
+ * Ends the epoch `run.position` is in: validates, records the result, writes the checkpoints due;
+ * true when early stopping ends the run there.
+ */
+async function endEpoch(run: Run, log: TrainLog, o: TrainOptions): Promise<boolean> {
+  const { policy, position } = run;
+  position.epoch += 1;
+  position.stepInEpoch = 0;
+  const val = await run.validate();
+  const improved = policy.judge(position, val);
+  const trainLoss = log.epochLoss();
+  await log.result({ epoch: position.epoch, step: position.optimizerStep, trainLoss, val });
+  await policy.save(policy.epochEnd(position, improved), await run.snapshot());
+  if (!policy.stopsEarly(position)) return false;
+  await run.dir.log(
+    `Early stopping: ${o.valMetric} has not improved for ${o.earlyStopping} epochs`,
+  );
+  return true;
+}
+
+/** A run ready for its first step: data and parameters on the GPU, the position to go on from. */
+interface Run {
+  gpu: GpuContext;
+  graph: TrainGraph;
+  head: HeadConfig;
+  inputNorm: InputNorm;
+  dir: RunDir;
+  policy: CheckpointPolicy;
+  plan: LogPlan & { chunk: number };
+  /** Where training stands; the loop moves it on. */
+  position: TrainPosition;
+  /** Whether the run continues from a checkpoint. */
+  resumed: boolean;
+  trainRows: Uint32Array;
+  /** Validation metrics of the current parameters. */
+  validate: () => Promise<Metrics>;
+  /** The checkpoint of the current parameters, moments and position. */
+  snapshot: () => Promise<Checkpoint>;
+}
+
+/**
+ * Checks the data and options, opens the run directory, finds the starting point (fresh or
+ * `--resume`d) and puts the data and the parameters on the GPU.
+ */
+async function startRun(o: TrainOptions, given?: GpuContext): Promise<Run> {
+  const { set, source, head, trainRows, valRows } = await trainingData(o);
+  const stepsPerEpoch = Math.floor(trainRows.length / o.batchSize);
+  const totalSteps = stepsPerEpoch * o.epochs;
+  const dir = await RunDir.create(o.logs, o.name, o.quiet);
+  const policy = new CheckpointPolicy(dir, o, stepsPerEpoch);
+  const resumePath = policy.resumePath(o.resume);
+  const resumed = resumePath ? await loadResumable(resumePath, head, o) : null;
+  const fromData = inputNormFor(set, trainRows, o.inputNorm);
+  const inputNorm = await runInputNorm(dir, resumed, resumePath, fromData);
+  const gpu = given ?? await getGpu();
+  await dir.log(describeGpu(gpu.info));
+  const data = uploadDataset(gpu, set, inputNorm);
+  const optimizer: OptimizerConfig = { ...o.optimizer, weightDecay: o.wd };
+  const chunk = Math.max(1, Math.min(o.logEveryNSteps, stepsPerEpoch));
+  const slots = LossReadback.slots(chunk);
+  const B = o.batchSize;
+  const graph = new TrainGraph(gpu, head, o.loss, optimizer, B, data, stepsPerEpoch, slots);
+  const config = configRecord(o, head, set, source);
+  const start = resumed ?? freshStart(graph.layout, o);
+  const position = start.position;
+  if (resumed) {
+    await dir.log(
+      `Resuming from ${resumePath} at epoch ${position.epoch}, step ${position.optimizerStep}`,
+    );
+  }
+  await dir.writeParams(config);
+  gpu.write(graph.params, start.params);
+  gpu.write(graph.m, start.m);
+  gpu.write(graph.v, start.v);
+  const snapshot = async (): Promise<Checkpoint> => {
+    const [params, m, v] = await gpu.readMany([graph.params, graph.m, graph.v]);
+    return { head, config, inputNorm, position: structuredClone(position), params, m, v };
+  };
+  const lr = (step: number) => learningRate(o.lrScheduler, o.lr, o.warmup, totalSteps, step);
+  return {
+    gpu,
+    graph,
+    head,
+    inputNorm,
+    dir,
+    policy,
+    plan: { batchSize: o.batchSize, stepsPerEpoch, totalSteps, lr, chunk },
+    position,
+    resumed: resumed !== null,
+    trainRows,
+    validate: validator(gpu, graph, head, set, valRows, inputNorm),
+    snapshot,
+  };
+}
+
+/**
+ * The input standardization of the heads: a resumed run keeps its checkpoint's (saying so when
+ * this data's differ), a new one takes `fromData`.
+ */
+async function runInputNorm(
+  dir: RunDir,
+  resumed: Checkpoint | null,
+  path: string | null,
+  fromData: InputNorm,
+): Promise<InputNorm> {
+  if (!resumed) return fromData;
+  const drift = normDifference(resumed.inputNorm, fromData);
+  if (drift > 0) {
+    await dir.log(
+      `Resuming with the input statistics stored in ${path}, not those of this data's ` +
+        `train split (they differ by up to ${drift.toPrecision(3)}: the data changed)`,
+    );
+  }
+  return resumed.inputNorm;
+}
+
+/** The whole dataset on the GPU, standardized, for the steps to gather their batches from. */
+function uploadDataset(gpu: GpuContext, set: EmbeddingSet, norm: InputNorm): GpuDataset {
+  return {
+    image: gpu.storage(standardize(set.image, norm.image), "dataset images"),
+    text: gpu.storage(standardize(set.text, norm.text), "dataset texts"),
+    label: gpu.storage(set.label, "dataset labels"),
+  };
+}
+
+/** The start of a new run: seeded initial parameters, zero moments, no step done. */
+function freshStart(
+  layout: ParameterLayout,
+  o: TrainOptions,
+): Pick<Required<Checkpoint>, "params" | "m" | "v" | "position"> {
+  return {
+    params: initialParameters(layout, o.seed),
+    m: new Float32Array(layout.length),
+    v: new Float32Array(layout.length),
+    position: {
+      epoch: 0,
+      stepInEpoch: 0,
+      optimizerStep: 0,
+      best: { metric: o.valMetric, value: -Infinity, epoch: -1 },
+      epochsWithoutImprovement: 0,
+    },
+  };
+}
+
+/**
+ * The run's data, checked against the options: the set, its name in errors, the head it sizes,
+ * the training and validation rows.
+ */
+async function trainingData(o: TrainOptions) {
   const set = typeof o.trainData === "string" ? await loadEmbeddings(o.trainData) : o.trainData;
   const source = typeof o.trainData === "string" ? o.trainData : "trainData";
   if (typeof o.trainData !== "string") validateEmbeddings(set, source);
@@ -232,265 +385,81 @@ export async function train(
       `--batch-size ${o.batchSize} is larger than the ${trainRows.length} training rows of ${source}`,
     );
   }
-  const B = o.batchSize;
-  const stepsPerEpoch = Math.floor(trainRows.length / B);
-  const totalSteps = stepsPerEpoch * o.epochs;
-  const logDir = join(o.logs, o.name), ckptDir = join(logDir, "checkpoints");
-  await Deno.mkdir(ckptDir, { recursive: true });
-  const log = openLog(join(logDir, "out.log"), o.quiet);
+  return { set, source, head, trainRows, valRows };
+}
 
-  const resumePath = o.resume === "latest" ? join(ckptDir, "epoch_latest.safetensors") : o.resume;
-  const resumed = resumePath ? await loadCheckpoint(resumePath) : null;
-  let inputNorm = inputNormFor(set, trainRows, o.inputNorm);
-  if (resumed && resumePath) {
-    assertSameHead(resumed.head, head, resumePath);
-    assertResumable(resumed.config, o, resumePath);
-    if (!resumed.m || !resumed.v) {
-      throw new Error(`${resumePath}: has no optimizer state; cannot resume from it`);
-    }
-    const drift = normDifference(resumed.inputNorm, inputNorm);
-    if (drift > 0) {
-      await log(
-        `Resuming with the input statistics stored in ${resumePath}, not those of this data's ` +
-          `train split (they differ by up to ${drift.toPrecision(3)}: the data changed)`,
-      );
-    }
-    inputNorm = resumed.inputNorm;
-  }
-  const gpu = hooks.gpu ?? await getGpu();
-  await log(describeGpu(gpu.info));
-  const data = {
-    image: gpu.storage(standardize(set.image, inputNorm.image), "dataset images"),
-    text: gpu.storage(standardize(set.text, inputNorm.text), "dataset texts"),
-    label: gpu.storage(set.label, "dataset labels"),
-  };
-  const optimizer: OptimizerConfig = { ...o.optimizer, weightDecay: o.wd };
-  const slots = Math.max(1, Math.min(o.logEveryNSteps, stepsPerEpoch));
-  // Two halves of loss slots: one chunk is read back while the next one runs.
-  const graph = new TrainGraph(gpu, head, o.loss, optimizer, B, data, stepsPerEpoch, 2 * slots);
-  const config = configRecord(o, head, set, source);
-
-  let position: TrainPosition = {
-    epoch: 0,
-    stepInEpoch: 0,
-    optimizerStep: 0,
-    best: { metric: o.valMetric, value: -Infinity, epoch: -1 },
-    epochsWithoutImprovement: 0,
-  };
-  let params = initialParameters(graph.layout, o.seed);
-  let m = new Float32Array(graph.layout.length), v = new Float32Array(graph.layout.length);
-  const resultsPath = join(logDir, "results.jsonl");
-  const history: EpochResult[] = [];
-  if (resumed) {
-    ({ params, m, v, position } = resumed as Required<Checkpoint>);
-    await log(
-      `Resuming from ${resumePath} at epoch ${position.epoch}, step ${position.optimizerStep}`,
-    );
-    // Results of epochs after the checkpoint's are trained again: drop their lines.
-    history.push(...(await readResults(resultsPath)).filter((h) => h.epoch <= position.epoch));
-  }
-  await writeResults(resultsPath, history);
-  await writeFileAtomic(
-    join(logDir, "params.json"),
-    new TextEncoder().encode(JSON.stringify(config, null, 2)),
-  );
-  gpu.write(graph.params, params);
-  gpu.write(graph.m, m);
-  gpu.write(graph.v, v);
-
+/** Validation on the GPU: the validation split uploaded once, projected by the current heads. */
+function validator(
+  gpu: GpuContext,
+  graph: TrainGraph,
+  head: HeadConfig,
+  set: EmbeddingSet,
+  valRows: Uint32Array,
+  inputNorm: InputNorm,
+): () => Promise<Metrics> {
   const heads: GpuHeads = { head, layout: graph.layout, params: graph.params };
   const logitScale = graph.layout.view(graph.params, "logit_scale");
-  const valData = {
-    image: gpu.storage(
-      standardize(selectRows(set.image, valRows, set.dim), inputNorm.image),
-      "val images",
-    ),
-    text: gpu.storage(
-      standardize(selectRows(set.text, valRows, set.dim), inputNorm.text),
-      "val texts",
-    ),
-  };
-  const valLabels = Int32Array.from(valRows, (r) => set.label[r]);
-  const evaluate = async () => {
-    const zi = await projectRows(gpu, heads, "image", valData.image, valRows.length);
-    const zt = await projectRows(gpu, heads, "text", valData.text, valRows.length);
+  const upload = (values: Float32Array, norm: InputNorm["image"], label: string) =>
+    gpu.storage(standardize(selectRows(values, valRows, set.dim), norm), label);
+  const image = upload(set.image, inputNorm.image, "val images");
+  const text = upload(set.text, inputNorm.text, "val texts");
+  const labels = Int32Array.from(valRows, (r) => set.label[r]);
+  return async () => {
+    const zi = await projectRows(gpu, heads, "image", image, valRows.length);
+    const zt = await projectRows(gpu, heads, "text", text, valRows.length);
     const metrics = withMeanRecall(
-      await retrievalMetrics(gpu, zi, zt, valRows.length, head.outDim, logitScale, valLabels),
+      await retrievalMetrics(gpu, zi, zt, valRows.length, head.outDim, logitScale, labels),
     );
     zi.buffer.destroy();
     zt.buffer.destroy();
     return metrics;
   };
-  const record = async (r: EpochResult) => {
-    history.push(r);
-    await appendResult(resultsPath, r);
-    await log(
-      `Eval Epoch: ${r.epoch} ` +
-        Object.entries(r.val).map(([k, x]) => `${k}: ${x.toFixed(4)}`).join("\t"),
-    );
-  };
-  if (position.optimizerStep === 0 && position.epoch === 0) {
-    await record({ epoch: 0, step: 0, val: await evaluate() });
-  }
+}
 
-  const snapshot = async (): Promise<Checkpoint> => {
-    const [p, mm, vv] = await gpu.readMany([graph.params, graph.m, graph.v]);
-    return {
-      head,
-      config,
-      inputNorm,
-      position: structuredClone(position),
-      params: p,
-      m: mm,
-      v: vv,
-    };
-  };
-  const progress = o.quiet || !Deno.stderr.isTerminal()
-    ? null
-    : new Progress("train", totalSteps * B, "samples");
-  const t0 = performance.now(), step0 = position.optimizerStep;
-  let stoppedEarly = false;
-  for (let epoch = position.epoch; epoch < o.epochs && !stoppedEarly; epoch++) {
-    graph.setEpochIndex(epochOrder(o.seed, epoch, trainRows, stepsPerEpoch * B));
-    let epochLoss = 0, epochSteps = 0;
-    let inFlight: {
-      read: Promise<ArrayBuffer[]>;
-      n: number;
-      half: number;
-      varying: Dispatch[];
-      first: number;
-    } | null = null;
-    const drain = async () => {
-      if (!inFlight) return;
-      const { read, n, half, varying, first } = inFlight;
-      inFlight = null;
-      const [losses] = await read;
-      gpu.recycle(varying);
-      const values = new Float32Array(losses);
-      const sums = { clip: 0, supcon: 0, bce: 0 };
-      let total = 0;
-      for (let k = 0; k < n; k++) {
-        const slot = half * slots + k;
-        const terms = LOSS_TERMS.map((_, j) => values[(slot * LOSS_TERMS.length + j) * 64]);
-        const weighted = o.loss.wClip * terms[0] + o.loss.wSupcon * terms[1] +
-          o.loss.wBce * terms[2];
-        if (!Number.isFinite(weighted)) {
-          throw new DivergedError(
-            first + k,
-            LOSS_TERMS.map((t, j) => `${t} ${terms[j]}`).join(", "),
-          );
-        }
-        LOSS_TERMS.forEach((t, j) => sums[t] += terms[j] / n);
-        total += weighted / n;
-      }
-      epochLoss += total * n;
-      epochSteps += n;
-      const done = first + n - 1;
-      const elapsed = (performance.now() - t0) / 1000;
-      const rate = ((done - step0) * B) / elapsed;
-      const report: TrainProgress = {
-        epoch,
-        step: done,
-        totalSteps,
-        loss: total,
-        terms: sums,
-        samplesPerSecond: rate,
-        etaSeconds: ((totalSteps - done) * B) / rate,
-      };
-      hooks.onProgress?.(report);
-      progress?.update(done * B);
-      const inEpoch = done - epoch * stepsPerEpoch;
-      await log(
-        `Train Epoch: ${epoch} [${String(inEpoch * B).padStart(7)}/${stepsPerEpoch * B} ` +
-          `(${((100 * inEpoch) / stepsPerEpoch).toFixed(0)}%)] ${rate.toFixed(1)}/s ` +
-          `LR: ${
-            learningRate(o.lrScheduler, o.lr, o.warmup, totalSteps, done - 1).toExponential(3)
-          } ` +
-          `Clip_loss: ${sums.clip.toFixed(4)} Supcon_loss: ${sums.supcon.toFixed(4)} ` +
-          `Bce_loss: ${sums.bce.toFixed(4)} Loss: ${total.toFixed(4)}`,
-        true,
-      );
-    };
-    let half = 0;
-    while (position.stepInEpoch < stepsPerEpoch) {
-      let n = Math.min(slots, stepsPerEpoch - position.stepInEpoch);
-      if (o.saveEveryNSteps > 0) {
-        n = Math.min(n, o.saveEveryNSteps - (position.optimizerStep % o.saveEveryNSteps));
-      }
-      const commands = [];
-      const varying: Dispatch[] = [];
-      for (let k = 0; k < n; k++) {
-        const s = position.optimizerStep + k;
-        const built = graph.step({
-          stepInEpoch: position.stepInEpoch + k,
-          optimizerStep: s + 1,
-          lr: learningRate(o.lrScheduler, o.lr, o.warmup, totalSteps, s),
-          seed: mix32(o.seed, s),
-          slot: half * slots + k,
-        });
-        commands.push(...built.commands);
-        varying.push(...built.varying);
-      }
-      gpu.submit(commands);
-      await drain(); // the previous chunk's losses, while this chunk runs
-      inFlight = {
-        read: gpu.readBytes([graph.losses]),
-        n,
-        half,
-        varying,
-        first: position.optimizerStep + 1,
-      };
-      half = 1 - half;
-      position.stepInEpoch += n;
-      position.optimizerStep += n;
-      if (
-        o.saveEveryNSteps > 0 && position.optimizerStep % o.saveEveryNSteps === 0 &&
-        position.stepInEpoch < stepsPerEpoch
-      ) {
-        await drain();
-        await saveCheckpoint(join(ckptDir, "epoch_latest.safetensors"), await snapshot());
-      }
-    }
-    await drain();
-    position.epoch = epoch + 1;
-    position.stepInEpoch = 0;
-    const val = await evaluate();
-    const value = val[o.valMetric];
-    if (value === undefined) {
-      throw new Error(`--val-metric ${o.valMetric} is not one of ${Object.keys(val).join(", ")}`);
-    }
-    const improved = value > position.best.value;
-    if (improved) position.best = { metric: o.valMetric, value, epoch: epoch + 1 };
-    position.epochsWithoutImprovement = improved ? 0 : position.epochsWithoutImprovement + 1;
-    await record({
-      epoch: epoch + 1,
-      step: position.optimizerStep,
-      trainLoss: epochLoss / epochSteps,
-      val,
+/**
+ * The commands of the `n` steps from `position`, each writing its losses to its read-back slot,
+ * and their per-step dispatches to recycle once the GPU has run them.
+ */
+function chunkSteps(
+  graph: TrainGraph,
+  seed: number,
+  plan: LogPlan,
+  position: TrainPosition,
+  n: number,
+  readback: LossReadback,
+): { commands: Command[]; varying: Dispatch[] } {
+  const commands: Command[] = [], varying: Dispatch[] = [];
+  for (let k = 0; k < n; k++) {
+    const s = position.optimizerStep + k;
+    const built = graph.step({
+      stepInEpoch: position.stepInEpoch + k,
+      optimizerStep: s + 1,
+      lr: plan.lr(s),
+      seed: mix32(seed, s),
+      slot: readback.slot(k),
     });
-    const c = await snapshot();
-    if (improved) await saveCheckpoint(join(ckptDir, "best.safetensors"), c);
-    if (o.saveFrequency > 0 && (epoch + 1) % o.saveFrequency === 0) {
-      await saveCheckpoint(join(ckptDir, `epoch_${epoch + 1}.safetensors`), c);
-    }
-    await saveCheckpoint(join(ckptDir, "epoch_latest.safetensors"), c);
-    if (o.earlyStopping > 0 && position.epochsWithoutImprovement >= o.earlyStopping) {
-      await log(`Early stopping: ${o.valMetric} has not improved for ${o.earlyStopping} epochs`);
-      stoppedEarly = true;
-    }
+    commands.push(...built.commands);
+    varying.push(...built.varying);
   }
-  progress?.done();
-  const bestPath = join(ckptDir, "best.safetensors");
-  const best = await loadCheckpoint(bestPath).catch(() => null);
-  const bestEpoch = history.find((h) => h.epoch === position.best.epoch) ??
+  return { commands, varying };
+}
+
+/** What the run returns: the best checkpoint's parameters (the last ones when none was kept). */
+async function finish(
+  run: Run,
+  history: EpochResult[],
+  stoppedEarly: boolean,
+): Promise<TrainResult> {
+  const best = await loadCheckpoint(run.dir.checkpoint("best")).catch(() => null);
+  const bestEpoch = history.find((h) => h.epoch === run.position.best.epoch) ??
     history[history.length - 1];
   return {
-    head,
-    inputNorm,
-    params: best?.params ?? (await gpu.read(graph.params)),
+    head: run.head,
+    inputNorm: run.inputNorm,
+    params: best?.params ?? (await run.gpu.read(run.graph.params)),
     best: bestEpoch?.val ?? {},
     history,
-    logDir,
+    logDir: run.dir.path,
     stoppedEarly,
   };
 }
@@ -558,17 +527,4 @@ function epochOrder(
   const order = new Uint32Array(take);
   for (let i = 0; i < take; i++) order[i] = trainRows[perm[i]];
   return order;
-}
-
-/**
- * A logger appending to `path`; it also prints, unless `quiet`. Lines marked `frequent` print
- * only when stderr is not a terminal (on a terminal the progress bar stands for them).
- */
-function openLog(path: string, quiet: boolean) {
-  const enc = new TextEncoder();
-  const tty = Deno.stderr.isTerminal();
-  return async (line: string, frequent = false) => {
-    await Deno.writeFile(path, enc.encode(line + "\n"), { append: true, create: true });
-    if (!quiet && (!frequent || !tty)) console.log(line);
-  };
 }
