@@ -47,6 +47,7 @@ export { type InputNorm, type Moments } from "./src/model/input_norm.ts";
 // Embeddings files and datasets
 export * from "./src/io/embeddings.ts";
 export * from "./src/io/safetensors.ts";
+export { writeFileAtomic } from "./src/util/atomic_write.ts";
 export * from "./src/data/record.ts";
 export * from "./src/data/labels.ts";
 export * from "./src/data/openi.ts";

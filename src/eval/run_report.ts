@@ -15,7 +15,7 @@ import { initialParameters } from "../model/init.ts";
 import type { InputNorm } from "../model/input_norm.ts";
 import { ParameterLayout } from "../model/parameters.ts";
 import { Projector } from "../retrieval/projector.ts";
-import { writeFileAtomic } from "../io/safetensors.ts";
+import { writeFileAtomic } from "../util/atomic_write.ts";
 import type { EpochResult } from "../train/trainer.ts";
 import { normalizeRows, retrievalMetrics } from "./evaluate.ts";
 import {

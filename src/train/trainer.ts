@@ -18,7 +18,7 @@ import {
   splitRows,
   validateEmbeddings,
 } from "../io/embeddings.ts";
-import { writeFileAtomic } from "../io/safetensors.ts";
+import { writeFileAtomic } from "../util/atomic_write.ts";
 import {
   DEFAULT_HEAD,
   DEFAULT_LOSS,
@@ -45,7 +45,7 @@ import {
   saveCheckpoint,
   type TrainPosition,
 } from "./checkpoint.ts";
-import { Progress } from "./progress.ts";
+import { Progress } from "../util/progress.ts";
 import { assertResumable, normDifference } from "./resume.ts";
 import { appendResult, type EpochResult, readResults, writeResults } from "./results_log.ts";
 import { learningRate, type SchedulerKind } from "./schedule.ts";
