@@ -36,9 +36,9 @@ export {
   type TrainProgress,
   type TrainResult,
 } from "./src/train/trainer.ts";
-export { type Checkpoint, loadCheckpoint, saveCheckpoint } from "./src/train/checkpoint.ts";
+export { type Checkpoint, loadCheckpoint, saveCheckpoint } from "./src/model/checkpoint.ts";
 export { parseResultLine, readResults, resultLine } from "./src/train/results_log.ts";
-export { Projector } from "./src/retrieval/projector.ts";
+export * from "./src/model/projector.ts";
 export { type Hit, Retriever } from "./src/retrieval/retriever.ts";
 export * from "./src/model/config.ts";
 export { ParameterLayout } from "./src/model/parameters.ts";
@@ -84,8 +84,8 @@ export * from "./src/encoders/embed_dataset.ts";
 export * from "./src/encoders/skipped_inputs.ts";
 
 // Evaluation
-export * from "./src/eval/retrieval_metrics.ts";
-export * from "./src/eval/evaluate.ts";
+export * from "./src/metrics/retrieval_metrics.ts";
+export * from "./src/metrics/evaluate.ts";
 export * from "./src/eval/run_report.ts";
 export { tsne, type TsneMetric, type TsneOptions, type TsneProgress } from "./src/eval/tsne.ts";
 export {

@@ -9,8 +9,7 @@
 
 import { Buffer } from "node:buffer";
 import { lineChartPng, scatterPng } from "./plot_png.ts";
-import type { Metrics } from "./retrieval_metrics.ts";
-import { RECALL_AT } from "./retrieval_metrics.ts";
+import { type Metrics, RECALL_AT } from "../metrics/retrieval_metrics.ts";
 
 /** Pairs and labels of one split. */
 export interface SplitSummary {

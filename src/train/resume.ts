@@ -8,7 +8,7 @@
  */
 
 import type { InputNorm } from "../model/input_norm.ts";
-import type { Checkpoint } from "./checkpoint.ts";
+import type { Checkpoint } from "../model/checkpoint.ts";
 
 /** Options a resumed run must share with its checkpoint: path in the options, and its flag. */
 export const RESUME_FIELDS = {

@@ -35,8 +35,9 @@ import {
   type OptimizerConfig,
   TrainGraph,
 } from "../model/train_graph.ts";
-import { type GpuHeads, projectRows, retrievalMetrics } from "../eval/evaluate.ts";
-import type { Metrics } from "../eval/retrieval_metrics.ts";
+import { type GpuHeads, projectRows } from "../model/projector.ts";
+import { retrievalMetrics } from "../metrics/evaluate.ts";
+import type { Metrics } from "../metrics/retrieval_metrics.ts";
 import { Rng } from "../util/rng.ts";
 import {
   assertSameHead,
@@ -44,7 +45,7 @@ import {
   loadCheckpoint,
   saveCheckpoint,
   type TrainPosition,
-} from "./checkpoint.ts";
+} from "../model/checkpoint.ts";
 import { Progress } from "../util/progress.ts";
 import { assertResumable, normDifference } from "./resume.ts";
 import { appendResult, type EpochResult, readResults, writeResults } from "./results_log.ts";
