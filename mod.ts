@@ -95,12 +95,8 @@ export {
   type ScatterInput,
   scatterPng,
 } from "./src/eval/plot_png.ts";
-export {
-  metricsTable,
-  renderReport,
-  type ReportInput,
-  writeReport,
-} from "./src/eval/report_html.ts";
+export { metricsTable } from "./src/eval/metrics_table.ts";
+export { renderReport, type ReportInput, writeReport } from "./src/eval/report_html.ts";
 
 // GPU runtime and kernels
 export * from "./src/gpu/context.ts";

@@ -18,8 +18,8 @@ import type { InputNorm } from "../model/input_norm.ts";
 import { ParameterLayout } from "../model/parameters.ts";
 import { Projector } from "../model/projector.ts";
 import { writeFileAtomic } from "../util/atomic_write.ts";
+import { metricsTable } from "./metrics_table.ts";
 import {
-  metricsTable,
   type ReportInput,
   type TrainingEpoch,
   type TsnePanel,
