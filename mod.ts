@@ -72,7 +72,7 @@ export {
 } from "./src/encoders/encoders.ts";
 export { type ManifestFile, readManifest, type WeightsManifest } from "./src/encoders/manifest.ts";
 export * from "./src/encoders/encoder_ids.ts";
-export { type ImportOptions, importWeights } from "./src/cli/weights.ts";
+export { type ImportOptions, importWeights } from "./src/encoders/import_weights.ts";
 export { WEIGHT_FILES, writeWeightsFolder } from "./src/encoders/weights_folder.ts";
 export { buildImageTower, buildTextTower, OPSET } from "./src/encoders/onnx_builder.ts";
 export { readTorchCheckpoint } from "./src/encoders/torch_checkpoint.ts";
