@@ -44,6 +44,10 @@ export * from "./src/model/config.ts";
 export { ParameterLayout } from "./src/model/parameters.ts";
 export { type InputNorm, type Moments } from "./src/model/input_norm.ts";
 
+// The whole pipeline: data, embedding, training, before/after evaluation and report
+export * from "./src/pipeline/options.ts";
+export * from "./src/pipeline/run_pipeline.ts";
+
 // Embeddings files and datasets
 export * from "./src/io/embeddings.ts";
 export * from "./src/io/safetensors.ts";
