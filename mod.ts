@@ -36,17 +36,22 @@ export {
   type TrainProgress,
   type TrainResult,
 } from "./src/train/trainer.ts";
-export { type Checkpoint, loadCheckpoint, saveCheckpoint } from "./src/train/checkpoint.ts";
+export { type Checkpoint, loadCheckpoint, saveCheckpoint } from "./src/model/checkpoint.ts";
 export { parseResultLine, readResults, resultLine } from "./src/train/results_log.ts";
-export { Projector } from "./src/retrieval/projector.ts";
+export * from "./src/model/projector.ts";
 export { type Hit, Retriever } from "./src/retrieval/retriever.ts";
 export * from "./src/model/config.ts";
 export { ParameterLayout } from "./src/model/parameters.ts";
 export { type InputNorm, type Moments } from "./src/model/input_norm.ts";
 
+// The whole pipeline: data, embedding, training, before/after evaluation and report
+export * from "./src/pipeline/options.ts";
+export * from "./src/pipeline/run_pipeline.ts";
+
 // Embeddings files and datasets
 export * from "./src/io/embeddings.ts";
 export * from "./src/io/safetensors.ts";
+export { writeFileAtomic } from "./src/util/atomic_write.ts";
 export * from "./src/data/record.ts";
 export * from "./src/data/labels.ts";
 export * from "./src/data/openi.ts";
@@ -71,7 +76,7 @@ export {
 } from "./src/encoders/encoders.ts";
 export { type ManifestFile, readManifest, type WeightsManifest } from "./src/encoders/manifest.ts";
 export * from "./src/encoders/encoder_ids.ts";
-export { type ImportOptions, importWeights } from "./src/cli/weights.ts";
+export { type ImportOptions, importWeights } from "./src/encoders/import_weights.ts";
 export { WEIGHT_FILES, writeWeightsFolder } from "./src/encoders/weights_folder.ts";
 export { buildImageTower, buildTextTower, OPSET } from "./src/encoders/onnx_builder.ts";
 export { readTorchCheckpoint } from "./src/encoders/torch_checkpoint.ts";
@@ -83,8 +88,8 @@ export * from "./src/encoders/embed_dataset.ts";
 export * from "./src/encoders/skipped_inputs.ts";
 
 // Evaluation
-export * from "./src/eval/retrieval_metrics.ts";
-export * from "./src/eval/evaluate.ts";
+export * from "./src/metrics/retrieval_metrics.ts";
+export * from "./src/metrics/evaluate.ts";
 export * from "./src/eval/run_report.ts";
 export { tsne, type TsneMetric, type TsneOptions, type TsneProgress } from "./src/eval/tsne.ts";
 export {
@@ -94,12 +99,8 @@ export {
   type ScatterInput,
   scatterPng,
 } from "./src/eval/plot_png.ts";
-export {
-  metricsTable,
-  renderReport,
-  type ReportInput,
-  writeReport,
-} from "./src/eval/report_html.ts";
+export { metricsTable } from "./src/eval/metrics_table.ts";
+export { renderReport, type ReportInput, writeReport } from "./src/eval/report_html.ts";
 
 // GPU runtime and kernels
 export * from "./src/gpu/context.ts";

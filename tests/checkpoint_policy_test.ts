@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { TrainPosition } from "../src/train/checkpoint.ts";
+import type { TrainPosition } from "../src/model/checkpoint.ts";
 import { type CheckpointOptions, CheckpointPolicy } from "../src/train/checkpoint_policy.ts";
 import { RunDir } from "../src/train/run_dir.ts";
 

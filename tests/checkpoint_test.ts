@@ -9,7 +9,7 @@ import {
   type SafetensorsFile,
   tensor,
 } from "../src/io/safetensors.ts";
-import { type Checkpoint, loadCheckpoint, saveCheckpoint } from "../src/train/checkpoint.ts";
+import { type Checkpoint, loadCheckpoint, saveCheckpoint } from "../src/model/checkpoint.ts";
 import { rejectsWith } from "./util/errors.ts";
 
 const head: HeadConfig = { inDim: 6, hidden: 5, outDim: 4, layers: 2, dropout: 0.1 };

@@ -8,7 +8,7 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { importWeights } from "../src/cli/weights.ts";
+import { importWeights } from "../src/encoders/import_weights.ts";
 import { WEIGHT_FILES } from "../src/encoders/weights_folder.ts";
 import type { BiomedClipConfig } from "../src/encoders/biomedclip_config.ts";
 import { ImageEncoder, openBiomedClip, TextEncoder } from "../src/encoders/encoders.ts";

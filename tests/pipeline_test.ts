@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { runQuery } from "../src/cli/query.ts";
-import { applyDemoDefaults, parseTrainArgs, runTrain } from "../src/cli/train.ts";
+import { parseTrainArgs } from "../src/cli/train.ts";
 import { COLUMNS } from "../src/eval/run_report.ts";
+import { isDemo, pipelineOptions } from "../src/pipeline/options.ts";
+import { runPipeline } from "../src/pipeline/run_pipeline.ts";
 import { gpuTest } from "./util/check.ts";
 
 gpuTest(
@@ -22,8 +24,17 @@ gpuTest(
       ["--out-dim", "32"],
       ["--quiet"],
     ].flat();
-    const table = await runTrain(parseTrainArgs(args));
+    const given = parseTrainArgs(args);
+    const parsed = structuredClone(given);
+    const lines: string[] = [];
+    const { table, evaluation } = await runPipeline(given, { log: (l) => lines.push(l) });
+    assert.deepEqual(given, parsed, "the parsed options are not changed");
     assert.ok(table && table.includes("image_to_text_R@5"), `table:\n${table}`);
+    assert.equal(evaluation?.split, "test");
+    assert.match(
+      lines.join("\n"),
+      /^synthetic: 160 studies .*\nembedded \d+ images and \d+ reports/,
+    );
     const run = join(dir, "smoke");
     const ba = JSON.parse(await Deno.readTextFile(join(run, "before_after.json")));
     assert.deepEqual(Object.keys(ba.metrics), Object.values(COLUMNS));
@@ -64,8 +75,11 @@ Deno.test("deno task train --help documents every flag", () => {
 
 Deno.test("the demo's defaults fill only the flags not given (--out-dim alone is kept)", () => {
   const demo = (args: string[]) => {
-    const o = parseTrainArgs(args);
-    assert.ok(applyDemoDefaults(o));
+    const given = parseTrainArgs(args);
+    const parsed = structuredClone(given);
+    assert.ok(isDemo(given));
+    const o = pipelineOptions(given);
+    assert.deepEqual(given, parsed, "the parsed options are not changed");
     return { ...o.head, batchSize: o.batchSize, dataset: o.dataset };
   };
   const d = { dropout: 0.1, layers: 2, batchSize: 64, dataset: "synthetic" };
@@ -73,5 +87,8 @@ Deno.test("the demo's defaults fill only the flags not given (--out-dim alone is
   assert.deepEqual(demo(["--out-dim", "64"]), { ...d, hidden: 256, outDim: 64 });
   assert.deepEqual(demo(["--hidden", "32"]), { ...d, hidden: 32, outDim: 128 });
   assert.deepEqual(demo(["--batch-size", "16"]), { ...d, hidden: 256, outDim: 128, batchSize: 16 });
-  assert.equal(applyDemoDefaults(parseTrainArgs(["--train-data", "e.safetensors"])), false);
+  const file = parseTrainArgs(["--train-data", "e.safetensors"]);
+  assert.equal(isDemo(file), false);
+  const o = pipelineOptions(file);
+  assert.deepEqual([o.dataset, o.batchSize, o.head.hidden], [null, 256, 512]);
 });

@@ -1,13 +1,8 @@
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
-import {
-  formatMetric,
-  metricOrder,
-  metricsTable,
-  renderReport,
-  type ReportInput,
-  writeReport,
-} from "../src/eval/report_html.ts";
+import { formatMetric, metricOrder } from "../src/eval/metric_format.ts";
+import { metricsTable } from "../src/eval/metrics_table.ts";
+import { renderReport, type ReportInput, writeReport } from "../src/eval/report_html.ts";
 
 function metrics(r1: number, rank: number): Record<string, number> {
   const m: Record<string, number> = {};
@@ -127,7 +122,10 @@ Deno.test("writeReport writes atomically", async () => {
   await writeReport(path, SAMPLE);
   assert.equal(await Deno.readTextFile(path), renderReport(SAMPLE));
   assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["report.html"]);
-  await assert.rejects(() => writeReport(`${dir}/missing/report.html`, SAMPLE), /cannot write/);
+  await assert.rejects(
+    () => writeReport(`${dir}/missing/report.html`, SAMPLE),
+    /missing\/report\.html: cannot write/,
+  );
   await Deno.remove(dir, { recursive: true });
 });
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { labelPrecision, rankMetrics } from "../src/eval/retrieval_metrics.ts";
+import { labelPrecision, rankMetrics } from "../src/metrics/retrieval_metrics.ts";
 
 Deno.test("rankMetrics: open_clip's names, 1-based mean and median ranks, R@k", () => {
   const m = rankMetrics(new Uint32Array([0, 3, 20, 4]), "image_to_text");

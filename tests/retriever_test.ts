@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import type { GpuContext } from "../src/gpu/context.ts";
 import { initialParameters } from "../src/model/init.ts";
 import { ParameterLayout } from "../src/model/parameters.ts";
-import { Projector } from "../src/retrieval/projector.ts";
+import { Projector } from "../src/model/projector.ts";
 import { queriesPerChunk, Retriever } from "../src/retrieval/retriever.ts";
 import { gpuTest, Rng } from "./util/check.ts";
 

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { syntheticEmbeddings } from "../src/data/synthetic_embeddings.ts";
 import { saveEmbeddings } from "../src/io/embeddings.ts";
-import { loadCheckpoint } from "../src/train/checkpoint.ts";
+import { loadCheckpoint } from "../src/model/checkpoint.ts";
 import { readResults } from "../src/train/results_log.ts";
 import { DivergedError, train, type TrainOptions } from "../src/train/trainer.ts";
 import { gpuTest } from "./util/check.ts";

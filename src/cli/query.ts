@@ -17,7 +17,7 @@ import { preprocessImageFile } from "../encoders/preprocess_image.ts";
 import { WordPieceTokenizer } from "../encoders/tokenizer.ts";
 import { getGpu } from "../gpu/context.ts";
 import { loadEmbeddings } from "../io/embeddings.ts";
-import { Projector } from "../retrieval/projector.ts";
+import { Projector } from "../model/projector.ts";
 import { type Hit, Retriever } from "../retrieval/retriever.ts";
 
 const USAGE =

@@ -14,67 +14,9 @@
  */
 
 import { parseArgs } from "node:util";
-import { basename } from "node:path";
-import {
-  BIOMEDCLIP_CONFIG,
-  type BiomedClipConfig,
-  checkConfig,
-} from "../encoders/biomedclip_config.ts";
-import { sha256Hex, type WeightsManifest } from "../encoders/manifest.ts";
-import { checkOpenClipStateDict, parseStateDict } from "../encoders/open_clip_weights.ts";
+import type { BiomedClipConfig } from "../encoders/biomedclip_config.ts";
 import { buildDemoWeights } from "../encoders/demo_weights.ts";
-import { checkVocabulary, writeWeightsFolder } from "../encoders/weights_folder.ts";
-
-/** Options of {@link importWeights}. */
-export interface ImportOptions {
-  /** open_clip checkpoint: PyTorch zip (`.bin`, `.pt`) or `.safetensors`. */
-  checkpoint: string;
-  /** WordPiece `vocab.txt`, one token per line. */
-  vocab: string;
-  /** Output folder (created if missing). */
-  out: string;
-  /** Tower sizes (default {@link BIOMEDCLIP_CONFIG}). */
-  config?: BiomedClipConfig;
-  /** Progress lines (default: none). */
-  log?: (line: string) => void;
-}
-
-/**
- * Imports an open_clip BiomedCLIP checkpoint: checks it, builds both ONNX towers, copies the
- * vocabulary and writes the manifest; returns the manifest.
- * @example
- * ```ts
- * import { TINY_CONFIG } from "../encoders/biomedclip_config.ts";
- * const out = await Deno.makeTempDir();
- * const m = await importWeights({
- *   checkpoint: "tests/fixtures/biomedclip_tiny/open_clip_tiny.bin", // open_clip_pytorch_model.bin
- *   vocab: "tests/fixtures/biomedclip_tiny/vocab.txt", // BiomedBERT's vocab.txt
- *   out, // weights
- *   config: TINY_CONFIG, // the default is BIOMEDCLIP_CONFIG
- * });
- * m.files.image.path; // "biomedclip-image.onnx"
- * await Deno.remove(out, { recursive: true });
- * ```
- */
-export async function importWeights(opts: ImportOptions): Promise<WeightsManifest> {
-  const config = opts.config ?? BIOMEDCLIP_CONFIG;
-  const log = opts.log ?? (() => {});
-  checkConfig(config);
-  const vocabBytes = await Deno.readFile(opts.vocab);
-  checkVocabulary(vocabBytes, config, opts.vocab);
-  const t0 = performance.now();
-  const ckptBytes = await Deno.readFile(opts.checkpoint);
-  const sd = parseStateDict(ckptBytes, opts.checkpoint);
-  checkOpenClipStateDict(sd, config, opts.checkpoint);
-  log(
-    `read ${opts.checkpoint}: ${sd.size} tensors, shapes match the config ` +
-      `(${((performance.now() - t0) / 1000).toFixed(1)} s)`,
-  );
-  return await writeWeightsFolder(opts.out, config, sd, vocabBytes, {
-    checkpoint: basename(opts.checkpoint),
-    sha256: await sha256Hex(ckptBytes),
-  }, log);
-}
+import { importWeights } from "../encoders/import_weights.ts";
 
 const USAGE = `usage: deno task weights import <open_clip_pytorch_model.bin | model.safetensors> \\
          --vocab <vocab.txt> [--out weights/] [--config <config.json>]

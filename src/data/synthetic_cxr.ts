@@ -16,7 +16,7 @@
 import { join } from "node:path";
 import { encodePng, Image } from "image-js";
 import { Rng } from "../util/rng.ts";
-import { writeFileAtomic } from "../io/safetensors.ts";
+import { writeFileAtomic } from "../util/atomic_write.ts";
 import { loadManifest, RECORD_COLUMNS, writeManifest } from "./manifest.ts";
 import type { LoadResult, StudyRecord } from "./record.ts";
 import { assignPatientSplits, type SplitFractions } from "./splits.ts";

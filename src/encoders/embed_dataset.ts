@@ -15,7 +15,7 @@
 import type { StudyRecord } from "../data/record.ts";
 import type { EmbeddingSet } from "../io/embeddings.ts";
 import { SPLIT_CODES } from "../io/embeddings.ts";
-import { Progress } from "../train/progress.ts";
+import { Progress } from "../util/progress.ts";
 import {
   BadItemError,
   type CacheItem,

@@ -7,7 +7,7 @@
  */
 
 import { join } from "node:path";
-import { writeFileAtomic } from "../io/safetensors.ts";
+import { writeFileAtomic } from "../util/atomic_write.ts";
 import type { BiomedClipConfig } from "./biomedclip_config.ts";
 import { type ManifestFile, sha256Hex, type WeightsManifest } from "./manifest.ts";
 import { buildImageTower, buildTextTower } from "./onnx_builder.ts";

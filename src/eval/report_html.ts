@@ -1,16 +1,18 @@
 /**
  * The evaluation report: one self-contained HTML file (inline CSS, PNGs as base64 data URLs)
  * with the dataset summary, the before/after retrieval metrics table, the training curves, the
- * t-SNE pictures and the run configuration; and the same metrics table as fixed-width text for
- * the terminal.
+ * t-SNE pictures and the run configuration. (The terminal shows the same table through
+ * `metricsTable`.)
  *
  * @module
  */
 
 import { Buffer } from "node:buffer";
+import type { Metrics } from "../metrics/retrieval_metrics.ts";
+import { writeFileAtomic } from "../util/atomic_write.ts";
+import { formatMetric, lowerIsBetter, metricOrder } from "./metric_format.ts";
 import { lineChartPng, scatterPng } from "./plot_png.ts";
-import type { Metrics } from "./retrieval_metrics.ts";
-import { RECALL_AT } from "./retrieval_metrics.ts";
+import { REPORT_CSS } from "./report_style.ts";
 
 /** Pairs and labels of one split. */
 export interface SplitSummary {
@@ -102,78 +104,9 @@ export interface ReportInput {
   notes?: string[];
 }
 
-const DIRECTIONS = ["image_to_text", "text_to_image"] as const;
 const DEFAULT_CLASSES = ["normal", "abnormal"];
 /** Picture sizes that show unscaled in the two-column grid. */
 const CHART_SIZE = { width: 540, height: 360 }, TSNE_SIZE = { width: 540, height: 500 };
-
-/**
- * Metric names in report order: per direction R@1, R@5, R@10, mean rank, median rank; then every
- * other name in first-seen order.
- * @example
- * ```ts
- * metricOrder([{ mean_recall: 0.3, "text_to_image_R@1": 0.1, "image_to_text_R@1": 0.2 }]);
- * // ["image_to_text_R@1", "text_to_image_R@1", "mean_recall"]
- * ```
- */
-export function metricOrder(tables: Metrics[]): string[] {
-  const seen = new Set(tables.flatMap((t) => Object.keys(t)));
-  const canonical = DIRECTIONS.flatMap((d) => [
-    ...RECALL_AT.map((k) => `${d}_R@${k}`),
-    `${d}_mean_rank`,
-    `${d}_median_rank`,
-  ]);
-  return [
-    ...canonical.filter((k) => seen.has(k)),
-    ...[...seen].filter((k) => !canonical.includes(k)),
-  ];
-}
-
-/**
- * A metric value as text: ranks with one decimal (median as an integer), everything else (recalls,
- * losses) with four.
- * @example
- * ```ts
- * formatMetric("image_to_text_mean_rank", 12.345); // "12.3"
- * formatMetric("image_to_text_R@1", 0.123456); // "0.1235"
- * ```
- */
-export function formatMetric(name: string, value: number | undefined): string {
-  if (value === undefined) return "–";
-  if (!Number.isFinite(value)) return String(value);
-  if (name.endsWith("median_rank")) return value.toFixed(0);
-  if (name.endsWith("_rank")) return value.toFixed(1);
-  return value.toFixed(4);
-}
-
-/** Whether a lower value of the metric is better (ranks, losses). */
-function lowerIsBetter(name: string): boolean {
-  return /rank|loss/.test(name);
-}
-
-/**
- * The before/after metrics as a fixed-width text table for the terminal: one row per metric,
- * one right-aligned column per model.
- * @example
- * ```ts
- * console.log(metricsTable({
- *   "untrained head": { "image_to_text_R@1": 0.01 },
- *   "trained head": { "image_to_text_R@1": 0.2 },
- * }));
- * // metric             untrained head  trained head
- * // image_to_text_R@1          0.0100        0.2000
- * ```
- */
-export function metricsTable(columns: Record<string, Record<string, number>>): string {
-  const names = Object.keys(columns);
-  const rows = metricOrder(Object.values(columns));
-  const cells = rows.map((r) => names.map((c) => formatMetric(r, columns[c][r])));
-  const first = Math.max("metric".length, ...rows.map((r) => r.length));
-  const widths = names.map((c, j) => Math.max(c.length, ...cells.map((row) => row[j].length)));
-  const line = (label: string, values: string[]) =>
-    [label.padEnd(first), ...values.map((v, j) => v.padStart(widths[j]))].join("  ").trimEnd();
-  return [line("metric", names), ...rows.map((r, i) => line(r, cells[i]))].join("\n");
-}
 
 /**
  * The report as one self-contained HTML document.
@@ -208,7 +141,7 @@ export function renderReport(input: ReportInput): string {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${esc(input.title)}</title>
-<style>${CSS}</style>
+<style>${REPORT_CSS}</style>
 </head>
 <body>
 <main>
@@ -221,8 +154,7 @@ ${sections.join("\n")}
 }
 
 /**
- * Writes {@link renderReport}'s HTML to `path` atomically (a temporary file in the same folder,
- * then a rename), so a reader never sees half a report.
+ * Writes {@link renderReport}'s HTML to `path` atomically, so a reader never sees half a report.
  * @example
  * ```ts
  * const dir = await Deno.makeTempDir();
@@ -235,15 +167,7 @@ ${sections.join("\n")}
  * ```
  */
 export async function writeReport(path: string, input: ReportInput): Promise<void> {
-  const html = renderReport(input);
-  const tmp = `${path}.${Deno.pid}.tmp`;
-  try {
-    await Deno.writeTextFile(tmp, html);
-    await Deno.rename(tmp, path);
-  } catch (e) {
-    await Deno.remove(tmp).catch(() => {});
-    throw new Error(`report: cannot write ${path}: ${(e as Error).message}`);
-  }
+  await writeFileAtomic(path, new TextEncoder().encode(renderReport(input)));
 }
 
 function datasetSection(d: DatasetSummary): string {
@@ -408,38 +332,3 @@ function flatten(value: Record<string, unknown>, prefix = ""): [string, string][
 function esc(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
-
-const CSS = `
-:root { --ink: #212529; --muted: #5a6068; --line: #dee2e6; --soft: #f6f8fa; --accent: #0072b2; }
-* { box-sizing: border-box; }
-body { margin: 0; background: #eef1f4; color: var(--ink);
-  font: 15px/1.5 -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; }
-main { max-width: 1120px; margin: 0 auto; padding: 32px 24px 48px; }
-header { margin-bottom: 8px; }
-h1 { font-size: 28px; margin: 0 0 4px; letter-spacing: -0.01em; }
-.meta { color: var(--muted); margin: 0; }
-section { background: #fff; border: 1px solid var(--line); border-radius: 10px;
-  padding: 20px 24px; margin-top: 20px; }
-h2 { font-size: 19px; margin: 0 0 12px; padding-bottom: 8px; border-bottom: 2px solid var(--accent); }
-p { margin: 8px 0; }
-table { border-collapse: collapse; margin: 12px 0 4px; }
-th, td { padding: 6px 14px; border-bottom: 1px solid var(--line); text-align: left; }
-thead th { background: var(--soft); font-weight: 600; border-bottom: 2px solid var(--line); }
-tbody tr:nth-child(even) { background: #fafbfc; }
-table.num td { text-align: right; font-variant-numeric: tabular-nums; }
-table.num thead th:not(:first-child) { text-align: right; }
-table.metrics { width: 100%; }
-tr.total th, tr.total td { font-weight: 600; border-top: 2px solid var(--line); }
-code { font: 13px/1.4 ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; }
-.dir { color: var(--muted); font-size: 12px; }
-.facts { list-style: none; padding: 0; margin: 8px 0; display: flex; flex-wrap: wrap; gap: 8px; }
-.facts li { background: var(--soft); border: 1px solid var(--line); border-radius: 6px; padding: 2px 10px; }
-.facts span { color: var(--muted); }
-.grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(440px, 1fr)); gap: 20px; }
-figure { margin: 0; }
-figure img { display: block; width: 100%; max-width: 540px; height: auto; margin: 0 auto;
-  border: 1px solid var(--line); border-radius: 6px; }
-figcaption { color: var(--muted); font-size: 13px; margin: 6px auto 0; max-width: 540px; }
-table.config th, table.config td { padding: 3px 14px; }
-table.config th { font-weight: normal; color: var(--muted); }
-`;

@@ -10,22 +10,22 @@
 import { join } from "node:path";
 import type { GpuContext } from "../gpu/context.ts";
 import { type EmbeddingSet, selectRows, type SplitName, splitRows } from "../io/embeddings.ts";
+import { normalizeRows, retrievalMetrics } from "../metrics/evaluate.ts";
+import type { Metrics } from "../metrics/retrieval_metrics.ts";
 import type { HeadConfig } from "../model/config.ts";
 import { initialParameters } from "../model/init.ts";
 import type { InputNorm } from "../model/input_norm.ts";
 import { ParameterLayout } from "../model/parameters.ts";
-import { Projector } from "../retrieval/projector.ts";
-import { writeFileAtomic } from "../io/safetensors.ts";
-import type { EpochResult } from "../train/trainer.ts";
-import { normalizeRows, retrievalMetrics } from "./evaluate.ts";
+import { Projector } from "../model/projector.ts";
+import { writeFileAtomic } from "../util/atomic_write.ts";
+import { metricsTable } from "./metrics_table.ts";
 import {
-  metricsTable,
   type ReportInput,
+  type TrainingEpoch,
   type TsnePanel,
   tsnePng,
   writeReport,
 } from "./report_html.ts";
-import type { Metrics } from "./retrieval_metrics.ts";
 import { tsne } from "./tsne.ts";
 
 /** Column names of the before/after table. */
@@ -53,7 +53,7 @@ export interface BeforeAfter {
  * @example
  * ```ts
  * import { syntheticEmbeddings } from "../data/synthetic_embeddings.ts";
- * import { train } from "../train/trainer.ts";
+ * import { train } from "../../mod.ts";
  * import { tryGetGpu } from "../gpu/context.ts";
  * const gpu = await tryGetGpu(); // null where there is no WebGPU adapter
  * if (gpu) {
@@ -134,7 +134,7 @@ export async function beforeAfter(
  * @example
  * ```ts
  * import { syntheticEmbeddings } from "../data/synthetic_embeddings.ts";
- * import { train } from "../train/trainer.ts";
+ * import { train } from "../../mod.ts";
  * import { tryGetGpu } from "../gpu/context.ts";
  * const gpu = await tryGetGpu(); // null where there is no WebGPU adapter
  * if (gpu) {
@@ -153,7 +153,7 @@ export async function beforeAfter(
 export async function writeRunReport(
   dir: string,
   ba: BeforeAfter,
-  history: EpochResult[],
+  history: TrainingEpoch[],
   set: EmbeddingSet,
   datasetName: string,
   config: Record<string, unknown>,

@@ -9,6 +9,8 @@
  * @module
  */
 
+import { writeFileAtomic } from "../util/atomic_write.ts";
+
 /** safetensors element types. */
 export type Dtype =
   | "F32"
@@ -231,29 +233,6 @@ export async function readSafetensors(path: string): Promise<SafetensorsFile> {
     throw new Error(`${path}: cannot read (${(e as Error).message})`);
   }
   return decodeSafetensors(bytes, path);
-}
-
-/**
- * Writes a file atomically: to a temporary name in the same directory, synced, then renamed, so
- * a reader (or a resumed run after a kill) sees the old file or the new one, never half of one.
- * @example
- * ```ts
- * const dir = await Deno.makeTempDir();
- * await writeFileAtomic(`${dir}/params.json`, new TextEncoder().encode("{}"));
- * await Deno.remove(dir, { recursive: true });
- * ```
- */
-export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
-  const tmp = `${path}.${Deno.pid}.tmp`;
-  const file = await Deno.open(tmp, { write: true, create: true, truncate: true });
-  try {
-    let written = 0;
-    while (written < bytes.length) written += await file.write(bytes.subarray(written));
-    await file.sync();
-  } finally {
-    file.close();
-  }
-  await Deno.rename(tmp, path);
 }
 
 /**

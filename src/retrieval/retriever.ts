@@ -9,7 +9,7 @@ import type { GpuView } from "../gpu/kernel.ts";
 import type { Tower } from "../model/head_graph.ts";
 import { similarityForward } from "../ops/similarity.ts";
 import { TOP_K_MAX, topK } from "../ops/retrieval.ts";
-import type { Projector } from "./projector.ts";
+import type { Projector } from "../model/projector.ts";
 
 /** One retrieved item. */
 export interface Hit {
@@ -91,7 +91,7 @@ function bindableBytes(limits: ChunkLimits): number {
  * ```ts
  * import { initialParameters } from "../model/init.ts";
  * import { ParameterLayout } from "../model/parameters.ts";
- * import { Projector } from "./projector.ts";
+ * import { Projector } from "../model/projector.ts";
  * import { tryGetGpu } from "../gpu/context.ts";
  * const gpu = await tryGetGpu(); // null where there is no WebGPU adapter
  * if (gpu) {
@@ -135,7 +135,7 @@ export class Retriever {
    * ```ts
    * import { initialParameters } from "../model/init.ts";
    * import { ParameterLayout } from "../model/parameters.ts";
-   * import { Projector } from "./projector.ts";
+   * import { Projector } from "../model/projector.ts";
    * import { tryGetGpu } from "../gpu/context.ts";
    * const gpu = await tryGetGpu(); // null where there is no WebGPU adapter
    * if (gpu) {
@@ -198,7 +198,7 @@ export class Retriever {
    * ```ts
    * import { initialParameters } from "../model/init.ts";
    * import { ParameterLayout } from "../model/parameters.ts";
-   * import { Projector } from "./projector.ts";
+   * import { Projector } from "../model/projector.ts";
    * import { tryGetGpu } from "../gpu/context.ts";
    * const gpu = await tryGetGpu(); // null where there is no WebGPU adapter
    * if (gpu) {
@@ -253,7 +253,7 @@ export class Retriever {
    * ```ts
    * import { initialParameters } from "../model/init.ts";
    * import { ParameterLayout } from "../model/parameters.ts";
-   * import { Projector } from "./projector.ts";
+   * import { Projector } from "../model/projector.ts";
    * import { tryGetGpu } from "../gpu/context.ts";
    * const gpu = await tryGetGpu(); // null where there is no WebGPU adapter
    * if (gpu) {
@@ -280,7 +280,7 @@ export class Retriever {
    * import assert from "node:assert/strict";
    * import { initialParameters } from "../model/init.ts";
    * import { ParameterLayout } from "../model/parameters.ts";
-   * import { Projector } from "./projector.ts";
+   * import { Projector } from "../model/projector.ts";
    * import { tryGetGpu } from "../gpu/context.ts";
    * const gpu = await tryGetGpu(); // null where there is no WebGPU adapter
    * if (gpu) {

@@ -7,8 +7,8 @@
  * @module
  */
 
-import type { Metrics } from "../eval/retrieval_metrics.ts";
-import { type Checkpoint, saveCheckpoint, type TrainPosition } from "./checkpoint.ts";
+import type { Metrics } from "../metrics/retrieval_metrics.ts";
+import { type Checkpoint, saveCheckpoint, type TrainPosition } from "../model/checkpoint.ts";
 import type { RunDir } from "./run_dir.ts";
 
 /** The options that decide checkpoints, best epoch and early stopping. */

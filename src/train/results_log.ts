@@ -7,8 +7,8 @@
  * @module
  */
 
-import type { Metrics } from "../eval/retrieval_metrics.ts";
-import { writeFileAtomic } from "../io/safetensors.ts";
+import type { Metrics } from "../metrics/retrieval_metrics.ts";
+import { writeFileAtomic } from "../util/atomic_write.ts";
 
 /** One evaluation, as the trainer keeps it (`results.jsonl` holds it flat). */
 export interface EpochResult {

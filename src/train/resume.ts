@@ -9,7 +9,7 @@
 
 import type { HeadConfig } from "../model/config.ts";
 import type { InputNorm } from "../model/input_norm.ts";
-import { assertSameHead, type Checkpoint, loadCheckpoint } from "./checkpoint.ts";
+import { assertSameHead, type Checkpoint, loadCheckpoint } from "../model/checkpoint.ts";
 
 /** Options a resumed run must share with its checkpoint: path in the options, and its flag. */
 export const RESUME_FIELDS = {
@@ -97,7 +97,7 @@ export function normDifference(a: InputNorm, b: InputNorm): number {
  * ```ts
  * import { initialParameters } from "../model/init.ts";
  * import { ParameterLayout } from "../model/parameters.ts";
- * import { saveCheckpoint } from "./checkpoint.ts";
+ * import { saveCheckpoint } from "../model/checkpoint.ts";
  * const head = { inDim: 4, hidden: 8, outDim: 4, layers: 2, dropout: 0 };
  * const layout = new ParameterLayout(head);
  * const norm = { mean: new Float32Array(4), std: new Float32Array(4).fill(1) }; // identity

@@ -7,7 +7,7 @@
  */
 
 import { join } from "node:path";
-import { writeFileAtomic } from "../io/safetensors.ts";
+import { writeFileAtomic } from "../util/atomic_write.ts";
 
 /**
  * The directory of one run.

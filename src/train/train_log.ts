@@ -6,7 +6,7 @@
  */
 
 import type { ChunkLosses, LossTerms } from "../model/loss_readback.ts";
-import { Progress } from "./progress.ts";
+import { Progress } from "../util/progress.ts";
 import { appendResult, type EpochResult, readResults, writeResults } from "./results_log.ts";
 import type { RunDir } from "./run_dir.ts";
 

@@ -39,10 +39,11 @@ import {
   type OptimizerConfig,
   TrainGraph,
 } from "../model/train_graph.ts";
-import { type GpuHeads, projectRows, retrievalMetrics } from "../eval/evaluate.ts";
-import type { Metrics } from "../eval/retrieval_metrics.ts";
+import { type GpuHeads, projectRows } from "../model/projector.ts";
+import { retrievalMetrics } from "../metrics/evaluate.ts";
+import type { Metrics } from "../metrics/retrieval_metrics.ts";
 import { Rng } from "../util/rng.ts";
-import { type Checkpoint, loadCheckpoint, type TrainPosition } from "./checkpoint.ts";
+import { type Checkpoint, loadCheckpoint, type TrainPosition } from "../model/checkpoint.ts";
 import { CheckpointPolicy } from "./checkpoint_policy.ts";
 import { loadResumable, normDifference } from "./resume.ts";
 import type { EpochResult } from "./results_log.ts";

@@ -1,6 +1,7 @@
 /**
- * Evaluation on the GPU: project a split's embeddings through the heads, score every query
- * against every candidate (fused similarity) and rank the paired item, in both directions.
+ * Evaluation on the GPU: score every query against every candidate (fused similarity), rank the
+ * paired item and take the top k, in both directions, and turn the ranks into open_clip's
+ * metrics. The trainer validates with it every epoch; the run report compares models with it.
  *
  * @module
  */
@@ -10,75 +11,9 @@ import type { GpuView } from "../gpu/kernel.ts";
 import { l2normForward } from "../ops/l2norm.ts";
 import { retrievalRank, topK } from "../ops/retrieval.ts";
 import { similarityForward } from "../ops/similarity.ts";
-import type { HeadConfig } from "../model/config.ts";
-import { allocateHeadActivations, headForward, NORM_EPS, type Tower } from "../model/head_graph.ts";
-import type { ParameterLayout } from "../model/parameters.ts";
+import { NORM_EPS } from "../model/head_graph.ts";
+import { EVAL_CHUNK } from "../model/projector.ts";
 import { labelPrecision, type Metrics, rankMetrics } from "./retrieval_metrics.ts";
-
-/** Rows projected per submit (a multiple of 64 keeps every binding offset 256-byte aligned). */
-export const EVAL_CHUNK = 1024;
-
-/** Trained heads on the GPU. */
-export interface GpuHeads {
-  /** Head configuration. */
-  head: HeadConfig;
-  /** Parameter layout. */
-  layout: ParameterLayout;
-  /** Flat parameters. */
-  params: GpuView;
-}
-
-/**
- * Projects `count` rows of `x` [count, inDim] through one head (no dropout) into a new buffer of
- * L2-normalized embeddings [count, outDim].
- * @example
- * ```ts
- * import { initialParameters } from "../model/init.ts";
- * import { ParameterLayout } from "../model/parameters.ts";
- * import { tryGetGpu } from "../gpu/context.ts";
- * const gpu = await tryGetGpu(); // null where there is no WebGPU adapter
- * if (gpu) {
- *   const head = { inDim: 8, hidden: 8, outDim: 4, layers: 2, dropout: 0.1 };
- *   const layout = new ParameterLayout(head);
- *   const heads = { head, layout, params: gpu.storage(initialParameters(layout, 42)) };
- *   const x = gpu.storage(new Float32Array(3 * 8).fill(1)); // 3 image embeddings
- *   const z = await projectRows(gpu, heads, "image", x, 3);
- *   await gpu.read(z); // 3 unit rows of 4
- * }
- * ```
- */
-export async function projectRows(
-  gpu: GpuContext,
-  heads: GpuHeads,
-  tower: Tower,
-  x: GpuView,
-  count: number,
-): Promise<GpuView> {
-  const { head, layout, params } = heads;
-  const out = gpu.storage(count * head.outDim, `${tower} projections`);
-  const chunk = Math.min(EVAL_CHUNK, count);
-  const acts = allocateHeadActivations(gpu, { ...head, dropout: 0 }, chunk);
-  for (let start = 0; start < count; start += chunk) {
-    const rows = Math.min(chunk, count - start);
-    const xs = {
-      buffer: x.buffer,
-      offset: x.offset + start * head.inDim * 4,
-      length: rows * head.inDim,
-    };
-    const n = rows * head.outDim;
-    await gpu.runOnce(() => [
-      ...headForward(gpu, layout, params, tower, head, xs, { ...acts, rows }, null),
-      {
-        copy: {
-          src: { ...acts.z, length: n },
-          dst: { ...out, offset: out.offset + start * head.outDim * 4, length: n },
-        },
-      },
-    ]);
-  }
-  gpu.throwIfFailed("projection");
-  return out;
-}
 
 /**
  * L2-normalizes `count` rows of `x` [count, dim] into a new buffer (the raw-encoder baseline).

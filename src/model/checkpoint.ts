@@ -7,9 +7,9 @@
  * @module
  */
 
-import { type HeadConfig, validateHeadConfig } from "../model/config.ts";
-import type { InputNorm } from "../model/input_norm.ts";
-import { ParameterLayout } from "../model/parameters.ts";
+import { type HeadConfig, validateHeadConfig } from "./config.ts";
+import type { InputNorm } from "./input_norm.ts";
+import { ParameterLayout } from "./parameters.ts";
 import {
   asF32,
   readSafetensors,
@@ -57,8 +57,8 @@ export interface Checkpoint {
  * Writes a checkpoint atomically.
  * @example
  * ```ts
- * import { initialParameters } from "../model/init.ts";
- * import { ParameterLayout } from "../model/parameters.ts";
+ * import { initialParameters } from "./init.ts";
+ * import { ParameterLayout } from "./parameters.ts";
  * const head = { inDim: 4, hidden: 8, outDim: 4, layers: 2, dropout: 0 };
  * const norm = { mean: new Float32Array(4), std: new Float32Array(4).fill(1) }; // identity
  * const best = { metric: "mean_recall", value: 0.5, epoch: 0 };
@@ -107,8 +107,8 @@ export async function saveCheckpoint(path: string, c: Checkpoint): Promise<void>
  * shape or dtype the head config does not allow, a NaN or infinite value).
  * @example
  * ```ts
- * import { initialParameters } from "../model/init.ts";
- * import { ParameterLayout } from "../model/parameters.ts";
+ * import { initialParameters } from "./init.ts";
+ * import { ParameterLayout } from "./parameters.ts";
  * const head = { inDim: 4, hidden: 8, outDim: 4, layers: 2, dropout: 0 };
  * const norm = { mean: new Float32Array(4), std: new Float32Array(4).fill(1) }; // identity
  * const best = { metric: "mean_recall", value: 0.5, epoch: 0 };

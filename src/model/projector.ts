@@ -1,25 +1,91 @@
 /**
- * A trained projector loaded from a checkpoint: projects frozen-encoder embeddings of images or
- * reports into the shared retrieval space (L2-normalized), on the GPU.
+ * Projection into the shared retrieval space (L2-normalized), on the GPU: {@link projectRows}
+ * runs rows already on the GPU through one head, in chunks; a {@link Projector} holds trained
+ * heads and their input standardization (from a checkpoint) and projects embeddings from the
+ * host.
  *
  * @module
  */
 
 import { getGpu, type GpuContext } from "../gpu/context.ts";
 import type { GpuView } from "../gpu/kernel.ts";
-import { projectRows } from "../eval/evaluate.ts";
-import type { HeadConfig } from "../model/config.ts";
-import type { Tower } from "../model/head_graph.ts";
-import { type InputNorm, standardize } from "../model/input_norm.ts";
-import { ParameterLayout } from "../model/parameters.ts";
-import { loadCheckpoint } from "../train/checkpoint.ts";
+import { loadCheckpoint } from "./checkpoint.ts";
+import type { HeadConfig } from "./config.ts";
+import { allocateHeadActivations, headForward, type Tower } from "./head_graph.ts";
+import { type InputNorm, standardize } from "./input_norm.ts";
+import { ParameterLayout } from "./parameters.ts";
+
+/** Rows projected per submit (a multiple of 64 keeps every binding offset 256-byte aligned). */
+export const EVAL_CHUNK = 1024;
+
+/** Trained heads on the GPU. */
+export interface GpuHeads {
+  /** Head configuration. */
+  head: HeadConfig;
+  /** Parameter layout. */
+  layout: ParameterLayout;
+  /** Flat parameters. */
+  params: GpuView;
+}
+
+/**
+ * Projects `count` rows of `x` [count, inDim] through one head (no dropout) into a new buffer of
+ * L2-normalized embeddings [count, outDim].
+ * @example
+ * ```ts
+ * import { initialParameters } from "./init.ts";
+ * import { ParameterLayout } from "./parameters.ts";
+ * import { tryGetGpu } from "../gpu/context.ts";
+ * const gpu = await tryGetGpu(); // null where there is no WebGPU adapter
+ * if (gpu) {
+ *   const head = { inDim: 8, hidden: 8, outDim: 4, layers: 2, dropout: 0.1 };
+ *   const layout = new ParameterLayout(head);
+ *   const heads = { head, layout, params: gpu.storage(initialParameters(layout, 42)) };
+ *   const x = gpu.storage(new Float32Array(3 * 8).fill(1)); // 3 image embeddings
+ *   const z = await projectRows(gpu, heads, "image", x, 3);
+ *   await gpu.read(z); // 3 unit rows of 4
+ * }
+ * ```
+ */
+export async function projectRows(
+  gpu: GpuContext,
+  heads: GpuHeads,
+  tower: Tower,
+  x: GpuView,
+  count: number,
+): Promise<GpuView> {
+  const { head, layout, params } = heads;
+  const out = gpu.storage(count * head.outDim, `${tower} projections`);
+  const chunk = Math.min(EVAL_CHUNK, count);
+  const acts = allocateHeadActivations(gpu, { ...head, dropout: 0 }, chunk);
+  for (let start = 0; start < count; start += chunk) {
+    const rows = Math.min(chunk, count - start);
+    const xs = {
+      buffer: x.buffer,
+      offset: x.offset + start * head.inDim * 4,
+      length: rows * head.inDim,
+    };
+    const n = rows * head.outDim;
+    await gpu.runOnce(() => [
+      ...headForward(gpu, layout, params, tower, head, xs, { ...acts, rows }, null),
+      {
+        copy: {
+          src: { ...acts.z, length: n },
+          dst: { ...out, offset: out.offset + start * head.outDim * 4, length: n },
+        },
+      },
+    ]);
+  }
+  gpu.throwIfFailed("projection");
+  return out;
+}
 
 /**
  * Trained image and text heads.
  * @example
  * ```ts
- * import { initialParameters } from "../model/init.ts";
- * import { ParameterLayout } from "../model/parameters.ts";
+ * import { initialParameters } from "./init.ts";
+ * import { ParameterLayout } from "./parameters.ts";
  * import { tryGetGpu } from "../gpu/context.ts";
  * const gpu = await tryGetGpu(); // null where there is no WebGPU adapter
  * if (gpu) {
