@@ -104,6 +104,7 @@ export {
 // GPU runtime and kernels
 export * from "./src/gpu/context.ts";
 export * from "./src/gpu/kernel.ts";
+export * from "./src/ops/gemm.ts";
 export * from "./src/ops/linear.ts";
 export * from "./src/ops/gelu.ts";
 export * from "./src/ops/dropout.ts";

@@ -4,7 +4,7 @@
 //   backward_u  du += s G,  partial = Σ U ⊙ G over the workgroup's quads (for dt),  G = dL V
 //   backward_v  dv += s H,  H = dLᵀ U
 //   backward_t  dt += s Σ partial  while exp(t) < 100 (the cap is flat: no gradient past it)
-// P, G and H come from the linear op's GEMM (kernels/linear.wgsl, src/ops/linear.ts), which
+// P, G and H come from the GEMM (kernels/gemm.wgsl, src/ops/gemm.ts), which
 // reads its operands from packed read-only storage textures, the fast path on a software adapter
 // (llvmpipe); the passes here are elementwise over the flat matrices. They move vec4s
 // (src/ops/shapes.ts quadView: on llvmpipe a vec4 storage access costs about what a scalar one
@@ -39,7 +39,7 @@ fn live(q: u32) -> vec4<bool> {
   return vec4<u32>(4u * q) + vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(shape.length);
 }
 
-// ---- forward: logits = s P, where P = U Vᵀ came from the linear op's GEMM into the logits ----
+// ---- forward: logits = s P, where P = U Vᵀ came from the GEMM into the logits ----
 
 @group(0) @binding(2) var<storage, read_write> logits: array<vec4<f32>>;
 
@@ -57,7 +57,7 @@ fn similarity_forward(
   }
 }
 
-// ---- backward: the products G = dL V and H = dLᵀ U come from the linear op's GEMM ----
+// ---- backward: the products G = dL V and H = dLᵀ U come from the GEMM ----
 
 @group(0) @binding(2) var<storage, read> u: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> product: array<vec4<f32>>;

@@ -12,7 +12,7 @@
 import type { Command, GpuContext } from "../gpu/context.ts";
 import type { Dispatch, GpuView, KernelSpec } from "../gpu/kernel.ts";
 import type { SimilarityShape } from "../reference/similarity.ts";
-import { FilledTextures, gemm } from "./linear.ts";
+import { FilledTextures, gemm } from "./gemm.ts";
 import { checkLength, quadDispatch } from "./shapes.ts";
 import { withWorkgroupSum, WORKGROUP_SUM_LIBRARY, workgroupSumSize } from "./workgroup_sum.ts";
 
@@ -104,8 +104,8 @@ export function similarityForward(
     t: [t, 1],
     logits: [logits, rows * cols],
   });
-  // P = U·Vᵀ on the linear op's GEMM (a zero bias makes its first reduction chunk overwrite the logits),
-  // then logits = s·P in place.
+  // P = U·Vᵀ on the GEMM (a zero bias makes its first reduction chunk overwrite the logits), then
+  // logits = s·P in place.
   const zeros = gpu.storage(cols, "similarity zero bias");
   const um = { src: u, rows, cols: dim, transposed: false };
   const vt = { src: v, rows: dim, cols, transposed: true };
@@ -118,7 +118,7 @@ export function similarityForward(
 /**
  * Prepares the accumulating backward: `du += s dL V`, `dv += s dLᵀ U` and
  * `dt[0] += s Σ dL ⊙ (U Vᵀ)` while `exp(t) < 100` (nothing once the cap holds). The products
- * `G = dL V` and `H = dLᵀ U` run on the linear op's GEMM ({@link gemm}, every operand packed
+ * `G = dL V` and `H = dLᵀ U` run on the GEMM ({@link gemm}, every operand packed
  * into a texture) into one scratch buffer; elementwise passes then add
  * `s G` to du (writing per-workgroup partial sums of `U ⊙ G` for dt) and `s H` to dv, and one
  * workgroup sums the partials into dt. The scratch buffers and textures are allocated
