@@ -52,19 +52,19 @@ struct Pack {
 }
 
 @group(0) @binding(0) var<uniform> pack: Pack;
-@group(0) @binding(1) var<storage, read> pack_src: array<f32>;
-@group(0) @binding(2) var pack_texture: texture_storage_2d<rgba32float, write>;
+@group(0) @binding(1) var<storage, read> src: array<f32>;
+@group(0) @binding(2) var texels: texture_storage_2d<rgba32float, write>;
 
 // S[r, c], zero past the edges.
 fn pack_at(r: u32, c: u32) -> f32 {
   if (r >= pack.rows || c >= pack.cols) {
     return 0.0;
   }
-  return pack_src[r * pack.cols + c];
+  return src[r * pack.cols + c];
 }
 
 // One texel of the block per invocation, numbered row by row; 2-D grid of 1-D workgroups
-// (src/ops/grid.ts). Components are named, never indexed by a variable: on llvmpipe a variable
+// (kernels/grid.wgsl). Components are named, never indexed by a variable: on llvmpipe a variable
 // index into a vector sends it to memory.
 @compute @workgroup_size(WG_X)
 fn gemm_pack(
@@ -72,14 +72,14 @@ fn gemm_pack(
   @builtin(num_workgroups) nwg: vec3<u32>,
   @builtin(local_invocation_id) lid: vec3<u32>,
 ) {
-  let t = (wid.y * nwg.x + wid.x) * WG_X + lid.x;
+  let t = flat_index(wid, nwg, lid);
   if (t < pack.width * pack.height) {
     let y = t / pack.width;
     let x = t - y * pack.width;
     let r = pack.row0 + y;
     let c = pack.col0 + x * 4u;
     let quad = vec4<f32>(pack_at(r, c), pack_at(r, c + 1u), pack_at(r, c + 2u), pack_at(r, c + 3u));
-    textureStore(pack_texture, vec2<u32>(x, y), quad);
+    textureStore(texels, vec2<u32>(x, y), quad);
   }
 }
 
@@ -99,12 +99,12 @@ struct Gemm {
   ldc: u32,
 }
 
-@group(0) @binding(0) var<uniform> gemm: Gemm;
-@group(0) @binding(1) var gemm_a: texture_storage_2d<rgba32float, read>;
-@group(0) @binding(2) var gemm_b: texture_storage_2d<rgba32float, read>;
-// Read by gemm_store only; gemm_accumulate binds a placeholder.
-@group(0) @binding(3) var<storage, read> gemm_bias: array<f32>;
-@group(0) @binding(4) var<storage, read_write> gemm_c: array<f32>;
+@group(0) @binding(3) var<uniform> gemm: Gemm;
+@group(0) @binding(4) var gemm_a: texture_storage_2d<rgba32float, read>;
+@group(0) @binding(5) var gemm_b: texture_storage_2d<rgba32float, read>;
+// Read by gemm_store only.
+@group(0) @binding(6) var<storage, read> gemm_bias: array<f32>;
+@group(0) @binding(7) var<storage, read_write> gemm_c: array<f32>;
 
 // Texels (x, y..y+3) of B as the columns of a matrix. The texture is named, not passed: naga's
 // GLSL output puts a format qualifier on texture parameters, which GLSL forbids.

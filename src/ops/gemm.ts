@@ -14,10 +14,9 @@
  */
 
 import type { Command, GpuContext, GpuInfo } from "../gpu/context.ts";
-import type { GpuView, KernelSpec, UniformField } from "../gpu/kernel.ts";
-import { groups } from "../gpu/kernel.ts";
+import { forDevice, type GpuView, groups, type KernelSpec, type PerDevice } from "../gpu/kernel.ts";
 import { checkGemm, type MatrixRef as HostMatrixRef } from "../reference/gemm.ts";
-import { grid2d } from "./grid.ts";
+import { grid2d, GRID_LIBRARY } from "./grid.ts";
 
 /** Lanes of a GEMM workgroup (see {@link gemmLanes}); each lane keeps a 16 x 8 tile of C. */
 const MAX_GEMM_LANES = 16;
@@ -28,47 +27,14 @@ const TILE_QUADS = 2;
 const MIN_HEIGHT = TILE_QUADS * MAX_GEMM_LANES * 4;
 
 /**
- * `gemm_store`: gemm uniforms, A texture, B texture, bias, C (overwritten with A·B + bias).
- * {@link gemm} sets the override constants `A_T` and `B_T` when a texture holds its operand's
- * transpose, and the workgroup size to the device's {@link gemmLanes}.
- */
-export const GEMM_STORE: KernelSpec = {
-  name: "gemm_store",
-  file: "gemm.wgsl",
-  entryPoint: "gemm_store",
-  workgroupSize: [8],
-  bindings: ["uniform", "read-texture", "read-texture", "read", "write"],
-};
-
-/**
- * `gemm_accumulate`: gemm uniforms, A texture, B texture, an unread placeholder (the bias slot of
- * the shared epilogue), C (C += A·B); `A_T`, `B_T` and workgroup size as for {@link GEMM_STORE}.
- */
-export const GEMM_ACCUMULATE: KernelSpec = {
-  name: "gemm_accumulate",
-  file: "gemm.wgsl",
-  entryPoint: "gemm_accumulate",
-  workgroupSize: [8],
-  bindings: ["uniform", "read-texture", "read-texture", "read", "write"],
-};
-
-/** `gemm_pack`: pack uniforms, row-major source matrix, rgba32float texture. */
-export const GEMM_PACK: KernelSpec = {
-  name: "gemm_pack",
-  file: "gemm.wgsl",
-  entryPoint: "gemm_pack",
-  workgroupSize: [PACK_WG],
-  bindings: ["uniform", "read", "storage-texture"],
-};
-
-/**
  * Lanes of a GEMM workgroup on this device, the invocations that share A's rows: 16 where one
  * subgroup holds 16 (llvmpipe with AVX-512 vectors, GPUs), else 8 (llvmpipe with AVX2 vectors,
  * devices without subgroups).
  * @example
  * ```ts
- * gemmLanes({ name: "llvmpipe", backend: "vulkan", isFallback: true, softwareGl: false, subgroupSize: 16 }); // 16
- * gemmLanes({ name: "llvmpipe", backend: "gl", isFallback: true, softwareGl: true, subgroupSize: 0 }); // 8
+ * const info = { name: "llvmpipe", backend: "vulkan", isFallback: true, softwareGl: false };
+ * gemmLanes({ ...info, subgroupSize: 16 }); // 16
+ * gemmLanes({ ...info, subgroupSize: 0 }); // 8
  * ```
  */
 export function gemmLanes(info: GpuInfo): number {
@@ -76,21 +42,70 @@ export function gemmLanes(info: GpuInfo): number {
 }
 
 /**
- * A kernel of `gemm.wgsl` with the `shared_quad` library for this device: subgroup broadcasts
- * among {@link gemmLanes} lanes where `gpu.info.subgroupSize` allows them, else every lane loading
- * the shared rows itself.
+ * The `shared_quad` library of `gemm.wgsl` for the device: subgroup broadcasts among
+ * {@link gemmLanes} lanes where the device has subgroups, else every lane loading the shared rows
+ * itself.
  */
-function onDevice(gpu: GpuContext, spec: KernelSpec): KernelSpec {
-  const library = gpu.info.subgroupSize
-    ? `gemm_rows_subgroup${gemmLanes(gpu.info)}.wgsl`
-    : "gemm_rows_lanes.wgsl";
-  return { ...spec, library };
-}
+const GEMM_ROWS: PerDevice<string> = (info) =>
+  info.subgroupSize ? `gemm_rows_subgroup${gemmLanes(info)}.wgsl` : "gemm_rows_lanes.wgsl";
 
-/** A GEMM entry point of `gemm.wgsl` on this device: its library and {@link gemmLanes} lanes. */
-function gemmKernel(gpu: GpuContext, spec: KernelSpec): KernelSpec {
-  return { ...onDevice(gpu, spec), workgroupSize: [gemmLanes(gpu.info)] };
-}
+const GEMM_UNIFORMS = {
+  rows: "u32",
+  cols: "u32",
+  quads: "u32",
+  out_row: "u32",
+  out_col: "u32",
+  ldc: "u32",
+} as const;
+
+/**
+ * `gemm_store`: gemm_c = A·B + gemm_bias over one chunk, A and B read from the textures gemm_a
+ * and gemm_b. {@link gemm} sets the override constants `A_T` and `B_T` when a texture holds its
+ * operand's transpose; the workgroup is the device's {@link gemmLanes}.
+ */
+export const GEMM_STORE: KernelSpec = {
+  name: "gemm_store",
+  file: "gemm.wgsl",
+  libraries: [GRID_LIBRARY, GEMM_ROWS],
+  entryPoint: "gemm_store",
+  workgroupSize: (info) => [gemmLanes(info)],
+  uniforms: GEMM_UNIFORMS,
+  bindings: {
+    gemm_a: "read-texture",
+    gemm_b: "read-texture",
+    gemm_bias: "read",
+    gemm_c: "read_write",
+  },
+};
+
+/** `gemm_accumulate`: gemm_c += A·B over one chunk; otherwise as {@link GEMM_STORE}. */
+export const GEMM_ACCUMULATE: KernelSpec = {
+  name: "gemm_accumulate",
+  file: "gemm.wgsl",
+  libraries: [GRID_LIBRARY, GEMM_ROWS],
+  entryPoint: "gemm_accumulate",
+  workgroupSize: (info) => [gemmLanes(info)],
+  uniforms: GEMM_UNIFORMS,
+  bindings: { gemm_a: "read-texture", gemm_b: "read-texture", gemm_c: "read_write" },
+};
+
+/** `gemm_pack`: a block of the row-major matrix src into the rgba32float texture texels. */
+export const GEMM_PACK: KernelSpec = {
+  name: "gemm_pack",
+  file: "gemm.wgsl",
+  libraries: [GRID_LIBRARY, GEMM_ROWS],
+  entryPoint: "gemm_pack",
+  workgroupSize: [PACK_WG],
+  uniforms: {
+    rows: "u32",
+    cols: "u32",
+    row0: "u32",
+    col0: "u32",
+    width: "u32",
+    height: "u32",
+  },
+  bindings: { src: "read", texels: "write-texture" },
+};
 
 /**
  * A logical matrix L `[rows, cols]` held in a GPU buffer row-major, or as Lᵀ row-major when
@@ -204,12 +219,17 @@ export class FilledTextures {
       });
     } else {
       // Only the block's texels: the padding keeps the zeros of a new texture.
-      const texels = [Math.ceil(cols.length / 4), rows.length];
-      const uniforms = [srcRows, srcCols, rows.start, cols.start, ...texels].map((u32) => ({
-        u32,
-      }));
-      const grid = grid2d(this.#gpu, texels[0] * texels[1], PACK_WG);
-      fills.push(this.#gpu.prepare(onDevice(this.#gpu, GEMM_PACK), uniforms, [src, view], grid));
+      const width = Math.ceil(cols.length / 4), height = rows.length;
+      const uniforms = {
+        rows: srcRows,
+        cols: srcCols,
+        row0: rows.start,
+        col0: cols.start,
+        width,
+        height,
+      };
+      const grid = grid2d(this.#gpu, width * height, PACK_WG);
+      fills.push(this.#gpu.prepare(GEMM_PACK, { uniforms, bindings: { src, texels: view } }, grid));
     }
     bySource.set(key, view);
     return view;
@@ -269,9 +289,9 @@ export function gemm(
   checkGemm(label, a, b);
   const side = maxSide(gpu);
   const constants = { A_T: a.transposed ? 1 : 0, B_T: b.transposed ? 1 : 0 };
-  const store = { ...gemmKernel(gpu, GEMM_STORE), constants };
-  const accumulate = { ...gemmKernel(gpu, GEMM_ACCUMULATE), constants };
-  const lanes = gemmLanes(gpu.info);
+  const store = { ...GEMM_STORE, constants };
+  const accumulate = { ...GEMM_ACCUMULATE, constants };
+  const [lanes] = forDevice(GEMM_STORE.workgroupSize, gpu.info);
   // A transposed B's texture runs down C's columns: cut them to the texture side too.
   const colSpans = b.transposed ? spans(b.cols, side) : [{ start: 0, length: b.cols }];
   const out: Command[] = [];
@@ -286,23 +306,23 @@ export function gemm(
         ? textures.block(out, `${label} Aᵀ`, a.src, a.cols, a.rows, red, rows)
         : textures.block(out, `${label} A`, a.src, a.rows, a.cols, rows, red);
       colSpans.forEach((cols, i) => {
-        const uniforms: UniformField[] = [
-          rows.length,
-          cols.length,
-          Math.ceil(red.length / 4),
-          rows.start,
-          cols.start,
-          b.cols,
-        ].map((u32) => ({ u32 }));
+        const uniforms = {
+          rows: rows.length,
+          cols: cols.length,
+          quads: Math.ceil(red.length / 4),
+          out_row: rows.start,
+          out_col: cols.start,
+          ldc: b.cols,
+        };
         const grid: [number, number] = [
           groups(Math.ceil(cols.length / 4), TILE_QUADS * lanes),
           groups(rows.length, TILE_ROWS),
         ];
-        const views = [aView, bViews[i]];
+        const views = { gemm_a: aView, gemm_b: bViews[i], gemm_c: c };
         out.push(
           bias && kc === 0
-            ? gpu.prepare(store, uniforms, [...views, bias, c], grid)
-            : gpu.prepare(accumulate, uniforms, [...views, placeholder(gpu), c], grid),
+            ? gpu.prepare(store, { uniforms, bindings: { ...views, gemm_bias: bias } }, grid)
+            : gpu.prepare(accumulate, { uniforms, bindings: views }, grid),
         );
       });
     }
@@ -321,22 +341,6 @@ function spans(n: number, size: number): Span[] {
 /** The largest texture side the device allows (a power of two on every adapter we know). */
 function maxSide(gpu: GpuContext): number {
   return 2 ** Math.floor(Math.log2(gpu.limits.maxTextureDimension2D));
-}
-
-const placeholders = new WeakMap<GpuContext, GpuView>();
-
-/**
- * A 4-element buffer bound where a kernel declares a binding it does not read; made on the device
- * directly, so that no {@link GpuContext.collect} of one-off work takes it.
- */
-function placeholder(gpu: GpuContext): GpuView {
-  let view = placeholders.get(gpu);
-  if (!view) {
-    const usage = GPUBufferUsage.STORAGE;
-    const buffer = gpu.device.createBuffer({ size: 16, usage, label: "gemm placeholder" });
-    placeholders.set(gpu, view = { buffer, offset: 0, length: 4 });
-  }
-  return view;
 }
 
 function pow2(n: number): number {

@@ -18,13 +18,14 @@ export type { LinearShape } from "../reference/linear.ts";
 
 const BIAS_WG = 8;
 
-/** `linear_bias_backward`: uniforms, dy texture (one chunk of rows), db (accumulated). */
+/** `linear_bias_backward`: db += the column sums of dy, read from its texture (a chunk of rows). */
 export const LINEAR_BIAS_BACKWARD: KernelSpec = {
   name: "linear_bias_backward",
   file: "linear.wgsl",
   entryPoint: "linear_bias_backward",
   workgroupSize: [BIAS_WG],
-  bindings: ["uniform", "read-texture", "write"],
+  uniforms: { rows: "u32", cols: "u32" },
+  bindings: { dy: "read-texture", db: "read_write" },
 };
 
 /**
@@ -99,12 +100,8 @@ export function linearBackward(
   const textures = new FilledTextures(gpu);
   const out: Command[] = [];
   for (const { rows, view } of textures.rowBlocks(out, "linear_backward dy", dy, M, N)) {
-    out.push(gpu.prepare(
-      LINEAR_BIAS_BACKWARD,
-      [{ u32: rows.length }, { u32: N }],
-      [view, db],
-      groups(Math.ceil(N / 4), BIAS_WG),
-    ));
+    const inputs = { uniforms: { rows: rows.length, cols: N }, bindings: { dy: view, db } };
+    out.push(gpu.prepare(LINEAR_BIAS_BACKWARD, inputs, groups(Math.ceil(N / 4), BIAS_WG)));
   }
   const xt = { src: x, rows: K, cols: M, transposed: true };
   out.push(...gemm(gpu, "linear_backward dw", xt, dym, null, dw, textures));

@@ -72,8 +72,8 @@ export function quadView(kernel: string, name: string, view: GpuView, length: nu
 }
 
 /**
- * {@link quadView} of each named view, in order, and the 2-D grid that gives each invocation of
- * `perGroup` per workgroup one quad of `length` elements.
+ * {@link quadView} of each named view, by the same names, and the 2-D grid that gives each
+ * invocation of `perGroup` per workgroup one quad of `length` elements.
  * @example
  * ```ts
  * import { GELU_FORWARD } from "./gelu.ts";
@@ -82,19 +82,23 @@ export function quadView(kernel: string, name: string, view: GpuView, length: nu
  * if (gpu) {
  *   const x = gpu.storage(1000), y = gpu.storage(1000);
  *   const { views, grid } = quadDispatch(gpu, "gelu_forward", { x, y }, 1000, 256); // grid [1, 1]
- *   await gpu.run([gpu.prepare(GELU_FORWARD, [{ u32: 1000 }], views, grid)]);
+ *   await gpu.run([gpu.prepare(GELU_FORWARD, { uniforms: { length: 1000 }, bindings: views }, grid)]);
  * }
  * ```
  */
-export function quadDispatch(
+export function quadDispatch<Name extends string>(
   gpu: GpuContext,
   kernel: string,
-  views: Record<string, GpuView>,
+  views: Record<Name, GpuView>,
   length: number,
   perGroup: number,
-): { views: GpuView[]; grid: [number, number] } {
+): { views: Record<Name, GpuView>; grid: [number, number] } {
+  const quads = Object.entries<GpuView>(views).map(([name, view]) => [
+    name,
+    quadView(kernel, name, view, length),
+  ]);
   return {
-    views: Object.entries(views).map(([name, view]) => quadView(kernel, name, view, length)),
+    views: Object.fromEntries(quads) as Record<Name, GpuView>,
     grid: grid2d(gpu, Math.ceil(length / 4), perGroup),
   };
 }
