@@ -353,7 +353,7 @@ fn with_bias(t: Tile, bias: mat2x4<f32>) -> Tile {
 
 // C = A·B + bias over this chunk (the first reduction chunk, when there are several). The bias is
 // read after the reduction loop: read before it, llvmpipe with 16-lane vectors miscompiles the
-// kernel when B_T is set (tests/gemm_test.ts, "transposed B").
+// kernel when B_T is set (tests/gemm_test.ts, the transposed B cut along C's columns).
 @compute @workgroup_size(WG_X)
 fn gemm_store(@builtin(global_invocation_id) gid: vec3<u32>,
   @builtin(local_invocation_index) lane: u32) {

@@ -504,7 +504,7 @@ export class GpuContext {
 
   /**
    * Reads views back as raw bytes in one round trip (one submit, all staging buffers mapped
-   * together). A round trip costs a fixed ~10 ms on a software adapter whatever the size: read
+   * together). A round trip has a large fixed cost on a software adapter, whatever the size: read
    * rarely.
    */
   async readBytes(views: readonly GpuView[]): Promise<ArrayBuffer[]> {

@@ -41,9 +41,8 @@ export function checkLength(
 
 /**
  * `view` widened to whole quads of 4 elements, for a kernel that binds it as `array<vec4<f32>>`:
- * on llvmpipe (Mesa 22.3) every storage-buffer access is a loop over the lanes whatever its
- * width, so an elementwise kernel moving vec4s ran 2-2.5x faster than one moving f32s (measured,
- * 4M floats: 2.5-2.8 against 6-8 GB/s). The up to 3 elements past `length` are the buffer's
+ * on llvmpipe every storage-buffer access is a loop over the lanes whatever its width, so
+ * elementwise kernels move vec4s rather than f32s. The up to 3 elements past `length` are the buffer's
  * padding or the start of whatever follows the view: such kernels may read them but write back
  * only what they read. Throws unless the view starts on a 16-byte boundary and its buffer holds
  * the last quad whole (buffers from `GpuContext.storage` always do).
