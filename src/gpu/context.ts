@@ -8,11 +8,20 @@
 
 import { BACKEND_VARIABLE, preferVulkanBackend, vulkanDriverManifests } from "./backend.ts";
 import { BufferPool } from "./buffer_pool.ts";
-import type { Dispatch, DispatchInputs, GpuView, KernelSpec, UniformValues } from "./kernel.ts";
+import type {
+  Dispatch,
+  DispatchInputs,
+  GpuInfo,
+  GpuView,
+  KernelSpec,
+  UniformValues,
+} from "./kernel.ts";
 import { KernelContractError, packUniforms } from "./kernel.ts";
 import { PipelineCache } from "./pipeline_cache.ts";
 import { providePrivateRuntimeDir } from "./runtime_dir.ts";
 import { preferWideSoftwareVectors } from "./software_vectors.ts";
+
+export type { GpuInfo } from "./kernel.ts";
 
 /** Usage of the storage buffers this context creates: bindable as storage, copyable both ways. */
 const STORAGE_USAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
@@ -50,31 +59,6 @@ export type HostArray =
   | Float32Array<ArrayBuffer>
   | Int32Array<ArrayBuffer>
   | Uint32Array<ArrayBuffer>;
-
-/** What the logs say about the GPU in use. */
-export interface GpuInfo {
-  /** Adapter description, e.g. `llvmpipe (LLVM 15.0.6, 256 bits)` or `NVIDIA H100`. */
-  name: string;
-  /**
-   * The backend asked for through `DENO_WEBGPU_BACKEND` (`vulkan`, `gl`, …; set to `vulkan` by
-   * {@link GpuContext.create} where a Vulkan driver is installed and the user chose none), `gl`
-   * on Linux without a Vulkan driver (the only backend wgpu can start there), else `auto`.
-   */
-  backend: string;
-  /** True for a software (fallback) adapter such as Mesa's llvmpipe. */
-  isFallback: boolean;
-  /**
-   * True for a software adapter on wgpu's GL backend: the slowest path, where Mesa's Vulkan
-   * driver would be faster.
-   */
-  softwareGl: boolean;
-  /**
-   * Invocations per subgroup when kernels may use subgroup operations (the device has WebGPU's
-   * `subgroups` feature and its subgroups hold at least 8 invocations), else 0. llvmpipe: 8 with
-   * AVX2 vectors, 16 with AVX-512 ({@link preferWideSoftwareVectors}).
-   */
-  subgroupSize: number;
-}
 
 /** Options of {@link GpuContext.create}. */
 export interface GpuOptions {

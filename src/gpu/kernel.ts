@@ -7,7 +7,30 @@
  * @module
  */
 
-import type { GpuInfo } from "./context.ts";
+/** What the logs say about the GPU in use. */
+export interface GpuInfo {
+  /** Adapter description, e.g. `llvmpipe (LLVM 15.0.6, 256 bits)` or `NVIDIA H100`. */
+  name: string;
+  /**
+   * The backend asked for through `DENO_WEBGPU_BACKEND` (`vulkan`, `gl`, …; set to `vulkan` by
+   * `GpuContext.create` where a Vulkan driver is installed and the user chose none), `gl`
+   * on Linux without a Vulkan driver (the only backend wgpu can start there), else `auto`.
+   */
+  backend: string;
+  /** True for a software (fallback) adapter such as Mesa's llvmpipe. */
+  isFallback: boolean;
+  /**
+   * True for a software adapter on wgpu's GL backend: the slowest path, where Mesa's Vulkan
+   * driver would be faster.
+   */
+  softwareGl: boolean;
+  /**
+   * Invocations per subgroup when kernels may use subgroup operations (the device has WebGPU's
+   * `subgroups` feature and its subgroups hold at least 8 invocations), else 0. llvmpipe: 8 with
+   * AVX2 vectors, 16 with AVX-512 (`preferWideSoftwareVectors`).
+   */
+  subgroupSize: number;
+}
 
 /** The type of a uniform struct field: every field is a 4-byte scalar. */
 export type ScalarType = "u32" | "i32" | "f32";

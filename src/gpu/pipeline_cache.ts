@@ -5,8 +5,7 @@
  * @module
  */
 
-import type { GpuInfo } from "./context.ts";
-import { type BindingKind, forDevice, type KernelSpec } from "./kernel.ts";
+import { type BindingKind, forDevice, type GpuInfo, type KernelSpec } from "./kernel.ts";
 import {
   type BindingSlots,
   checkContract,
