@@ -80,12 +80,9 @@ export const GEMM_STORE: KernelSpec = {
 
 /** `gemm_accumulate`: gemm_c += A·B over one chunk; otherwise as {@link GEMM_STORE}. */
 export const GEMM_ACCUMULATE: KernelSpec = {
+  ...GEMM_STORE,
   name: "gemm_accumulate",
-  file: "gemm.wgsl",
-  libraries: [GRID_LIBRARY, GEMM_ROWS],
   entryPoint: "gemm_accumulate",
-  workgroupSize: (info) => [gemmLanes(info)],
-  uniforms: GEMM_UNIFORMS,
   bindings: { gemm_a: "read-texture", gemm_b: "read-texture", gemm_c: "read_write" },
 };
 
