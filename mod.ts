@@ -105,6 +105,7 @@ export { renderReport, type ReportInput, writeReport } from "./src/eval/report_h
 // GPU runtime and kernels
 export * from "./src/gpu/context.ts";
 export * from "./src/gpu/kernel.ts";
+export * from "./src/ops/gemm.ts";
 export * from "./src/ops/linear.ts";
 export * from "./src/ops/gelu.ts";
 export * from "./src/ops/dropout.ts";

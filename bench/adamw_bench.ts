@@ -38,6 +38,6 @@ benchGpu({
   work: { bytes },
   build: (gpu) => {
     const f = (a: Float64Array) => gpu.storage(Float32Array.from(a));
-    return [adamwUpdate(gpu, f(p), f(g), f(m), f(v), f(norm), opts)];
+    return adamwUpdate(gpu, f(p), f(g), f(m), f(v), f(norm), opts);
   },
 });

@@ -32,7 +32,10 @@ for (const n of [512, 1 << 20]) {
     build: (gpu) => {
       const gl = gpu.storage(Float32Array.from(logits)), gy = gpu.storage(labels);
       const gout = gpu.storage(1), gd = gpu.storage(n);
-      return [bceForward(gpu, gl, gy, gout, { n }), bceBackward(gpu, gl, gy, gd, { n, weight: 1 })];
+      return [
+        ...bceForward(gpu, gl, gy, gout, { n }),
+        ...bceBackward(gpu, gl, gy, gd, { n, weight: 1 }),
+      ];
     },
   });
 }

@@ -30,6 +30,6 @@ benchGpu({
   work: { bytes },
   build: (gpu) => {
     const gx = gpu.storage(Float32Array.from(x)), gy = gpu.storage(n), gdx = gpu.storage(n);
-    return [dropoutForward(gpu, gx, gy, opts), dropoutBackward(gpu, gy, gdx, opts)];
+    return [...dropoutForward(gpu, gx, gy, opts), ...dropoutBackward(gpu, gy, gdx, opts)];
   },
 });

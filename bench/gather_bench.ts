@@ -30,7 +30,7 @@ if (gpu) {
   const commands = Array.from(
     { length: REPS },
     (_, b) => gatherRows(gpu, src, index, out, { rows, dim, offset: b * rows }),
-  );
+  ).flat();
   benchThroughput({
     name: `GPU gather (${REPS} batches per submit)`,
     group,

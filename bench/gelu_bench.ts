@@ -30,6 +30,6 @@ benchGpu({
   work: { bytes },
   build: (gpu) => {
     const gx = gpu.storage(Float32Array.from(x)), gy = gpu.storage(n), gdx = gpu.storage(n);
-    return [geluForward(gpu, gx, gy, shape), geluBackward(gpu, gx, gy, gdx, shape)];
+    return [...geluForward(gpu, gx, gy, shape), ...geluBackward(gpu, gx, gy, gdx, shape)];
   },
 });

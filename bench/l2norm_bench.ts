@@ -31,6 +31,9 @@ benchGpu({
   build: (gpu) => {
     const gx = gpu.storage(Float32Array.from(x)), gy = gpu.storage(n), gn = gpu.storage(rows);
     const gdx = gpu.storage(n);
-    return [l2normForward(gpu, gx, gy, gn, shape), l2normBackward(gpu, gy, gn, gx, gdx, shape)];
+    return [
+      ...l2normForward(gpu, gx, gy, gn, shape),
+      ...l2normBackward(gpu, gy, gn, gx, gdx, shape),
+    ];
   },
 });

@@ -32,7 +32,7 @@ for (const op of ["rank", "top-k"] as const) {
     build: (gpu) => {
       const gs = gpu.storage(Float32Array.from(scores));
       return op === "rank"
-        ? [retrievalRank(gpu, gs, gpu.storage(target), gpu.storage(n), shape)]
+        ? retrievalRank(gpu, gs, gpu.storage(target), gpu.storage(n), shape)
         : topK(gpu, gs, gpu.storage(n * k), gpu.storage(n * k), shape);
     },
   });

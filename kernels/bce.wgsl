@@ -40,7 +40,7 @@ fn bce_forward(@builtin(local_invocation_id) lid: vec3<u32>) {
   }
 }
 
-@group(0) @binding(3) var<storage, read_write> dlogits: array<f32>;
+@group(0) @binding(4) var<storage, read_write> dlogits: array<f32>;
 
 // σ(x) without overflow for either sign.
 fn sigmoid(x: f32) -> f32 {

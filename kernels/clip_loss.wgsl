@@ -16,7 +16,8 @@ struct Shape {
 @group(0) @binding(0) var<uniform> shape: Shape;
 @group(0) @binding(1) var<storage, read> logits: array<f32>;
 
-// lse_out[0..n) for the rows, lse_out[n..2n) for the columns.
+// lse[0..n) for the rows, lse[n..2n) for the columns: clip_loss_lse writes it as lse_out, the
+// other passes read it.
 @group(0) @binding(2) var<storage, read_write> lse_out: array<f32>;
 
 @compute @workgroup_size(WG_X)
@@ -44,8 +45,8 @@ fn clip_loss_lse(@builtin(global_invocation_id) gid: vec3<u32>) {
   lse_out[p] = m + log(sum);
 }
 
-@group(0) @binding(2) var<storage, read> lse: array<f32>;
-@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+@group(0) @binding(3) var<storage, read> lse: array<f32>;
+@group(0) @binding(4) var<storage, read_write> out: array<f32>;
 
 @compute @workgroup_size(WG_X)
 fn clip_loss_forward(@builtin(local_invocation_id) lid: vec3<u32>) {
@@ -60,7 +61,7 @@ fn clip_loss_forward(@builtin(local_invocation_id) lid: vec3<u32>) {
   }
 }
 
-@group(0) @binding(3) var<storage, read_write> dlogits: array<f32>;
+@group(0) @binding(5) var<storage, read_write> dlogits: array<f32>;
 
 // One thread per element (i, j) = (gid.y, gid.x).
 @compute @workgroup_size(WG_X)

@@ -7,7 +7,7 @@
 //   backward  dx += keep ? dy · scale : 0
 // Four consecutive elements per invocation, as vec4s (src/ops/shapes.ts quadView: on llvmpipe a
 // vec4 storage access costs about what a scalar one does); the last quad's components past
-// `length` are written back unchanged. 2-D grid of 1-D workgroups (src/ops/grid.ts).
+// `length` are written back unchanged. 2-D grid of 1-D workgroups (kernels/grid.wgsl).
 
 override WG_X: u32 = 256;
 
@@ -19,15 +19,10 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
-
-fn flat_index(wid: vec3<u32>, nwg: vec3<u32>, lid: vec3<u32>) -> u32 {
-  return (wid.y * nwg.x + wid.x) * WG_X + lid.x;
-}
-
-// The element indices of quad q.
-fn quad_index(q: u32) -> vec4<u32> {
-  return vec4<u32>(4u * q) + vec4<u32>(0u, 1u, 2u, 3u);
-}
+@group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read_write> y: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read> dy: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read_write> dx: array<vec4<f32>>;
 
 // PCG hash (Jarzynski & Olano 2020): an LCG step, then the RXS-M-XS output permutation.
 fn pcg_hash(v: vec4<u32>) -> vec4<u32> {
@@ -42,9 +37,6 @@ fn mask_scale(i: vec4<u32>) -> vec4<f32> {
   return select(vec4<f32>(0.0), vec4<f32>(params.scale), (bits >> vec4<u32>(8u)) >= vec4<u32>(params.threshold));
 }
 
-@group(0) @binding(1) var<storage, read> fwd_x: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read_write> fwd_y: array<vec4<f32>>;
-
 @compute @workgroup_size(WG_X)
 fn dropout_forward(
   @builtin(workgroup_id) wid: vec3<u32>,
@@ -57,16 +49,13 @@ fn dropout_forward(
   if (!keep.x) {
     return;
   }
-  let y = fwd_x[q] * mask_scale(i);
+  let out = x[q] * mask_scale(i);
   if (all(keep)) {
-    fwd_y[q] = y;
+    y[q] = out;
   } else {
-    fwd_y[q] = select(fwd_y[q], y, keep);
+    y[q] = select(y[q], out, keep);
   }
 }
-
-@group(0) @binding(1) var<storage, read> bwd_dy: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read_write> bwd_dx: array<vec4<f32>>;
 
 @compute @workgroup_size(WG_X)
 fn dropout_backward(
@@ -80,6 +69,6 @@ fn dropout_backward(
   if (!keep.x) {
     return;
   }
-  let dx = bwd_dx[q];
-  bwd_dx[q] = select(dx, dx + bwd_dy[q] * mask_scale(i), keep);
+  let old = dx[q];
+  dx[q] = select(old, old + dy[q] * mask_scale(i), keep);
 }

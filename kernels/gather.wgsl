@@ -1,7 +1,7 @@
 // Row gather (batch assembly):  dst[i, :] = src[index[offset + i], :]  for i < rows.
 // Data are moved as u32 words, so f32 and i32 buffers are copied bit for bit. An index outside
 // src (>= src_rows) yields a row of zeros: a kernel cannot throw, the CPU twin does.
-// One word per invocation; 2-D grid of 1-D workgroups (src/ops/grid.ts).
+// One word per invocation; 2-D grid of 1-D workgroups (kernels/grid.wgsl).
 
 override WG_X: u32 = 256;
 
@@ -23,7 +23,7 @@ fn gather_rows(
   @builtin(num_workgroups) nwg: vec3<u32>,
   @builtin(local_invocation_id) lid: vec3<u32>,
 ) {
-  let i = (wid.y * nwg.x + wid.x) * WG_X + lid.x;
+  let i = flat_index(wid, nwg, lid);
   if (i >= shape.rows * shape.dim) {
     return;
   }

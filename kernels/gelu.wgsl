@@ -9,7 +9,7 @@
 // Evaluated in float32, erf is within 1.4e-7 and Φ within 1.1e-7 of the exact values.
 // Four consecutive elements per invocation, as vec4s (src/ops/shapes.ts quadView: on llvmpipe a
 // vec4 storage access costs about what a scalar one does); the last quad's components past
-// `length` are written back unchanged. 2-D grid of 1-D workgroups (src/ops/grid.ts).
+// `length` are written back unchanged. 2-D grid of 1-D workgroups (kernels/grid.wgsl).
 
 override WG_X: u32 = 256;
 
@@ -21,15 +21,10 @@ struct Shape {
 }
 
 @group(0) @binding(0) var<uniform> shape: Shape;
-
-fn flat_index(wid: vec3<u32>, nwg: vec3<u32>, lid: vec3<u32>) -> u32 {
-  return (wid.y * nwg.x + wid.x) * WG_X + lid.x;
-}
-
-// Which components of quad q lie before `length`.
-fn live(q: u32) -> vec4<bool> {
-  return vec4<u32>(4u * q) + vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(shape.length);
-}
+@group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read_write> y: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read> dy: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read_write> dx: array<vec4<f32>>;
 
 // erf(z) for |z| < 1.
 fn erf_small(z: vec4<f32>) -> vec4<f32> {
@@ -68,9 +63,6 @@ fn normal_cdf(x: vec4<f32>) -> vec4<f32> {
   return select(tail, 0.5 + 0.5 * erf_small(z), abs(z) < vec4<f32>(1.0));
 }
 
-@group(0) @binding(1) var<storage, read> fwd_x: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read_write> fwd_y: array<vec4<f32>>;
-
 @compute @workgroup_size(WG_X)
 fn gelu_forward(
   @builtin(workgroup_id) wid: vec3<u32>,
@@ -78,22 +70,18 @@ fn gelu_forward(
   @builtin(local_invocation_id) lid: vec3<u32>,
 ) {
   let q = flat_index(wid, nwg, lid);
-  let keep = live(q);
+  let keep = quad_live(q, shape.length);
   if (!keep.x) {
     return;
   }
-  let x = fwd_x[q];
-  let y = x * normal_cdf(x);
+  let v = x[q];
+  let out = v * normal_cdf(v);
   if (all(keep)) {
-    fwd_y[q] = y;
+    y[q] = out;
   } else {
-    fwd_y[q] = select(fwd_y[q], y, keep);
+    y[q] = select(y[q], out, keep);
   }
 }
-
-@group(0) @binding(1) var<storage, read> bwd_x: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> bwd_dy: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> bwd_dx: array<vec4<f32>>;
 
 @compute @workgroup_size(WG_X)
 fn gelu_backward(
@@ -102,12 +90,12 @@ fn gelu_backward(
   @builtin(local_invocation_id) lid: vec3<u32>,
 ) {
   let q = flat_index(wid, nwg, lid);
-  let keep = live(q);
+  let keep = quad_live(q, shape.length);
   if (!keep.x) {
     return;
   }
-  let x = bwd_x[q];
-  let grad = normal_cdf(x) + x * FRAC_1_SQRT_2PI * exp(-0.5 * x * x);
-  let dx = bwd_dx[q];
-  bwd_dx[q] = select(dx, dx + bwd_dy[q] * grad, keep);
+  let v = x[q];
+  let grad = normal_cdf(v) + v * FRAC_1_SQRT_2PI * exp(-0.5 * v * v);
+  let old = dx[q];
+  dx[q] = select(old, old + dy[q] * grad, keep);
 }

@@ -1,7 +1,7 @@
 // Global L2 norm of a flat buffer, out[0] = sqrt(sum x²), in two passes:
 //   grad_norm_partial   workgroup g sums the squares of its CHUNK · WG_X quads of elements
 //                       (each invocation CHUNK of them, WG_X apart, then `workgroup_sum`) into
-//                       partials[g]; 2-D grid of 1-D workgroups (src/ops/grid.ts).
+//                       partials[g]; 2-D grid of 1-D workgroups (kernels/grid.wgsl).
 //                       x is read as vec4s (src/ops/shapes.ts quadView: on llvmpipe a vec4
 //                       storage access costs about what a scalar one does); components past
 //                       `length` count as zero
@@ -19,9 +19,11 @@ struct Shape {
 }
 
 @group(0) @binding(0) var<uniform> shape: Shape;
-
-@group(0) @binding(1) var<storage, read> part_x: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read_write> part_out: array<f32>;
+@group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;
+// One sum of squares per workgroup of the first pass: written as partials_out, read as partials.
+@group(0) @binding(2) var<storage, read_write> partials_out: array<f32>;
+@group(0) @binding(3) var<storage, read> partials: array<f32>;
+@group(0) @binding(4) var<storage, read_write> out: array<f32>;
 
 @compute @workgroup_size(WG_X)
 fn grad_norm_partial(
@@ -29,34 +31,31 @@ fn grad_norm_partial(
   @builtin(num_workgroups) nwg: vec3<u32>,
   @builtin(local_invocation_id) lid: vec3<u32>,
 ) {
-  let group = wid.y * nwg.x + wid.x;
+  let group = flat_group(wid, nwg);
   let base = group * CHUNK * WG_X + lid.x;
   var sq = 0.0;
   for (var k = 0u; k < CHUNK; k = k + 1u) {
     let q = base + k * WG_X;
-    let index = vec4<u32>(4u * q) + vec4<u32>(0u, 1u, 2u, 3u);
+    let index = quad_index(q);
     if (index.x < shape.length) {
-      let v = select(vec4<f32>(0.0), part_x[q], index < vec4<u32>(shape.length));
+      let v = select(vec4<f32>(0.0), x[q], index < vec4<u32>(shape.length));
       sq = sq + dot(v, v);
     }
   }
   let total = workgroup_sum(lid.x, sq);
   if (lid.x == 0u) {
-    part_out[group] = total;
+    partials_out[group] = total;
   }
 }
-
-@group(0) @binding(1) var<storage, read> final_partials: array<f32>;
-@group(0) @binding(2) var<storage, read_write> final_out: array<f32>;
 
 @compute @workgroup_size(WG_X)
 fn grad_norm_final(@builtin(local_invocation_id) lid: vec3<u32>) {
   var sum = 0.0;
   for (var i = lid.x; i < shape.length; i = i + WG_X) {
-    sum = sum + final_partials[i];
+    sum = sum + partials[i];
   }
   let total = workgroup_sum(lid.x, sum);
   if (lid.x == 0u) {
-    final_out[0] = sqrt(total);
+    out[0] = sqrt(total);
   }
 }

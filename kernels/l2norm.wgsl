@@ -14,10 +14,14 @@ struct Shape {
 }
 
 @group(0) @binding(0) var<uniform> shape: Shape;
-
-@group(0) @binding(1) var<storage, read> fwd_x: array<f32>;
-@group(0) @binding(2) var<storage, read_write> fwd_y: array<f32>;
-@group(0) @binding(3) var<storage, read_write> fwd_norm: array<f32>;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+// The forward writes y and the row norms as y_out and norm_out; the backward reads them.
+@group(0) @binding(2) var<storage, read_write> y_out: array<f32>;
+@group(0) @binding(3) var<storage, read_write> norm_out: array<f32>;
+@group(0) @binding(4) var<storage, read> y: array<f32>;
+@group(0) @binding(5) var<storage, read> norm: array<f32>;
+@group(0) @binding(6) var<storage, read> dy: array<f32>;
+@group(0) @binding(7) var<storage, read_write> dx: array<f32>;
 
 @compute @workgroup_size(WG_X)
 fn l2norm_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
@@ -25,32 +29,27 @@ fn l2norm_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocati
   let base = row * shape.dim;
   var sq = 0.0;
   for (var j = lid.x; j < shape.dim; j = j + WG_X) {
-    let v = fwd_x[base + j];
+    let v = x[base + j];
     sq = sq + v * v;
   }
   let n = sqrt(workgroup_sum(lid.x, sq));
   let inv = 1.0 / max(n, shape.eps);
   for (var j = lid.x; j < shape.dim; j = j + WG_X) {
-    fwd_y[base + j] = fwd_x[base + j] * inv;
+    y_out[base + j] = x[base + j] * inv;
   }
   if (lid.x == 0u) {
-    fwd_norm[row] = n;
+    norm_out[row] = n;
   }
 }
-
-@group(0) @binding(1) var<storage, read> bwd_y: array<f32>;
-@group(0) @binding(2) var<storage, read> bwd_norm: array<f32>;
-@group(0) @binding(3) var<storage, read> bwd_dy: array<f32>;
-@group(0) @binding(4) var<storage, read_write> bwd_dx: array<f32>;
 
 @compute @workgroup_size(WG_X)
 fn l2norm_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   let row = wid.x;
   let base = row * shape.dim;
-  let n = bwd_norm[row];
+  let n = norm[row];
   var dot = 0.0;
   for (var j = lid.x; j < shape.dim; j = j + WG_X) {
-    dot = dot + bwd_y[base + j] * bwd_dy[base + j];
+    dot = dot + y[base + j] * dy[base + j];
   }
   dot = workgroup_sum(lid.x, dot);
   if (n < shape.eps) {
@@ -59,6 +58,6 @@ fn l2norm_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
   let inv = 1.0 / max(n, shape.eps);
   for (var j = lid.x; j < shape.dim; j = j + WG_X) {
     let i = base + j;
-    bwd_dx[i] = bwd_dx[i] + (bwd_dy[i] - bwd_y[i] * dot) * inv;
+    dx[i] = dx[i] + (dy[i] - y[i] * dot) * inv;
   }
 }

@@ -20,28 +20,26 @@
 //
 // Mesa's llvmpipe stops an invocation's loops silently after 65,535 iterations in total, all
 // loops together: the host keeps every invocation below that (src/ops/retrieval.ts).
-// Both kernels run on a 2-D grid of workgroups (src/ops/grid.ts).
+// Both kernels run on a 2-D grid of workgroups (kernels/grid.wgsl).
 
 override WG_X: u32 = 64;
 
 // Capacity of each invocation's list (k <= K_MAX).
 const K_MAX: u32 = 64u;
 
-struct Shape {
+struct RankShape {
   rows: u32,
   cols: u32,
+}
+
+// Rows, the list length k, candidates per row in the input, output lists per row (= invocations
+// per row), and 1 when the input is the raw score matrix.
+struct TopKShape {
+  rows: u32,
   k: u32,
-  // top_k_pass only: candidates per row in the input, output lists per row (= invocations per
-  // row), and 1 when the input is the raw score matrix.
   in_len: u32,
   chunks: u32,
   first: u32,
-}
-
-@group(0) @binding(0) var<uniform> shape: Shape;
-
-fn group_index(wid: vec3<u32>, nwg: vec3<u32>) -> u32 {
-  return wid.y * nwg.x + wid.x;
 }
 
 // A u32 in the ranking order: finite scores map monotonically onto 1.. (sign-magnitude bits to
@@ -53,9 +51,10 @@ fn order_key(s: f32) -> u32 {
   return select(key, 0u, (bits & 0x7f800000u) == 0x7f800000u);
 }
 
-@group(0) @binding(1) var<storage, read> rank_scores: array<f32>;
-@group(0) @binding(2) var<storage, read> rank_target: array<u32>;
-@group(0) @binding(3) var<storage, read_write> rank_out: array<u32>;
+@group(0) @binding(0) var<uniform> rank_shape: RankShape;
+@group(0) @binding(1) var<storage, read> scores: array<f32>;
+@group(0) @binding(2) var<storage, read> targets: array<u32>;
+@group(0) @binding(3) var<storage, read_write> rank: array<u32>;
 
 var<workgroup> rank_total: atomic<u32>;
 
@@ -65,20 +64,20 @@ fn retrieval_rank(
   @builtin(num_workgroups) nwg: vec3<u32>,
   @builtin(local_invocation_id) lid: vec3<u32>,
 ) {
-  let row = group_index(wid, nwg);
-  if (row >= shape.rows) {
+  let row = flat_group(wid, nwg);
+  if (row >= rank_shape.rows) {
     return;
   }
-  let want = rank_target[row];
-  let base = row * shape.cols;
-  let own = order_key(rank_scores[base + min(want, shape.cols - 1u)]);
+  let want = targets[row];
+  let base = row * rank_shape.cols;
+  let own = order_key(scores[base + min(want, rank_shape.cols - 1u)]);
   var count = 0u;
   if (own != 0u) {
-    for (var j = lid.x; j < shape.cols; j = j + WG_X) {
-      count = count + select(0u, 1u, order_key(rank_scores[base + j]) > own);
+    for (var j = lid.x; j < rank_shape.cols; j = j + WG_X) {
+      count = count + select(0u, 1u, order_key(scores[base + j]) > own);
     }
   } else if (lid.x == 0u) {
-    count = shape.cols - 1u;
+    count = rank_shape.cols - 1u;
   }
   if (lid.x == 0u) {
     atomicStore(&rank_total, 0u);
@@ -87,14 +86,15 @@ fn retrieval_rank(
   atomicAdd(&rank_total, count);
   workgroupBarrier();
   if (lid.x == 0u) {
-    rank_out[row] = select(atomicLoad(&rank_total), 0xffffffffu, want >= shape.cols);
+    rank[row] = select(atomicLoad(&rank_total), 0xffffffffu, want >= rank_shape.cols);
   }
 }
 
-@group(0) @binding(1) var<storage, read> top_in_score: array<f32>;
-@group(0) @binding(2) var<storage, read> top_in_index: array<u32>;
-@group(0) @binding(3) var<storage, read_write> top_out_score: array<f32>;
-@group(0) @binding(4) var<storage, read_write> top_out_index: array<u32>;
+@group(0) @binding(4) var<uniform> top_shape: TopKShape;
+@group(0) @binding(5) var<storage, read> in_score: array<f32>;
+@group(0) @binding(6) var<storage, read> in_index: array<u32>;
+@group(0) @binding(7) var<storage, read_write> out_score: array<f32>;
+@group(0) @binding(8) var<storage, read_write> out_index: array<u32>;
 
 // True when candidate (key s, column j) ranks before (key t, column i).
 fn before(s: u32, j: u32, t: u32, i: u32) -> bool {
@@ -107,13 +107,13 @@ fn top_k_pass(
   @builtin(num_workgroups) nwg: vec3<u32>,
   @builtin(local_invocation_id) lid: vec3<u32>,
 ) {
-  let id = group_index(wid, nwg) * WG_X + lid.x;
-  if (id >= shape.rows * shape.chunks) {
+  let id = flat_index(wid, nwg, lid);
+  if (id >= top_shape.rows * top_shape.chunks) {
     return;
   }
-  let row = id / shape.chunks;
-  let chunk = id - row * shape.chunks;
-  let k = shape.k;
+  let row = id / top_shape.chunks;
+  let chunk = id - row * top_shape.chunks;
+  let k = top_shape.k;
   // The list starts full of placeholders (-inf, column 2^32 - 1) that every real candidate beats
   // (non-finite ones by their lower column), so a share of fewer than k candidates still writes
   // k well-ordered entries; k <= cols keeps them out of the final list.
@@ -126,12 +126,12 @@ fn top_k_pass(
   // The last entry's key and column, kept in registers: most candidates only meet this test.
   var last_key = 0u;
   var last_j = 0xffffffffu;
-  for (var c = chunk; c < shape.in_len; c = c + shape.chunks) {
-    let s = top_in_score[row * shape.in_len + c];
+  for (var c = chunk; c < top_shape.in_len; c = c + top_shape.chunks) {
+    let s = in_score[row * top_shape.in_len + c];
     let key = order_key(s);
     var j = c;
-    if (shape.first == 0u) {
-      j = top_in_index[row * shape.in_len + c];
+    if (top_shape.first == 0u) {
+      j = in_index[row * top_shape.in_len + c];
     }
     if (!before(key, j, last_key, last_j)) {
       continue;
@@ -148,9 +148,9 @@ fn top_k_pass(
     last_key = order_key(best[k - 1u]);
     last_j = index[k - 1u];
   }
-  let out_base = (row * shape.chunks + chunk) * k;
+  let out_base = (row * top_shape.chunks + chunk) * k;
   for (var r = 0u; r < k; r = r + 1u) {
-    top_out_score[out_base + r] = best[r];
-    top_out_index[out_base + r] = index[r];
+    out_score[out_base + r] = best[r];
+    out_index[out_base + r] = index[r];
   }
 }

@@ -4,12 +4,12 @@
 //   backward_u  du += s G,  partial = Σ U ⊙ G over the workgroup's quads (for dt),  G = dL V
 //   backward_v  dv += s H,  H = dLᵀ U
 //   backward_t  dt += s Σ partial  while exp(t) < 100 (the cap is flat: no gradient past it)
-// P, G and H come from the linear op's GEMM (kernels/linear.wgsl, src/ops/linear.ts), which
+// P, G and H come from the GEMM (kernels/gemm.wgsl, src/ops/gemm.ts), which
 // reads its operands from packed read-only storage textures, the fast path on a software adapter
 // (llvmpipe); the passes here are elementwise over the flat matrices. They move vec4s
 // (src/ops/shapes.ts quadView: on llvmpipe a vec4 storage access costs about what a scalar one
 // does); components past `length` are read as zero and written back unchanged. 2-D grids of 1-D
-// workgroups (src/ops/grid.ts); backward_u and backward_t call the device's `workgroup_sum`
+// workgroups (kernels/grid.wgsl); backward_u and backward_t call the device's `workgroup_sum`
 // (src/ops/workgroup_sum.ts).
 
 override WG_X: u32 = 64;
@@ -25,23 +25,22 @@ struct Shape {
 
 @group(0) @binding(0) var<uniform> shape: Shape;
 @group(0) @binding(1) var<storage, read> t: array<f32>;
+// forward: P = U Vᵀ on entry, scaled in place.
+@group(0) @binding(2) var<storage, read_write> logits: array<vec4<f32>>;
+// backward_u (U, G, du, partials_out) and backward_v (U, unread, H, dv).
+@group(0) @binding(3) var<storage, read> u: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read> product: array<vec4<f32>>;
+@group(0) @binding(5) var<storage, read_write> grad: array<vec4<f32>>;
+@group(0) @binding(6) var<storage, read_write> partials_out: array<f32>;
+// backward_t: backward_u's partials, and dt.
+@group(0) @binding(7) var<storage, read> partials: array<f32>;
+@group(0) @binding(8) var<storage, read_write> dt: array<f32>;
 
 fn logit_scale() -> f32 {
   return min(exp(t[0]), MAX_SCALE);
 }
 
-fn flat_group(wid: vec3<u32>, nwg: vec3<u32>) -> u32 {
-  return wid.y * nwg.x + wid.x;
-}
-
-// Which components of quad q lie before `length`.
-fn live(q: u32) -> vec4<bool> {
-  return vec4<u32>(4u * q) + vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(shape.length);
-}
-
-// ---- forward: logits = s P, where P = U Vᵀ came from the linear op's GEMM into the logits ----
-
-@group(0) @binding(2) var<storage, read_write> logits: array<vec4<f32>>;
+// ---- forward: logits = s P, where P = U Vᵀ came from the GEMM into the logits ----
 
 @compute @workgroup_size(WG_X)
 fn similarity_forward(
@@ -49,20 +48,15 @@ fn similarity_forward(
   @builtin(num_workgroups) nwg: vec3<u32>,
   @builtin(local_invocation_id) lid: vec3<u32>,
 ) {
-  let q = flat_group(wid, nwg) * WG_X + lid.x;
-  let keep = live(q);
+  let q = flat_index(wid, nwg, lid);
+  let keep = quad_live(q, shape.length);
   if (keep.x) {
     let p = logits[q];
     logits[q] = select(p, p * logit_scale(), keep);
   }
 }
 
-// ---- backward: the products G = dL V and H = dLᵀ U come from the linear op's GEMM ----
-
-@group(0) @binding(2) var<storage, read> u: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> product: array<vec4<f32>>;
-@group(0) @binding(4) var<storage, read_write> grad: array<vec4<f32>>;
-@group(0) @binding(5) var<storage, read_write> partial: array<f32>;
+// ---- backward: the products G = dL V and H = dLᵀ U come from the GEMM ----
 
 // grad += s product over the workgroup's CHUNK · WG_X quads (each invocation CHUNK of them, WG_X
 // apart); returns this invocation's share of Σ U ⊙ product when `with_u`, else 0.
@@ -71,7 +65,7 @@ fn accumulate(group: u32, lane: u32, with_u: bool) -> f32 {
   var sum = 0.0;
   for (var k = 0u; k < CHUNK; k++) {
     let q = (group * CHUNK + k) * WG_X + lane;
-    let keep = live(q);
+    let keep = quad_live(q, shape.length);
     if (keep.x) {
       let g = select(vec4<f32>(0.0), product[q], keep);
       let old = grad[q];
@@ -84,7 +78,7 @@ fn accumulate(group: u32, lane: u32, with_u: bool) -> f32 {
   return sum;
 }
 
-// du += s G; the workgroup's share of Σ U ⊙ G goes to partial[group] (for dt).
+// du += s G; the workgroup's share of Σ U ⊙ G goes to partials_out[group] (for dt).
 @compute @workgroup_size(WG_X)
 fn similarity_backward_u(
   @builtin(workgroup_id) wid: vec3<u32>,
@@ -94,11 +88,11 @@ fn similarity_backward_u(
   let group = flat_group(wid, nwg);
   let total = workgroup_sum(lid.x, accumulate(group, lid.x, true));
   if (lid.x == 0u) {
-    partial[group] = total;
+    partials_out[group] = total;
   }
 }
 
-// dv += s H. U is bound (the passes share one binding order) but unused.
+// dv += s H. U is bound (accumulate reads it for backward_u) but unread.
 @compute @workgroup_size(WG_X)
 fn similarity_backward_v(
   @builtin(workgroup_id) wid: vec3<u32>,
@@ -109,9 +103,6 @@ fn similarity_backward_v(
 }
 
 // ---- backward_t: one workgroup sums the partials ----
-
-@group(0) @binding(2) var<storage, read> partials: array<f32>;
-@group(0) @binding(3) var<storage, read_write> dt: array<f32>;
 
 @compute @workgroup_size(WG_X)
 fn similarity_backward_t(@builtin(local_invocation_id) lid: vec3<u32>) {

@@ -17,11 +17,18 @@ struct Shape {
 
 @group(0) @binding(0) var<uniform> shape: Shape;
 @group(0) @binding(1) var<storage, read> labels: array<i32>;
+// S; supcon_backward overwrites it with dS, as dsim.
+@group(0) @binding(2) var<storage, read> sim: array<f32>;
+// Per-anchor statistics [lse | positives | loss], written by supcon_rows as stats_out.
+@group(0) @binding(3) var<storage, read_write> stats_out: array<f32>;
+@group(0) @binding(4) var<storage, read> stats: array<f32>;
+@group(0) @binding(5) var<storage, read_write> out: array<f32>;
+// The anchor count A, written by supcon_forward as anchors_out.
+@group(0) @binding(6) var<storage, read_write> anchors_out: array<f32>;
+@group(0) @binding(7) var<storage, read> anchors: array<f32>;
+@group(0) @binding(8) var<storage, read_write> dsim: array<f32>;
 
-// ---- supcon_rows: per anchor lse_i, |P(i)|, ℓ_i into stats [lse | positives | loss] ----
-
-@group(0) @binding(2) var<storage, read> rows_sim: array<f32>;
-@group(0) @binding(3) var<storage, read_write> rows_stats: array<f32>;
+// ---- supcon_rows: per anchor lse_i, |P(i)|, ℓ_i into stats_out ----
 
 @compute @workgroup_size(WG_X)
 fn supcon_rows(@builtin(global_invocation_id) gid: vec3<u32>) {
@@ -40,7 +47,7 @@ fn supcon_rows(@builtin(global_invocation_id) gid: vec3<u32>) {
     if (a == i) {
       continue;
     }
-    let x = rows_sim[i * n + a];
+    let x = sim[i * n + a];
     let m_next = max(m, x);
     sum = sum * exp(m - m_next) + exp(x - m_next);
     m = m_next;
@@ -51,39 +58,31 @@ fn supcon_rows(@builtin(global_invocation_id) gid: vec3<u32>) {
   }
   // An anchor without positives (or the only embedding) gets lse 0 and loss 0; both unused.
   let lse = select(0.0, m + log(sum), sum > 0.0);
-  rows_stats[i] = lse;
-  rows_stats[n + i] = positives;
-  rows_stats[2u * n + i] = select(0.0, lse - positive_sum / positives, positives > 0.0);
+  stats_out[i] = lse;
+  stats_out[n + i] = positives;
+  stats_out[2u * n + i] = select(0.0, lse - positive_sum / positives, positives > 0.0);
 }
 
-// ---- supcon_forward: out[0] = mean ℓ over anchors, anchors[0] = A ----
-
-@group(0) @binding(1) var<storage, read> fwd_stats: array<f32>;
-@group(0) @binding(2) var<storage, read_write> fwd_out: array<f32>;
-@group(0) @binding(3) var<storage, read_write> fwd_anchors: array<f32>;
+// ---- supcon_forward: out[0] = mean ℓ over anchors, anchors_out[0] = A ----
 
 @compute @workgroup_size(WG_X)
 fn supcon_forward(@builtin(local_invocation_id) lid: vec3<u32>) {
   let n = shape.n;
   var total = vec2<f32>(); // (Σ ℓ_i, A)
   for (var i = lid.x; i < n; i += WG_X) {
-    if (fwd_stats[n + i] > 0.0) {
-      total += vec2<f32>(fwd_stats[2u * n + i], 1.0);
+    if (stats[n + i] > 0.0) {
+      total += vec2<f32>(stats[2u * n + i], 1.0);
     }
   }
   let losses = workgroup_sum(lid.x, total.x);
-  let anchors = workgroup_sum(lid.x, total.y);
+  let count = workgroup_sum(lid.x, total.y);
   if (lid.x == 0u) {
-    fwd_out[0] = select(0.0, losses / anchors, anchors > 0.0);
-    fwd_anchors[0] = anchors;
+    out[0] = select(0.0, losses / count, count > 0.0);
+    anchors_out[0] = count;
   }
 }
 
-// ---- supcon_backward: sim[i, j] = dS_ij (one thread per element (i, j) = (gid.y, gid.x)) ----
-
-@group(0) @binding(2) var<storage, read_write> bwd_sim: array<f32>;
-@group(0) @binding(3) var<storage, read> bwd_stats: array<f32>;
-@group(0) @binding(4) var<storage, read> bwd_anchors: array<f32>;
+// ---- supcon_backward: dsim[i, j] = dS_ij, S on entry (one thread per element (i, j) = (gid.y, gid.x)) ----
 
 @compute @workgroup_size(WG_X)
 fn supcon_backward(@builtin(global_invocation_id) gid: vec3<u32>) {
@@ -94,12 +93,12 @@ fn supcon_backward(@builtin(global_invocation_id) gid: vec3<u32>) {
     return;
   }
   let p = i * n + j;
-  let positives = bwd_stats[n + i];
+  let positives = stats[n + i];
   var g = 0.0;
   if (positives > 0.0 && j != i) {
-    let softmax = exp(bwd_sim[p] - bwd_stats[i]);
+    let softmax = exp(dsim[p] - stats[i]);
     let positive = select(0.0, 1.0 / positives, labels[j] == labels[i]);
-    g = shape.weight / bwd_anchors[0] * (softmax - positive);
+    g = shape.weight / anchors[0] * (softmax - positive);
   }
-  bwd_sim[p] = g;
+  dsim[p] = g;
 }

@@ -1,5 +1,4 @@
 import { deepEqual, throws } from "node:assert/strict";
-import { writeUniforms } from "../src/gpu/kernel.ts";
 import { adamwUniforms, adamwUpdate } from "../src/ops/adamw.ts";
 import { gradNorm } from "../src/ops/grad_norm.ts";
 import * as twin from "../src/reference/adamw.ts";
@@ -78,8 +77,8 @@ for (const [name, s] of Object.entries(oracle.scenarios)) {
       const update = adamwUpdate(gpu, p, g, m, v, norm, options(s, s.steps[0]));
       for (const step of s.steps) {
         gpu.write(g, f32(step.grads));
-        writeUniforms(gpu.device, update, adamwUniforms(options(s, step)));
-        await gpu.run([...passes, update]);
+        gpu.writeUniforms(update, adamwUniforms(options(s, step)));
+        await gpu.run([...passes, ...update]);
         const [rp, rg, rm, rv, rn] = await gpu.readMany([p, g, m, v, norm]);
         if (step.totalNorm !== null) {
           assertClose(rn, [step.totalNorm], TOL, `grad norm step ${step.step}`);
@@ -117,7 +116,7 @@ gpuTest("adamw GPU matches twin on random state (sizes 1 .. 400k)", async (gpu) 
     const gp = gpu.storage(f32(p)), gg = gpu.storage(f32(g)), gm = gpu.storage(f32(m));
     const gv = gpu.storage(f32(v)), gn = gpu.storage(f32(norm));
     twin.adamwUpdate(p, g, m, v, norm, opts);
-    await gpu.run([adamwUpdate(gpu, gp, gg, gm, gv, gn, opts)]);
+    await gpu.run(adamwUpdate(gpu, gp, gg, gm, gv, gn, opts));
     const [rp, rg, rm, rv] = await gpu.readMany([gp, gg, gm, gv]);
     const label = `n=${n} maxNorm=${ratio} x norm`;
     assertClose(rg, g, { atol: 0, rtol: 0 }, `grads unmodified ${label}`);
@@ -171,7 +170,7 @@ gpuTest(
       decayEnd: 3,
       maxNorm: 0,
     };
-    await gpu.run([adamwUpdate(gpu, p, g, m, v, gpu.storage(1), opts)]);
+    await gpu.run(adamwUpdate(gpu, p, g, m, v, gpu.storage(1), opts));
     const after = await gpu.readMany(host.map((_, i) => ({ ...[p, g, m, v][i], length: 12 })));
     after.forEach((a, i) => {
       const name = ["params", "grads", "m", "v"][i];

@@ -50,8 +50,8 @@ gpuTestVariants("bce GPU matches twin (forward, accumulating backward)", async (
     const gl = gpu.storage(f32(logits)), gy = gpu.storage(labels);
     const gout = gpu.storage(1), gd = gpu.storage(f32(d0));
     await gpu.run([
-      bceForward(gpu, gl, gy, gout, { n }),
-      bceBackward(gpu, gl, gy, gd, { n, weight }),
+      ...bceForward(gpu, gl, gy, gout, { n }),
+      ...bceBackward(gpu, gl, gy, gd, { n, weight }),
     ]);
     const [rout, rd] = await gpu.readMany([gout, gd]);
     assertClose(rout, out, { atol: 1e-7, rtol: 1e-5 }, `loss n=${n}`);
@@ -64,7 +64,7 @@ gpuTest("bce GPU is accurate where log(1 + e^-|x|) would round to 0", async (gpu
   const out = new Float64Array(1);
   twin.bceForward(f64(logits), labels, out, { n: 3 });
   const gout = gpu.storage(1);
-  await gpu.run([bceForward(gpu, gpu.storage(logits), gpu.storage(labels), gout, { n: 3 })]);
+  await gpu.run(bceForward(gpu, gpu.storage(logits), gpu.storage(labels), gout, { n: 3 }));
   assertClose(await gpu.read(gout), out, { atol: 0, rtol: 1e-5 }, "tiny loss");
 });
 

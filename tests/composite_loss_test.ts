@@ -126,11 +126,11 @@ gpuTest("composite loss: GPU ops chained match PyTorch autograd (rel 1e-4)", asy
   const dt = gpu.storage(1), dcls = gpu.storage(n);
   const simShape = { rows: B, cols: B, dim };
   await gpu.run([
-    l2normForward(gpu, x, z, norm, { rows: n, dim, eps: EPS }),
+    ...l2normForward(gpu, x, z, norm, { rows: n, dim, eps: EPS }),
     ...similarityForward(gpu, half(z, 0), half(z, 1), t, logits, simShape),
     ...clipLossForward(gpu, logits, terms[0], { n: B }),
     ...supconForward(gpu, z, labels, terms[1], { n, dim, temperature }),
-    bceForward(gpu, cls, labels, terms[2], { n }),
+    ...bceForward(gpu, cls, labels, terms[2], { n }),
     ...clipLossBackward(gpu, logits, dlogits, { n: B, weight: weights.clip }),
     ...supconBackward(gpu, z, labels, dz, { n, dim, temperature, weight: weights.supcon }),
     ...similarityBackward(
@@ -144,8 +144,8 @@ gpuTest("composite loss: GPU ops chained match PyTorch autograd (rel 1e-4)", asy
       dt,
       simShape,
     ),
-    l2normBackward(gpu, z, norm, dz, dx, { rows: n, dim, eps: EPS }),
-    bceBackward(gpu, cls, labels, dcls, { n, weight: weights.bce }),
+    ...l2normBackward(gpu, z, norm, dz, dx, { rows: n, dim, eps: EPS }),
+    ...bceBackward(gpu, cls, labels, dcls, { n, weight: weights.bce }),
   ]);
   const [clipTerm, supconTerm, bceTerm, rdx, rdt, rdcls] = await gpu.readMany([
     ...terms,

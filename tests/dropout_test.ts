@@ -1,5 +1,4 @@
 import { deepEqual, throws } from "node:assert/strict";
-import { writeUniforms } from "../src/gpu/kernel.ts";
 import { dropoutBackward, dropoutForward, dropoutUniforms } from "../src/ops/dropout.ts";
 import * as twin from "../src/reference/dropout.ts";
 import { assertClose, f32, f64, gpuTest, numericGradient, randn, Rng } from "./util/check.ts";
@@ -66,7 +65,10 @@ gpuTest(
 
         const gx = gpu.storage(f32(x)), gy = gpu.storage(n);
         const gdy = gpu.storage(f32(dy)), gdx = gpu.storage(f32(dx0));
-        await gpu.run([dropoutForward(gpu, gx, gy, opts), dropoutBackward(gpu, gdy, gdx, opts)]);
+        await gpu.run([
+          ...dropoutForward(gpu, gx, gy, opts),
+          ...dropoutBackward(gpu, gdy, gdx, opts),
+        ]);
         const [ry, rdx] = await gpu.readMany([gy, gdx]);
         const label = `n=${n} p=${p} seed=${seed}`;
         const mismatch = ry.findIndex((v, i) => (v === 0) !== (y[i] === 0));
@@ -83,8 +85,8 @@ gpuTest("dropout GPU: kept fraction ≈ 1 - p and reproducible per seed", async 
   const n = 1 << 20, p = 0.25;
   const ones = gpu.storage(new Float32Array(n).fill(1)), a = gpu.storage(n), b = gpu.storage(n);
   await gpu.run([
-    dropoutForward(gpu, ones, a, { length: n, p, seed: 99 }),
-    dropoutForward(gpu, ones, b, { length: n, p, seed: 99 }),
+    ...dropoutForward(gpu, ones, a, { length: n, p, seed: 99 }),
+    ...dropoutForward(gpu, ones, b, { length: n, p, seed: 99 }),
   ]);
   const [ra, rb] = await gpu.readMany([a, b]);
   deepEqual(ra, rb);
@@ -99,8 +101,8 @@ gpuTest("dropout GPU: a prepared dispatch takes a new seed through its uniforms"
   const gx = gpu.storage(f32(x)), gy = gpu.storage(n);
   const forward = dropoutForward(gpu, gx, gy, { length: n, p: 0.5, seed: 1 });
   for (const seed of [2, 3]) {
-    writeUniforms(gpu.device, forward, dropoutUniforms({ length: n, p: 0.5, seed }));
-    await gpu.run([forward]);
+    gpu.writeUniforms(forward, dropoutUniforms({ length: n, p: 0.5, seed }));
+    await gpu.run(forward);
     const y = new Float64Array(n);
     twin.dropoutForward(x, y, { length: n, p: 0.5, seed });
     assertClose(await gpu.read(gy), y, { atol: 0, rtol: 2e-7 }, `seed ${seed}`);

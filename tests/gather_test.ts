@@ -64,7 +64,7 @@ gpuTest(
       const asF32 = new Float32Array(src.buffer), asI32 = new Int32Array(src.buffer);
       const gi = gpu.storage(index), gf = gpu.storage(asF32), gl = gpu.storage(asI32);
       const df = gpu.storage(rows * dim), dl = gpu.storage(rows * dim);
-      await gpu.run([gatherRows(gpu, gf, gi, df, shape), gatherRows(gpu, gl, gi, dl, shape)]);
+      await gpu.run([...gatherRows(gpu, gf, gi, df, shape), ...gatherRows(gpu, gl, gi, dl, shape)]);
       const [rf, rl] = (await gpu.readBytes([df, dl])).map((b) => new Uint32Array(b));
       const label = `${srcRows} rows -> ${rows}x${dim} from ${offset}`;
       const bad = rf.findIndex((w, i) => w !== expected[i] || rl[i] !== expected[i]);
@@ -80,7 +80,7 @@ gpuTest(
 gpuTest("gather GPU writes zeros for an index outside src", async (gpu) => {
   const src = gpu.storage(Float32Array.from([1, 2, 3, 4])), dst = gpu.storage(6);
   const index = gpu.storage(Uint32Array.from([1, 2, 0]));
-  await gpu.run([gatherRows(gpu, src, index, dst, { rows: 3, dim: 2, offset: 0 })]);
+  await gpu.run(gatherRows(gpu, src, index, dst, { rows: 3, dim: 2, offset: 0 }));
   deepEqual(await gpu.read(dst), Float32Array.from([3, 4, 0, 0, 1, 2]));
 });
 

@@ -48,8 +48,8 @@ gpuTest("gelu GPU matches PyTorch on points from -12 to 12", async (gpu) => {
   const gx = gpu.storage(f32(oracle.x)), gy = gpu.storage(n), gdx = gpu.storage(n);
   const ones = gpu.storage(new Float32Array(n).fill(1));
   await gpu.run([
-    geluForward(gpu, gx, gy, { length: n }),
-    geluBackward(gpu, gx, ones, gdx, { length: n }),
+    ...geluForward(gpu, gx, gy, { length: n }),
+    ...geluBackward(gpu, gx, ones, gdx, { length: n }),
   ]);
   const [y, dx] = await gpu.readMany([gy, gdx]);
   // The oracle's x are float32-exact apart from 1e-8 and 1e-3, whose float32 rounding moves
@@ -70,7 +70,7 @@ gpuTest("gelu GPU matches twin (forward, accumulating backward)", async (gpu) =>
 
     const gx = gpu.storage(f32(x)), gy = gpu.storage(n);
     const gdy = gpu.storage(f32(dy)), gdx = gpu.storage(f32(dx0));
-    await gpu.run([geluForward(gpu, gx, gy, shape), geluBackward(gpu, gx, gdy, gdx, shape)]);
+    await gpu.run([...geluForward(gpu, gx, gy, shape), ...geluBackward(gpu, gx, gdy, gdx, shape)]);
     const [ry, rdx] = await gpu.readMany([gy, gdx]);
     assertClose(ry, y, { atol: 1e-6, rtol: 1e-6 }, `y n=${n}`);
     assertClose(rdx, dx, { atol: 2e-6, rtol: 1e-6 }, `dx n=${n}`);
@@ -84,7 +84,7 @@ gpuTest("gelu GPU on 2^24 + 1000 elements (2-D grid), checked on a sample", asyn
   for (let i = 0; i < n; i++) x[i] = (rng.uniform() - 0.5) * 12;
   const gx = gpu.storage(x), gy = gpu.storage(n), gdx = gpu.storage(n);
   const gdy = gpu.storage(new Float32Array(n).fill(0.5));
-  await gpu.run([geluForward(gpu, gx, gy, shape), geluBackward(gpu, gx, gdy, gdx, shape)]);
+  await gpu.run([...geluForward(gpu, gx, gy, shape), ...geluBackward(gpu, gx, gdy, gdx, shape)]);
   const [y, dx] = await gpu.readMany([gy, gdx]);
   const sample = [...Array.from({ length: 4096 }, (_, k) => k * 4096), ...Array(1000).keys()]
     .map((k) => n - 1 - k);

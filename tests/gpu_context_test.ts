@@ -1,20 +1,52 @@
 import assert from "node:assert/strict";
-import { GpuError } from "../src/gpu/context.ts";
+import { type Command, GpuError, isDispatch } from "../src/gpu/context.ts";
 import { BufferPool } from "../src/gpu/buffer_pool.ts";
-import { type KernelSpec, packUniforms } from "../src/gpu/kernel.ts";
+import {
+  type Dispatch,
+  KernelContractError,
+  type KernelSpec,
+  packUniforms,
+} from "../src/gpu/kernel.ts";
 import { PipelineBuildError } from "../src/gpu/pipeline_cache.ts";
 import { L2NORM_FORWARD, l2normForward } from "../src/ops/l2norm.ts";
 import { gpuTest } from "./util/check.ts";
 
-Deno.test("packUniforms: 4-byte fields in order, padded to 16 bytes, u32 range checked", () => {
-  const bytes = packUniforms([{ u32: 7 }, { i32: -2 }, { f32: 0.5 }, { u32: 1 }, { f32: 2 }]);
+/** The one dispatch of an op's commands. */
+function only(commands: Command[]): Dispatch {
+  assert.equal(commands.length, 1);
+  assert.ok(isDispatch(commands[0]));
+  return commands[0];
+}
+
+Deno.test("packUniforms: 4-byte fields by name in declared order, padded to 16 bytes, checked", () => {
+  const spec: KernelSpec = {
+    name: "demo",
+    file: "demo.wgsl",
+    entryPoint: "demo",
+    workgroupSize: [64],
+    uniforms: { a: "u32", b: "i32", c: "f32", d: "u32", e: "f32" },
+    bindings: {},
+  };
+  const bytes = packUniforms(spec, { e: 2, d: 1, c: 0.5, b: -2, a: 7 });
   assert.equal(bytes.byteLength, 32);
   const v = new DataView(bytes);
   assert.deepEqual(
     [v.getUint32(0, true), v.getInt32(4, true), v.getFloat32(8, true), v.getUint32(12, true)],
     [7, -2, 0.5, 1],
   );
-  assert.throws(() => packUniforms([{ u32: -1 }]), /uniform field 0: -1 is not a u32/);
+  const values = { a: 7, b: -2, c: 0.5, d: 1, e: 2 };
+  assert.throws(
+    () => packUniforms(spec, { ...values, a: -1 }),
+    /kernel demo: uniform "a" \(u32\) is -1, outside 0..2\^32-1/,
+  );
+  assert.throws(() => packUniforms(spec, { ...values, b: 1.5 }), /uniform "b" \(i32\) is 1.5/);
+  const { e: _, ...missing } = values;
+  assert.throws(() => packUniforms(spec, missing), /kernel demo: uniform "e" \(f32\) has no value/);
+  assert.throws(
+    () => packUniforms(spec, { ...values, f: 1 }),
+    (e: unknown) =>
+      e instanceof KernelContractError && /uniform "f" is not declared/.test(e.message),
+  );
   assert.equal(BufferPool.sizeClass(1), 256);
   assert.equal(BufferPool.sizeClass(1000), 1024);
 });
@@ -25,8 +57,8 @@ gpuTest("pipeline cache: one pipeline per kernel and constants, whatever the sha
   const wide: KernelSpec = { ...L2NORM_FORWARD, workgroupSize: [128] };
   assert.notEqual(gpu.pipelines.get(wide), a, "another workgroup size compiles anew");
   const x = gpu.storage(64), y = gpu.storage(64), n = gpu.storage(8);
-  const small = l2normForward(gpu, x, y, n, { rows: 2, dim: 4, eps: 1e-12 });
-  const large = l2normForward(gpu, x, y, n, { rows: 8, dim: 8, eps: 1e-12 });
+  const small = only(l2normForward(gpu, x, y, n, { rows: 2, dim: 4, eps: 1e-12 }));
+  const large = only(l2normForward(gpu, x, y, n, { rows: 8, dim: 8, eps: 1e-12 }));
   assert.equal(small.pipeline, large.pipeline);
 });
 
@@ -36,9 +68,9 @@ gpuTest("buffer pool: released buffers are reused, uniforms come from the pool",
   gpu.pool.release(a);
   assert.equal(gpu.pool.acquire(500, usage), a);
   const x = gpu.storage(8), y = gpu.storage(8), n = gpu.storage(2);
-  const d = l2normForward(gpu, x, y, n, { rows: 2, dim: 4, eps: 1e-12 });
+  const d = only(l2normForward(gpu, x, y, n, { rows: 2, dim: 4, eps: 1e-12 }));
   gpu.recycle([d]);
-  const again = l2normForward(gpu, x, y, n, { rows: 2, dim: 4, eps: 1e-12 });
+  const again = only(l2normForward(gpu, x, y, n, { rows: 2, dim: 4, eps: 1e-12 }));
   assert.equal(again.uniform, d.uniform, "the recycled uniform buffer serves the next dispatch");
 });
 
@@ -46,7 +78,7 @@ gpuTest("WebGPU validation errors surface as GpuError naming what failed", async
   const x = gpu.storage(8), n = gpu.storage(2);
   // Binding one buffer as read-only input and writable output of one dispatch is invalid.
   const d = l2normForward(gpu, x, x, n, { rows: 2, dim: 4, eps: 1e-12 });
-  await assert.rejects(() => gpu.run([d]), (e: unknown) => {
+  await assert.rejects(() => gpu.run(d), (e: unknown) => {
     assert.ok(e instanceof GpuError, `expected GpuError, got ${e}`);
     assert.match((e as Error).message, /^run: /);
     return true;
@@ -60,9 +92,9 @@ gpuTest("a kernel that fails to build names itself, the backend and the adapter"
     file: "../tests/fixtures/kernels/broken.wgsl",
     entryPoint: "broken_forward",
     workgroupSize: [64],
-    bindings: ["write"],
+    bindings: { out: "read_write" },
   };
-  const d = gpu.prepare(broken, null, [gpu.storage(4)], 1);
+  const d = gpu.prepare(broken, { bindings: { out: gpu.storage(4) } }, 1);
   await assert.rejects(() => gpu.run([d]), (e: unknown) => {
     assert.ok(e instanceof PipelineBuildError, `expected PipelineBuildError, got ${e}`);
     const message = (e as Error).message;
@@ -80,7 +112,7 @@ gpuTest("collect/runOnce free what one-off work allocated", async (gpu) => {
   assert.deepEqual(resources, value.map((v) => v.buffer));
   gpu.destroy(resources);
   const x = gpu.storage(Float32Array.of(3, 4)), y = gpu.storage(2), n = gpu.storage(1);
-  await gpu.runOnce(() => [l2normForward(gpu, x, y, n, { rows: 1, dim: 2, eps: 1e-12 })]);
+  await gpu.runOnce(() => l2normForward(gpu, x, y, n, { rows: 1, dim: 2, eps: 1e-12 }));
   assert.deepEqual(Array.from(await gpu.read(y)).map((v) => +v.toFixed(6)), [0.6, 0.8]);
 });
 

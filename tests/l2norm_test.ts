@@ -49,8 +49,8 @@ async function compare(gpu: GpuContext, shapes: number[][]) {
     const gx = gpu.storage(f32(x)), gy = gpu.storage(n), gn = gpu.storage(rows);
     const gdy = gpu.storage(f32(dy)), gdx = gpu.storage(f32(dx0));
     await gpu.run([
-      l2normForward(gpu, gx, gy, gn, shape),
-      l2normBackward(gpu, gy, gn, gdy, gdx, shape),
+      ...l2normForward(gpu, gx, gy, gn, shape),
+      ...l2normBackward(gpu, gy, gn, gdy, gdx, shape),
     ]);
     const [ry, rn, rdx] = await gpu.readMany([gy, gn, gdx]);
     const tol = { atol: 1e-5, rtol: 1e-5 };

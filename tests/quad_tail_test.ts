@@ -1,6 +1,6 @@
 import { deepEqual } from "node:assert/strict";
-import type { GpuContext } from "../src/gpu/context.ts";
-import type { Dispatch, GpuView } from "../src/gpu/kernel.ts";
+import type { Command, GpuContext } from "../src/gpu/context.ts";
+import type { GpuView } from "../src/gpu/kernel.ts";
 import { dropoutBackward, dropoutForward } from "../src/ops/dropout.ts";
 import { geluBackward, geluForward } from "../src/ops/gelu.ts";
 import { f32, gpuTest, randn, Rng } from "./util/check.ts";
@@ -9,7 +9,7 @@ import { f32, gpuTest, randn, Rng } from "./util/check.ts";
 // of 5 elements at the start of 12-element buffers, elements 5.. must keep their values and the
 // output's first 5 must change. (adamw_test.ts checks the same for AdamW.)
 const LENGTH = 5, SIZE = 12;
-const ops: Record<string, [number, (gpu: GpuContext, v: GpuView[]) => Dispatch]> = {
+const ops: Record<string, [number, (gpu: GpuContext, v: GpuView[]) => Command[]]> = {
   gelu_forward: [2, (gpu, [x, y]) => geluForward(gpu, x, y, { length: LENGTH })],
   gelu_backward: [3, (gpu, [x, dy, dx]) => geluBackward(gpu, x, dy, dx, { length: LENGTH })],
   dropout_forward: [
@@ -29,7 +29,7 @@ gpuTest(
     for (const [name, [buffers, op]] of Object.entries(ops)) {
       const host = Array.from({ length: buffers }, () => f32(randn(rng, SIZE)));
       const whole = host.map((a) => gpu.storage(a));
-      await gpu.run([op(gpu, whole.map((w) => ({ ...w, length: LENGTH })))]);
+      await gpu.run(op(gpu, whole.map((w) => ({ ...w, length: LENGTH }))));
       const after = await gpu.readMany(whole);
       after.forEach((a, i) =>
         deepEqual(

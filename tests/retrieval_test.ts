@@ -94,7 +94,7 @@ gpuTest(
 
         const gs = gpu.storage(f32(scores)), gt = gpu.storage(target), gr = gpu.storage(rows);
         const gi = gpu.storage(rows * k), gv = gpu.storage(rows * k);
-        await gpu.run([retrievalRank(gpu, gs, gt, gr, shape), ...topK(gpu, gs, gi, gv, shape)]);
+        await gpu.run([...retrievalRank(gpu, gs, gt, gr, shape), ...topK(gpu, gs, gi, gv, shape)]);
         const [br, bi, bv] = await gpu.readBytes([gr, gi, gv]);
         const label = `${rows}x${cols} k=${k} ${kind}`;
         deepEqual(new Uint32Array(br), rank, `rank ${label}`);
@@ -153,7 +153,7 @@ gpuTest("retrieval GPU: NaN and ±Infinity rank last, like the twin", async (gpu
   const gs = gpu.storage(scores), gr = gpu.storage(rows);
   const gi = gpu.storage(rows * cols), gv = gpu.storage(rows * cols);
   await gpu.run([
-    retrievalRank(gpu, gs, gpu.storage(target), gr, shape),
+    ...retrievalRank(gpu, gs, gpu.storage(target), gr, shape),
     ...topK(gpu, gs, gi, gv, shape),
   ]);
   const [br, bi, bv] = await gpu.readBytes([gr, gi, gv]);
@@ -165,7 +165,7 @@ gpuTest("retrieval GPU: NaN and ±Infinity rank last, like the twin", async (gpu
 gpuTest("retrieval GPU marks a target outside the row and rejects bad k", async (gpu) => {
   const scores = gpu.storage(Float32Array.from([1, 2, 3, 4, 5, 6]));
   const target = gpu.storage(Uint32Array.from([1, 3])), rank = gpu.storage(2);
-  await gpu.run([retrievalRank(gpu, scores, target, rank, { rows: 2, cols: 3 })]);
+  await gpu.run(retrievalRank(gpu, scores, target, rank, { rows: 2, cols: 3 }));
   deepEqual(new Uint32Array((await gpu.readBytes([rank]))[0]), Uint32Array.from([1, INVALID_RANK]));
   throws(
     () => topK(gpu, scores, gpu.storage(8), gpu.storage(8), { rows: 2, cols: 3, k: 4 }),

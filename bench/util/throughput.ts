@@ -131,7 +131,7 @@ const gpu = await tryGetGpu();
  *   group: "gelu",
  *   reps: 10,
  *   work: { bytes: 8 * length }, // read x, write y
- *   build: (gpu) => [geluForward(gpu, gpu.storage(length), gpu.storage(length), { length })],
+ *   build: (gpu) => geluForward(gpu, gpu.storage(length), gpu.storage(length), { length }),
  * });
  * ```
  */

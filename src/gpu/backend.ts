@@ -3,13 +3,10 @@
  * its first adapter; unset, wgpu starts every backend it can load on Linux, Vulkan and GL (EGL)
  * alike, and picks among their adapters.
  *
- * Starting EGL only to pass it over has a cost. Measured with Mesa 22.3 on this project's 2-core
- * machine, running three GPU test files (`deno test`) again and again: with both backends started,
- * 6 of 80 processes passed every test and then aborted at exit (glibc: "double free or
- * corruption", "corrupted size vs. prev_size"; exit code 134); with Vulkan alone, 0 of 80. The
- * core dump of one (read with gdb) shows libEGL's destructor running in the exiting main thread
- * while two other threads exit and free their per-thread data. With Vulkan alone libEGL is not
- * even loaded. So on Linux, where a Vulkan driver is installed and the user has not chosen,
+ * Starting EGL only to pass it over has a cost: with both backends started, some processes abort
+ * at exit after their work is done (libEGL's destructor races exiting threads; the README's
+ * llvmpipe notes have the measurements), and with Vulkan alone libEGL is not even loaded. So on
+ * Linux, where a Vulkan driver is installed and the user has not chosen,
  * {@link preferVulkanBackend} asks for Vulkan; a user's `DENO_WEBGPU_BACKEND` (e.g. `gl`) always
  * wins.
  *

@@ -8,11 +8,20 @@
 
 import { BACKEND_VARIABLE, preferVulkanBackend, vulkanDriverManifests } from "./backend.ts";
 import { BufferPool } from "./buffer_pool.ts";
-import type { Dispatch, GpuView, KernelSpec, UniformField } from "./kernel.ts";
-import { packUniforms } from "./kernel.ts";
+import type {
+  Dispatch,
+  DispatchInputs,
+  GpuInfo,
+  GpuView,
+  KernelSpec,
+  UniformValues,
+} from "./kernel.ts";
+import { KernelContractError, packUniforms } from "./kernel.ts";
 import { PipelineCache } from "./pipeline_cache.ts";
 import { providePrivateRuntimeDir } from "./runtime_dir.ts";
 import { preferWideSoftwareVectors } from "./software_vectors.ts";
+
+export type { GpuInfo } from "./kernel.ts";
 
 /** Usage of the storage buffers this context creates: bindable as storage, copyable both ways. */
 const STORAGE_USAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
@@ -50,31 +59,6 @@ export type HostArray =
   | Float32Array<ArrayBuffer>
   | Int32Array<ArrayBuffer>
   | Uint32Array<ArrayBuffer>;
-
-/** What the logs say about the GPU in use. */
-export interface GpuInfo {
-  /** Adapter description, e.g. `llvmpipe (LLVM 15.0.6, 256 bits)` or `NVIDIA H100`. */
-  name: string;
-  /**
-   * The backend asked for through `DENO_WEBGPU_BACKEND` (`vulkan`, `gl`, …; set to `vulkan` by
-   * {@link GpuContext.create} where a Vulkan driver is installed and the user chose none), `gl`
-   * on Linux without a Vulkan driver (the only backend wgpu can start there), else `auto`.
-   */
-  backend: string;
-  /** True for a software (fallback) adapter such as Mesa's llvmpipe. */
-  isFallback: boolean;
-  /**
-   * True for a software adapter on wgpu's GL backend: the slowest path, where Mesa's Vulkan
-   * driver would be faster.
-   */
-  softwareGl: boolean;
-  /**
-   * Invocations per subgroup when kernels may use subgroup operations (the device has WebGPU's
-   * `subgroups` feature and its subgroups hold at least 8 invocations), else 0. llvmpipe: 8 with
-   * AVX2 vectors, 16 with AVX-512 ({@link preferWideSoftwareVectors}).
-   */
-  subgroupSize: number;
-}
 
 /** Options of {@link GpuContext.create}. */
 export interface GpuOptions {
@@ -139,6 +123,7 @@ export class GpuContext {
     this.info = info;
     this.pipelines = new PipelineCache(
       device,
+      info,
       `backend ${info.backend}, adapter ${info.name}`,
     );
     this.pool = new BufferPool(device);
@@ -309,69 +294,117 @@ export class GpuContext {
   }
 
   /**
-   * Prepares a dispatch of `spec` over `views` (in binding order, after the uniform struct if the
-   * kernel has one; texture views for `read-texture` and `storage-texture` bindings) with `workgroups`
-   * groups.
+   * Prepares a dispatch of `spec` with `workgroups` groups: its uniform struct filled from
+   * `inputs.uniforms` and its bindings from `inputs.bindings`, both by the names the spec declares
+   * (a texture view for a texture binding). The first dispatch of a kernel compiles it and checks
+   * its contract against the WGSL.
+   * @throws {KernelContractError} naming the kernel and the field, for a missing or undeclared
+   * uniform or binding, or a resource of the wrong kind.
+   * @example
+   * ```ts
+   * import { GELU_FORWARD } from "../ops/gelu.ts";
+   * import { tryGetGpu } from "./context.ts";
+   * const gpu = await tryGetGpu(); // null where there is no WebGPU adapter
+   * if (gpu) {
+   *   const x = gpu.storage(new Float32Array([-1, 0, 1, 2])), y = gpu.storage(4);
+   *   const bindings = { x, y }; // GELU_FORWARD.bindings: { x: "read", y: "read_write" }
+   *   await gpu.run([gpu.prepare(GELU_FORWARD, { uniforms: { length: 4 }, bindings }, 1)]);
+   *   await gpu.read(y); // ≈ [-0.1587, 0, 0.8413, 1.9545]
+   * }
+   * ```
    */
   prepare(
     spec: KernelSpec,
-    uniforms: readonly UniformField[] | null,
-    views: readonly (GpuView | GPUTextureView)[],
+    inputs: DispatchInputs,
     workgroups: number | readonly [number, number?, number?],
   ): Dispatch {
-    const hasUniform = spec.bindings[0] === "uniform";
-    const expected = spec.bindings.length - (hasUniform ? 1 : 0);
-    if (views.length !== expected) {
-      throw new Error(`${spec.name}: expected ${expected} buffers, got ${views.length}`);
-    }
-    if (hasUniform !== (uniforms !== null)) {
-      throw new Error(`${spec.name}: uniforms ${hasUniform ? "required" : "not expected"}`);
-    }
     const grid = typeof workgroups === "number" ? [workgroups] : workgroups;
     const wg: [number, number, number] = [grid[0] ?? 1, grid[1] ?? 1, grid[2] ?? 1];
     const max = this.device.limits.maxComputeWorkgroupsPerDimension;
     if (wg.some((n) => !Number.isInteger(n) || n < 1 || n > max)) {
       throw new RangeError(`${spec.name}: workgroup grid ${wg} outside 1..${max}`);
     }
-    const { pipeline, layout } = this.pipelines.get(spec);
+    const fail = (what: string) => new KernelContractError(`kernel ${spec.name}: ${what}`);
+    for (const name of Object.keys(inputs.bindings)) {
+      if (!(name in spec.bindings)) {
+        throw fail(`binding ${name} is not declared (${Object.keys(spec.bindings).join(", ")})`);
+      }
+    }
+    if (!spec.uniforms !== !inputs.uniforms) {
+      throw fail(spec.uniforms ? "uniforms required" : "declares no uniforms, but got some");
+    }
+    const { pipeline, layout, slots } = this.pipelines.get(spec);
     const entries: GPUBindGroupEntry[] = [];
     let uniform: GPUBuffer | undefined;
-    if (uniforms !== null) {
-      const data = packUniforms(uniforms);
+    if (inputs.uniforms && slots.uniform !== null) {
+      const data = packUniforms(spec, inputs.uniforms);
       uniform = this.pool.acquire(
         data.byteLength,
         GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
         "uniforms",
       );
       this.device.queue.writeBuffer(uniform, 0, data);
-      entries.push({ binding: 0, resource: { buffer: uniform, size: data.byteLength } });
+      entries.push({
+        binding: slots.uniform,
+        resource: { buffer: uniform, size: data.byteLength },
+      });
     }
-    views.forEach((v, i) => {
-      const kind = spec.bindings[entries.length];
-      const isTexture = kind === "read-texture" || kind === "storage-texture";
+    for (const [name, binding] of slots.bindings) {
+      const kind = spec.bindings[name], v = inputs.bindings[name];
+      if (v === undefined) throw fail(`binding ${name} (${kind}) has no resource`);
+      const isTexture = kind === "read-texture" || kind === "write-texture";
       if (isTexture !== !("buffer" in v)) {
-        throw new Error(`${spec.name}: binding ${entries.length} (${kind}) got the wrong resource`);
+        throw fail(`binding ${name} (${kind}) got a ${isTexture ? "buffer" : "texture"}`);
       }
       if (!("buffer" in v)) {
-        entries.push({ binding: entries.length, resource: v });
-        return;
+        entries.push({ binding, resource: v });
+        continue;
       }
-      if (v.length < 1) throw new RangeError(`${spec.name}: binding ${i} is empty`);
+      if (v.length < 1) throw new RangeError(`${spec.name}: binding ${name} is empty`);
       entries.push({
-        binding: entries.length,
+        binding,
         resource: { buffer: v.buffer, offset: v.offset, size: v.length * 4 },
       });
-    });
+    }
     const bindGroup = this.device.createBindGroup({ label: spec.name, layout, entries });
     return { spec, pipeline, bindGroup, workgroups: wg, uniform };
   }
 
   /**
-   * Returns the uniform buffers of dispatches that will not be encoded again to the pool. Call it
-   * only once the GPU has finished the work that used them.
+   * Rewrites the uniforms of every dispatch among `commands` (queue-ordered: takes effect for work
+   * submitted after this call), packed by name as {@link prepare} packs them: prepared once, a
+   * dispatch takes new values each step.
+   * @throws {KernelContractError} when `commands` hold no dispatch, or one without uniforms.
+   * @example
+   * ```ts
+   * import { dropoutForward, dropoutUniforms } from "../ops/dropout.ts";
+   * import { tryGetGpu } from "./context.ts";
+   * const gpu = await tryGetGpu(); // null where there is no WebGPU adapter
+   * if (gpu) {
+   *   const x = gpu.storage(new Float32Array(8).fill(1)), y = gpu.storage(8);
+   *   const d = dropoutForward(gpu, x, y, { length: 8, p: 0.5, seed: 1 }); // prepared once
+   *   for (const seed of [2, 3]) {
+   *     gpu.writeUniforms(d, dropoutUniforms({ length: 8, p: 0.5, seed })); // a new mask
+   *     await gpu.run(d);
+   *   }
+   * }
+   * ```
    */
-  recycle(dispatches: readonly Dispatch[]): void {
-    for (const d of dispatches) if (d.uniform) this.pool.release(d.uniform);
+  writeUniforms(commands: readonly Command[], values: UniformValues): void {
+    const dispatches = commands.filter(isDispatch);
+    if (dispatches.length === 0) throw new KernelContractError("writeUniforms: no dispatch");
+    for (const d of dispatches) {
+      if (!d.uniform) throw new KernelContractError(`kernel ${d.spec.name} has no uniforms`);
+      this.device.queue.writeBuffer(d.uniform, 0, packUniforms(d.spec, values));
+    }
+  }
+
+  /**
+   * Returns the uniform buffers of the dispatches among `commands`, which will not be encoded
+   * again, to the pool. Call it only once the GPU has finished the work that used them.
+   */
+  recycle(commands: readonly Command[]): void {
+    for (const d of commands.filter(isDispatch)) if (d.uniform) this.pool.release(d.uniform);
   }
 
   /**
@@ -386,7 +419,7 @@ export class GpuContext {
    * if (gpu) {
    *   const x = gpu.storage(new Float32Array([3, 4])), y = gpu.storage(2), norm = gpu.storage(1);
    *   const shape = { rows: 1, dim: 2, eps: 1e-12 };
-   *   await gpu.runOnce(() => [l2normForward(gpu, x, y, norm, shape)]);
+   *   await gpu.runOnce(() => l2normForward(gpu, x, y, norm, shape));
    *   await gpu.read(y); // [0.6, 0.8]
    * }
    * ```
@@ -396,7 +429,7 @@ export class GpuContext {
     try {
       await this.run(commands);
     } finally {
-      this.recycle(commands.filter((c): c is Dispatch => "pipeline" in c));
+      this.recycle(commands);
       this.destroy(resources);
     }
   }
@@ -405,7 +438,7 @@ export class GpuContext {
   encode(encoder: GPUCommandEncoder, commands: readonly Command[]): void {
     let pass: GPUComputePassEncoder | null = null;
     for (const c of commands) {
-      if (!("pipeline" in c)) {
+      if (!isDispatch(c)) {
         pass?.end();
         pass = null;
         if ("clear" in c) encoder.clearBuffer(c.clear.buffer, c.clear.offset, c.clear.length * 4);
@@ -455,7 +488,7 @@ export class GpuContext {
 
   /**
    * Reads views back as raw bytes in one round trip (one submit, all staging buffers mapped
-   * together). A round trip costs a fixed ~10 ms on a software adapter whatever the size: read
+   * together). A round trip has a large fixed cost on a software adapter, whatever the size: read
    * rarely.
    */
   async readBytes(views: readonly GpuView[]): Promise<ArrayBuffer[]> {
@@ -494,6 +527,17 @@ export class GpuContext {
       throw new GpuError(`${what}: ${messages.join("\n")}`);
     }
   }
+}
+
+/**
+ * True for the dispatches of a command list (the rest are clears, copies and uploads).
+ * @example
+ * ```ts
+ * isDispatch({ clear: { buffer: {} as GPUBuffer, offset: 0, length: 4 } }); // false
+ * ```
+ */
+export function isDispatch(command: Command): command is Dispatch {
+  return "pipeline" in command;
 }
 
 /** Linux without a Vulkan driver, where wgpu can only start its GL backend. */

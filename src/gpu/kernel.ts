@@ -1,21 +1,58 @@
 /**
- * Kernels described as data (name, WGSL file, entry point, workgroup size, bindings), and
- * prepared dispatches: a pipeline, a bind group and a grid, built once and encoded as often as
- * needed, so many dispatches go into one command encoder and the host reads back rarely.
+ * Kernels described as data: a WGSL entry point with its contract (the uniform struct's fields
+ * and the bindings, by name, with their types), and prepared dispatches built from records keyed
+ * by those names: a pipeline, a bind group and a grid, built once and encoded as often as needed,
+ * so many dispatches go into one command encoder and the host reads back rarely.
  *
  * @module
  */
 
-/**
- * How a kernel sees one binding (group 0, in order): `uniform` is a uniform buffer (the first one
- * is the shape/parameter struct), `read` a read-only storage buffer, `write` a read-write storage
- * buffer, `read-texture` a read-only `texture_storage_2d<rgba32float, read>`, `storage-texture` a
- * write-only `texture_storage_2d<rgba32float, write>`.
- */
-export type BindingKind = "uniform" | "read" | "write" | "read-texture" | "storage-texture";
+/** What the logs say about the GPU in use. */
+export interface GpuInfo {
+  /** Adapter description, e.g. `llvmpipe (LLVM 15.0.6, 256 bits)` or `NVIDIA H100`. */
+  name: string;
+  /**
+   * The backend asked for through `DENO_WEBGPU_BACKEND` (`vulkan`, `gl`, …; set to `vulkan` by
+   * `GpuContext.create` where a Vulkan driver is installed and the user chose none), `gl`
+   * on Linux without a Vulkan driver (the only backend wgpu can start there), else `auto`.
+   */
+  backend: string;
+  /** True for a software (fallback) adapter such as Mesa's llvmpipe. */
+  isFallback: boolean;
+  /**
+   * True for a software adapter on wgpu's GL backend: the slowest path, where Mesa's Vulkan
+   * driver would be faster.
+   */
+  softwareGl: boolean;
+  /**
+   * Invocations per subgroup when kernels may use subgroup operations (the device has WebGPU's
+   * `subgroups` feature and its subgroups hold at least 8 invocations), else 0. llvmpipe: 8 with
+   * AVX2 vectors, 16 with AVX-512 (`preferWideSoftwareVectors`).
+   */
+  subgroupSize: number;
+}
+
+/** The type of a uniform struct field: every field is a 4-byte scalar. */
+export type ScalarType = "u32" | "i32" | "f32";
 
 /**
- * A compute kernel described as data.
+ * How a kernel declares one binding in its WGSL: `read` is `var<storage, read>`, `read_write`
+ * `var<storage, read_write>`, `read-texture` a `texture_storage_2d<rgba32float, read>`,
+ * `write-texture` a `texture_storage_2d<rgba32float, write>`.
+ */
+export type BindingKind = "read" | "read_write" | "read-texture" | "write-texture";
+
+/**
+ * A value that is the same on every device, or chosen from the device's {@link GpuInfo}: the one
+ * way a kernel picks its variant for a device (a library, a workgroup size).
+ */
+export type PerDevice<T> = T | ((info: GpuInfo) => T);
+
+/**
+ * A compute kernel described as data: where its WGSL is, and its contract, which the pipeline
+ * cache checks against the WGSL when it first compiles the kernel (field names, order and types
+ * of the uniform struct; binding names, address spaces and access; override constants), throwing
+ * a {@link KernelContractError} that names the kernel and the field.
  *
  * The workgroup size reaches the WGSL as the pipeline-overridable constants `WG_X` (and `WG_Y`,
  * `WG_Z` for 2-D and 3-D sizes), which the kernel declares with `override`; `constants` adds other
@@ -25,11 +62,13 @@ export type BindingKind = "uniform" | "read" | "write" | "read-texture" | "stora
  * @example
  * ```ts
  * const spec: KernelSpec = {
- *   name: "l2norm_forward",
- *   file: "l2norm.wgsl",
- *   entryPoint: "l2norm_forward",
- *   workgroupSize: [64],
- *   bindings: ["uniform", "read", "write", "write"],
+ *   name: "gelu_forward",
+ *   file: "gelu.wgsl",
+ *   libraries: ["grid.wgsl"],
+ *   entryPoint: "gelu_forward",
+ *   workgroupSize: [256],
+ *   uniforms: { length: "u32" }, // struct Shape { length: u32 } in the WGSL
+ *   bindings: { x: "read", y: "read_write" }, // var<storage, read> x, var<storage, read_write> y
  * };
  * ```
  */
@@ -39,18 +78,32 @@ export interface KernelSpec {
   /** File under `kernels/`. */
   readonly file: string;
   /**
-   * Another file under `kernels/`, appended to `file`: functions that `file` calls and that come
-   * in variants for different devices (WGSL has no include). Part of the pipeline key.
+   * Other files under `kernels/`, appended to `file` in order (WGSL has no include): helpers that
+   * several kernels share, and functions that come in variants for different devices.
    */
-  readonly library?: string;
+  readonly libraries?: readonly PerDevice<string>[];
   /** WGSL entry point. */
   readonly entryPoint: string;
   /** Workgroup size, 1 to 3 dimensions. */
-  readonly workgroupSize: readonly number[];
+  readonly workgroupSize: PerDevice<readonly number[]>;
   /** Other pipeline-overridable constants. */
   readonly constants?: Readonly<Record<string, number>>;
-  /** Binding kinds, in binding order. */
-  readonly bindings: readonly BindingKind[];
+  /**
+   * The fields of the uniform struct the entry point reads, in the WGSL struct's order; absent
+   * when it reads none.
+   */
+  readonly uniforms?: Readonly<Record<string, ScalarType>>;
+  /** Every other binding the entry point uses, by its WGSL variable name. */
+  readonly bindings: Readonly<Record<string, BindingKind>>;
+}
+
+/** Thrown when a kernel's contract and its WGSL disagree, or a dispatch's records and the contract. */
+export class KernelContractError extends Error {
+  /** @param message names the kernel, the field and both sides */
+  constructor(message: string) {
+    super(message);
+    this.name = "KernelContractError";
+  }
 }
 
 /** A contiguous run of elements of a GPU buffer, as a kernel binds it. */
@@ -63,6 +116,17 @@ export interface GpuView {
   readonly length: number;
 }
 
+/** Uniform values by field name, as a {@link KernelSpec}'s `uniforms` declares them. */
+export type UniformValues = Readonly<Record<string, number>>;
+
+/** What a dispatch binds, by the names its {@link KernelSpec} declares. */
+export interface DispatchInputs {
+  /** A value for every uniform field (omitted when the kernel declares none). */
+  readonly uniforms?: UniformValues;
+  /** A buffer view, or a texture view for a texture binding, for every binding. */
+  readonly bindings: Readonly<Record<string, GpuView | GPUTextureView>>;
+}
+
 /** A dispatch ready to encode: pipeline, bound resources and grid. */
 export interface Dispatch {
   /** The kernel. */
@@ -73,64 +137,71 @@ export interface Dispatch {
   readonly bindGroup: GPUBindGroup;
   /** Number of workgroups in x, y, z. */
   readonly workgroups: readonly [number, number, number];
-  /** The uniform buffer (from the pool), when the kernel has one; see {@link writeUniforms}. */
+  /** The uniform buffer (from the pool), when the kernel has one. */
   readonly uniform?: GPUBuffer;
 }
 
-/** A typed scalar of a uniform struct. */
-export type UniformField = { readonly u32: number } | { readonly i32: number } | {
-  readonly f32: number;
-};
-
 /**
- * Packs scalar uniform fields in order (each 4 bytes, as a WGSL struct of scalars lays them
- * out), padded to a multiple of 16 bytes.
+ * `value` on the device `info` describes: the value itself, or what its function returns.
  * @example
  * ```ts
- * const data = packUniforms([{ u32: 7 }, { f32: 0.5 }]);
+ * import { WORKGROUP_SUM } from "../ops/workgroup_sum.ts";
+ * const info = { name: "llvmpipe", backend: "gl", isFallback: true, softwareGl: true, subgroupSize: 0 };
+ * forDevice(WORKGROUP_SUM, info); // "workgroup_sum_shared.wgsl"
+ * forDevice([64], info); // [64]
  * ```
  */
-export function packUniforms(fields: readonly UniformField[]): ArrayBuffer {
-  const bytes = Math.max(16, Math.ceil((fields.length * 4) / 16) * 16);
-  const buffer = new ArrayBuffer(bytes);
-  const view = new DataView(buffer);
-  fields.forEach((f, i) => {
-    if ("u32" in f) {
-      if (!Number.isInteger(f.u32) || f.u32 < 0 || f.u32 > 0xffffffff) {
-        throw new RangeError(`uniform field ${i}: ${f.u32} is not a u32`);
-      }
-      view.setUint32(i * 4, f.u32, true);
-    } else if ("i32" in f) view.setInt32(i * 4, f.i32, true);
-    else view.setFloat32(i * 4, f.f32, true);
-  });
-  return buffer;
+export function forDevice<T>(value: PerDevice<T>, info: GpuInfo): T {
+  return typeof value === "function" ? (value as (info: GpuInfo) => T)(info) : value;
 }
 
 /**
- * Rewrites a prepared dispatch's uniforms (queue-ordered: takes effect for work submitted
- * after this call).
+ * Packs uniform values by name in the order `spec.uniforms` declares them (each a 4-byte scalar,
+ * as a WGSL struct of scalars lays them out), padded to a multiple of 16 bytes. Throws a
+ * {@link KernelContractError} naming the kernel and the field for a missing or undeclared field,
+ * or a value its type cannot hold.
  * @example
  * ```ts
- * import { dropoutForward, dropoutUniforms } from "../ops/dropout.ts";
- * import { tryGetGpu } from "./context.ts";
- * const gpu = await tryGetGpu(); // null where there is no WebGPU adapter
- * if (gpu) {
- *   const x = gpu.storage(new Float32Array(8).fill(1)), y = gpu.storage(8);
- *   const d = dropoutForward(gpu, x, y, { length: 8, p: 0.5, seed: 1 }); // prepared once
- *   for (const seed of [2, 3]) {
- *     writeUniforms(gpu.device, d, dropoutUniforms({ length: 8, p: 0.5, seed })); // a new mask
- *     await gpu.run([d]);
- *   }
- * }
+ * const spec: KernelSpec = {
+ *   name: "demo",
+ *   file: "demo.wgsl",
+ *   entryPoint: "demo",
+ *   workgroupSize: [64],
+ *   uniforms: { n: "u32", weight: "f32" },
+ *   bindings: {},
+ * };
+ * packUniforms(spec, { n: 7, weight: 0.5 }).byteLength; // 16
  * ```
  */
-export function writeUniforms(
-  device: GPUDevice,
-  dispatch: Dispatch,
-  fields: readonly UniformField[],
-): void {
-  if (!dispatch.uniform) throw new Error(`${dispatch.spec.name} has no uniform binding`);
-  device.queue.writeBuffer(dispatch.uniform, 0, packUniforms(fields));
+export function packUniforms(spec: KernelSpec, values: UniformValues): ArrayBuffer {
+  const fields = Object.entries(spec.uniforms ?? {});
+  for (const name of Object.keys(values)) {
+    if (!spec.uniforms || !(name in spec.uniforms)) {
+      throw new KernelContractError(
+        `kernel ${spec.name}: uniform "${name}" is not declared (fields: ${
+          fields.map(([f]) => f).join(", ") || "none"
+        })`,
+      );
+    }
+  }
+  const buffer = new ArrayBuffer(Math.max(16, Math.ceil((fields.length * 4) / 16) * 16));
+  const view = new DataView(buffer);
+  fields.forEach(([name, type], i) => {
+    const v = values[name];
+    const bad = (what: string) =>
+      new KernelContractError(`kernel ${spec.name}: uniform "${name}" (${type}) ${what}`);
+    if (v === undefined) throw bad("has no value");
+    if (type === "f32") view.setFloat32(i * 4, v, true);
+    else if (!Number.isInteger(v)) throw bad(`is ${v}, not an integer`);
+    else if (type === "u32") {
+      if (v < 0 || v > 0xffffffff) throw bad(`is ${v}, outside 0..2^32-1`);
+      view.setUint32(i * 4, v, true);
+    } else {
+      if (v < -0x80000000 || v > 0x7fffffff) throw bad(`is ${v}, outside -2^31..2^31-1`);
+      view.setInt32(i * 4, v, true);
+    }
+  });
+  return buffer;
 }
 
 /**

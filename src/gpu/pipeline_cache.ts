@@ -1,27 +1,35 @@
 /**
- * One cache of compiled compute pipelines, keyed by kernel name and compile-time constants.
+ * One cache of compiled compute pipelines, keyed by kernel name, WGSL sources and compile-time
+ * constants. A kernel's contract is checked against its WGSL when it is first compiled.
  *
  * @module
  */
 
-import type { BindingKind, KernelSpec } from "./kernel.ts";
+import { type BindingKind, forDevice, type GpuInfo, type KernelSpec } from "./kernel.ts";
+import {
+  type BindingSlots,
+  checkContract,
+  parseWgsl,
+  type WgslInterface,
+} from "./wgsl_contract.ts";
 
 const KERNEL_DIR = new URL("../../kernels/", import.meta.url);
 
 const LAYOUT: Record<BindingKind, Omit<GPUBindGroupLayoutEntry, "binding" | "visibility">> = {
-  uniform: { buffer: { type: "uniform" } },
   read: { buffer: { type: "read-only-storage" } },
-  write: { buffer: { type: "storage" } },
+  read_write: { buffer: { type: "storage" } },
   "read-texture": { storageTexture: { access: "read-only", format: "rgba32float" } },
-  "storage-texture": { storageTexture: { access: "write-only", format: "rgba32float" } },
+  "write-texture": { storageTexture: { access: "write-only", format: "rgba32float" } },
 };
 
-/** A compiled pipeline and the layout its bind groups use. */
+/** A compiled pipeline, the layout its bind groups use and where each binding goes. */
 export interface CompiledKernel {
   /** The pipeline. */
   readonly pipeline: GPUComputePipeline;
   /** Layout of bind group 0. */
   readonly layout: GPUBindGroupLayout;
+  /** Binding numbers of the uniform struct and of each named binding. */
+  readonly slots: BindingSlots;
 }
 
 /** Thrown when a kernel's pipeline fails to build; names the kernel, backend and adapter. */
@@ -34,8 +42,11 @@ export class PipelineBuildError extends Error {
 }
 
 /**
- * Compiles each (kernel, constants) pair once. Pipelines are created synchronously, so that
- * dispatches can be prepared without awaiting; a failed build is found by {@link check}.
+ * Compiles each (kernel, constants) pair once, with the libraries and workgroup size the kernel
+ * chooses for this device, after checking its contract against the WGSL (a
+ * {@link KernelContractError} names the kernel and the field). Pipelines are created
+ * synchronously, so that dispatches can be prepared without awaiting; a failed build is found by
+ * {@link check}.
  * @example
  * ```ts
  * import { GELU_FORWARD } from "../ops/gelu.ts";
@@ -49,18 +60,22 @@ export class PipelineBuildError extends Error {
  */
 export class PipelineCache {
   readonly #device: GPUDevice;
+  readonly #info: GpuInfo;
   readonly #where: string;
   #builds: Promise<string | null>[] = [];
+  readonly #sources = new Map<string, { code: string; wgsl: WgslInterface }>();
   readonly #modules = new Map<string, GPUShaderModule>();
   readonly #pipelines = new Map<string, CompiledKernel>();
 
   /**
    * @param device the device pipelines are compiled for
+   * @param info the device's info, from which kernels choose their variants
    * @param where the backend and adapter, as build errors name them (e.g. `backend gl, adapter
    * llvmpipe (LLVM 15.0.6, 256 bits)`)
    */
-  constructor(device: GPUDevice, where = "this device") {
+  constructor(device: GPUDevice, info: GpuInfo, where = "this device") {
     this.#device = device;
+    this.#info = info;
     this.#where = where;
   }
 
@@ -69,27 +84,42 @@ export class PipelineCache {
     return this.#pipelines.size;
   }
 
-  /** The compiled kernel for `spec`, compiling it on first use. */
+  /** The compiled kernel for `spec` on this device, compiling it on first use. */
   get(spec: KernelSpec): CompiledKernel {
-    const constants = overrideConstants(spec);
-    const key = `${spec.name}|${sourceKey(spec)}:${spec.entryPoint}|${JSON.stringify(constants)}|${
-      spec.bindings.join(",")
-    }`;
+    const { files, constants } = resolveKernel(spec, this.#info);
+    const key = [
+      spec.name,
+      `${files.join("+")}:${spec.entryPoint}`,
+      JSON.stringify(constants),
+      JSON.stringify(spec.uniforms ?? null),
+      JSON.stringify(spec.bindings),
+    ].join("|");
     let compiled = this.#pipelines.get(key);
     if (!compiled) {
-      compiled = this.#compile(spec, constants);
+      compiled = this.#compile(spec, files, constants);
       this.#pipelines.set(key, compiled);
     }
     return compiled;
   }
 
-  #module(spec: KernelSpec): GPUShaderModule {
-    const key = sourceKey(spec);
+  /** The concatenated WGSL of `files` and its interface. */
+  #source(files: readonly string[]): { code: string; wgsl: WgslInterface } {
+    const key = files.join("+");
+    let source = this.#sources.get(key);
+    if (!source) {
+      const code = kernelSource(files);
+      source = { code, wgsl: parseWgsl(code) };
+      this.#sources.set(key, source);
+    }
+    return source;
+  }
+
+  /** The shader module of `files` (call inside the error scopes of a build). */
+  #module(files: readonly string[]): GPUShaderModule {
+    const key = files.join("+");
     let module = this.#modules.get(key);
     if (!module) {
-      const files = spec.library ? [spec.file, spec.library] : [spec.file];
-      const code = files.map(readKernel).join("\n");
-      module = this.#device.createShaderModule({ label: key, code });
+      module = this.#device.createShaderModule({ label: key, code: this.#source(files).code });
       this.#modules.set(key, module);
     }
     return module;
@@ -106,22 +136,32 @@ export class PipelineCache {
     if (failed.length > 0) throw new PipelineBuildError(failed.join("\n"));
   }
 
-  #compile(spec: KernelSpec, constants: Record<string, number>): CompiledKernel {
+  #compile(
+    spec: KernelSpec,
+    files: readonly string[],
+    constants: Readonly<Record<string, number>>,
+  ): CompiledKernel {
     const device = this.#device;
+    const slots = checkContract(spec, this.#source(files).wgsl, files, constants);
+    const entries: GPUBindGroupLayoutEntry[] = [...slots.bindings].map(([name, binding]) => ({
+      binding,
+      visibility: GPUShaderStage.COMPUTE,
+      ...LAYOUT[spec.bindings[name]],
+    }));
+    if (slots.uniform !== null) {
+      entries.push({
+        binding: slots.uniform,
+        visibility: GPUShaderStage.COMPUTE,
+        buffer: { type: "uniform" },
+      });
+    }
     device.pushErrorScope("validation");
     device.pushErrorScope("internal");
-    const layout = device.createBindGroupLayout({
-      label: spec.name,
-      entries: spec.bindings.map((kind, binding) => ({
-        binding,
-        visibility: GPUShaderStage.COMPUTE,
-        ...LAYOUT[kind],
-      })),
-    });
+    const layout = device.createBindGroupLayout({ label: spec.name, entries });
     const descriptor: GPUComputePipelineDescriptor = {
       label: spec.name,
       layout: device.createPipelineLayout({ bindGroupLayouts: [layout] }),
-      compute: { module: this.#module(spec), entryPoint: spec.entryPoint, constants },
+      compute: { module: this.#module(files), entryPoint: spec.entryPoint, constants },
     };
     const pipeline = device.createComputePipeline(descriptor);
     const internal = device.popErrorScope(), validation = device.popErrorScope();
@@ -138,30 +178,55 @@ export class PipelineCache {
             () => (i ?? v)?.message || "no message from the driver",
             (e: Error) => e.message.trim(),
           );
-        return `kernel ${spec.name} (kernels/${sourceKey(spec)}, entry point ${spec.entryPoint}) ` +
-          `failed to build on ${this.#where}: ${reason}`;
+        return `kernel ${spec.name} (kernels/${files.join(" + ")}, entry point ` +
+          `${spec.entryPoint}) failed to build on ${this.#where}: ${reason}`;
       }),
     );
-    return { pipeline, layout };
+    return { pipeline, layout, slots };
   }
 }
 
-/** The WGSL source of a kernel: its file, plus its library when it has one. */
-function sourceKey(spec: KernelSpec): string {
-  return spec.library ? `${spec.file}+${spec.library}` : spec.file;
+/** A kernel as compiled for one device: its WGSL files and its override constants. */
+export interface ResolvedKernel {
+  /** `spec.file`, then its libraries for the device. */
+  readonly files: readonly string[];
+  /** `WG_X` (`WG_Y`, `WG_Z`) from the workgroup size for the device, and `spec.constants`. */
+  readonly constants: Readonly<Record<string, number>>;
 }
 
-function readKernel(file: string): string {
-  const url = new URL(file, KERNEL_DIR);
-  if (url.protocol !== "file:") {
-    throw new Error(`kernel ${file}: WGSL sources must be local files, got ${url.href}`);
-  }
-  return Deno.readTextFileSync(url);
-}
-
-function overrideConstants(spec: KernelSpec): Record<string, number> {
+/**
+ * The files and constants of `spec` on the device `info` describes.
+ * @example
+ * ```ts
+ * import { L2NORM_FORWARD } from "../ops/l2norm.ts";
+ * const info = { name: "llvmpipe", backend: "gl", isFallback: true, softwareGl: true, subgroupSize: 0 };
+ * resolveKernel(L2NORM_FORWARD, info);
+ * // { files: ["l2norm.wgsl", "workgroup_sum_shared.wgsl"], constants: { WG_X: 64 } }
+ * ```
+ */
+export function resolveKernel(spec: KernelSpec, info: GpuInfo): ResolvedKernel {
   const names = ["WG_X", "WG_Y", "WG_Z"];
   const constants: Record<string, number> = {};
-  spec.workgroupSize.forEach((n, i) => constants[names[i]] = n);
-  return { ...constants, ...spec.constants };
+  forDevice(spec.workgroupSize, info).forEach((n, i) => constants[names[i]] = n);
+  return {
+    files: [spec.file, ...(spec.libraries ?? []).map((l) => forDevice(l, info))],
+    constants: { ...constants, ...spec.constants },
+  };
+}
+
+/**
+ * The WGSL of `files` under `kernels/`, concatenated in order (WGSL has no include).
+ * @example
+ * ```ts
+ * kernelSource(["gelu.wgsl", "grid.wgsl"]).includes("fn flat_index"); // true
+ * ```
+ */
+export function kernelSource(files: readonly string[]): string {
+  return files.map((file) => {
+    const url = new URL(file, KERNEL_DIR);
+    if (url.protocol !== "file:") {
+      throw new Error(`kernel ${file}: WGSL sources must be local files, got ${url.href}`);
+    }
+    return Deno.readTextFileSync(url);
+  }).join("\n");
 }

@@ -4,9 +4,9 @@
  * llvmpipe runs a group of invocations as the lanes of one CPU vector: 8 lanes of AVX2 by default,
  * even on a CPU with AVX-512, where Mesa keeps 512-bit vectors opt-in through the environment
  * variable `LP_NATIVE_VECTOR_WIDTH` (read once, when the first adapter is created). With 512 bits
- * a subgroup holds 16 lanes and has 32 vector registers instead of 16; measured on a 2-core
- * AVX-512 machine (bench/linear_bench.ts, 4096x512x512): the GEMM forward ran at 81 instead of
- * 55 GFLOP/s, and the whole test suite passes either way. So {@link preferWideSoftwareVectors}
+ * a subgroup holds 16 lanes and has 32 vector registers instead of 16, which speeds up the GEMM
+ * markedly (README, llvmpipe notes), and the whole test suite passes either way. So
+ * {@link preferWideSoftwareVectors}
  * asks for 512 bits where the CPU has AVX-512 and nobody set the variable; a user's own
  * `LP_NATIVE_VECTOR_WIDTH` (e.g. 256) always wins. Other drivers ignore the variable.
  *

@@ -34,7 +34,7 @@ export async function normalizeRows(
   dim: number,
 ): Promise<GpuView> {
   const z = gpu.storage(count * dim, "normalized"), norm = gpu.storage(count, "norms");
-  await gpu.runOnce(() => [l2normForward(gpu, x, z, norm, { rows: count, dim, eps: NORM_EPS })]);
+  await gpu.runOnce(() => l2normForward(gpu, x, z, norm, { rows: count, dim, eps: NORM_EPS }));
   norm.buffer.destroy();
   return z;
 }
@@ -94,7 +94,7 @@ export async function rankQueries(
     });
     await gpu.runOnce(() => [
       ...similarityForward(gpu, q, candidates, logitScale, scores, { rows, cols: count, dim }),
-      retrievalRank(gpu, scores, at(targets), at(rank), { rows, cols: count }),
+      ...retrievalRank(gpu, scores, at(targets), at(rank), { rows, cols: count }),
       ...topK(gpu, scores, at(top, k), at(topScore, k), { rows, cols: count, k }),
     ]);
   }

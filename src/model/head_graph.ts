@@ -124,7 +124,7 @@ export function headGradBuffers(grads: HeadGrads): GpuView[] {
 }
 
 /**
- * Makes the dropout command of hidden layer `layer`: forward `to = dropout(from)`, or backward
+ * Makes the dropout commands of hidden layer `layer`: forward `to = dropout(from)`, or backward
  * `to += dropout'(from)`. The training graph puts per-step placeholders here (dropout masks
  * change every step); evaluation passes null (no dropout).
  */
@@ -134,7 +134,7 @@ export type DropoutHook<C> = (
   from: GpuView,
   to: GpuView,
   length: number,
-) => C;
+) => readonly C[];
 
 /**
  * Forward commands of one head: `x` [rows, inDim] → `acts.z` (normalized) and `acts.pre`.
@@ -176,15 +176,15 @@ export function headForward<C = never>(
     out.push(...linearForward(gpu, input, w, b, acts.pre[l], shape));
     if (l === head.layers - 1) break;
     const length = rows * widths[l + 1];
-    out.push(geluForward(gpu, acts.pre[l], acts.act[l], { length }));
+    out.push(...geluForward(gpu, acts.pre[l], acts.act[l], { length }));
     input = acts.act[l];
     if (head.dropout > 0 && dropout) {
-      out.push(dropout("forward", l, acts.act[l], acts.drop[l], length));
+      out.push(...dropout("forward", l, acts.act[l], acts.drop[l], length));
       input = acts.drop[l];
     }
   }
   const shape = { rows, dim: head.outDim, eps: NORM_EPS };
-  out.push(l2normForward(gpu, acts.pre[head.layers - 1], acts.z, acts.norm, shape));
+  out.push(...l2normForward(gpu, acts.pre[head.layers - 1], acts.z, acts.norm, shape));
   return out;
 }
 
@@ -234,13 +234,11 @@ export function headBackward<C>(
   const widths = layerWidths(head);
   const rows = acts.rows;
   const L = head.layers;
-  const out: (Command | C)[] = [
-    l2normBackward(gpu, acts.z, acts.norm, grads.z, grads.pre[L - 1], {
-      rows,
-      dim: head.outDim,
-      eps: NORM_EPS,
-    }),
-  ];
+  const out: (Command | C)[] = l2normBackward(gpu, acts.z, acts.norm, grads.z, grads.pre[L - 1], {
+    rows,
+    dim: head.outDim,
+    eps: NORM_EPS,
+  });
   const dropping = head.dropout > 0;
   for (let l = L - 1; l >= 0; l--) {
     const name = `${tower}_head.${3 * l}`;
@@ -260,8 +258,10 @@ export function headBackward<C>(
     );
     if (l === 0) break;
     const length = rows * widths[l];
-    if (dropping) out.push(dropout("backward", l - 1, grads.drop[l - 1], grads.act[l - 1], length));
-    out.push(geluBackward(gpu, acts.pre[l - 1], grads.act[l - 1], grads.pre[l - 1], { length }));
+    if (dropping) {
+      out.push(...dropout("backward", l - 1, grads.drop[l - 1], grads.act[l - 1], length));
+    }
+    out.push(...geluBackward(gpu, acts.pre[l - 1], grads.act[l - 1], grads.pre[l - 1], { length }));
   }
   return out;
 }

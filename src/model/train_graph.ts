@@ -15,7 +15,7 @@
  * @module
  */
 
-import type { Command, GpuContext } from "../gpu/context.ts";
+import { type Command, type GpuContext, isDispatch } from "../gpu/context.ts";
 import type { Dispatch, GpuView } from "../gpu/kernel.ts";
 import { adamwUpdate } from "../ops/adamw.ts";
 import { bceBackward, bceForward } from "../ops/bce.ts";
@@ -282,10 +282,10 @@ export class TrainGraph {
     const offset = inputs.stepInEpoch * 2 * B;
     const gather = (src: GpuView, dst: GpuView, rows: number, dim: number) =>
       gatherRows(gpu, src, this.#index, dst, { rows, dim, offset });
-    const varying: Dispatch[] = [
-      gather(this.#data.image, this.#x.image, B, head.inDim),
-      gather(this.#data.text, this.#x.text, B, head.inDim),
-      gather(this.#data.label, this.#labels2, 2 * B, 1),
+    const varying: Command[] = [
+      ...gather(this.#data.image, this.#x.image, B, head.inDim),
+      ...gather(this.#data.text, this.#x.text, B, head.inDim),
+      ...gather(this.#data.label, this.#labels2, 2 * B, 1),
     ];
     const seeds = [
       dropoutSeeds(inputs.seed, 0, head.layers),
@@ -301,8 +301,8 @@ export class TrainGraph {
         const d = dir === "forward"
           ? dropoutForward(gpu, from, to, opts)
           : dropoutBackward(gpu, from, to, opts);
-        varying.push(d);
-        commands.push(d);
+        varying.push(...d);
+        commands.push(...d);
       }
     }
     const o = this.#opt;
@@ -317,9 +317,9 @@ export class TrainGraph {
       decayEnd: layout.decayEnd,
       maxNorm: o.maxGradNorm,
     });
-    varying.push(update);
-    commands.push(update);
-    return { commands, varying };
+    varying.push(...update);
+    commands.push(...update);
+    return { commands, varying: varying.filter(isDispatch) };
   }
 
   /**
@@ -336,7 +336,7 @@ export class TrainGraph {
       from: GpuView,
       to: GpuView,
       length: number,
-    ): DropoutSlot => ({ dropout: { dir, tower, layer, from, to, length } });
+    ): DropoutSlot[] => [{ dropout: { dir, tower, layer, from, to, length } }];
     const out: TemplateCommand[] = [];
     towers.forEach((t, i) =>
       out.push(
@@ -385,26 +385,26 @@ export class TrainGraph {
     const out: Command[] = [];
     if (this.#loss.wClip > 0) {
       out.push(
-        ...[similarityForward(
+        ...similarityForward(
           gpu,
           this.#acts.image.z,
           this.#acts.text.z,
           layout.view(this.params, "logit_scale"),
           this.#logits,
           { rows: B, cols: B, dim: D },
-        )].flat(),
+        ),
       );
     }
     if (this.#loss.wBce > 0) {
       out.push(
-        ...[linearForward(
+        ...linearForward(
           gpu,
           this.#z,
           layout.view(this.params, "classifier.weight"),
           layout.view(this.params, "classifier.bias"),
           this.#cls,
           { rows: 2 * B, inDim: D, outDim: 1 },
-        )].flat(),
+        ),
       );
     }
     return out;
@@ -414,13 +414,11 @@ export class TrainGraph {
     const gpu = this.#gpu, B = this.#batch;
     const out: Command[] = [];
     if (this.#loss.wClip > 0) {
-      out.push(...[clipLossForward(gpu, this.#logits, this.lossView(slot, 0), { n: B })].flat());
+      out.push(...clipLossForward(gpu, this.#logits, this.lossView(slot, 0), { n: B }));
     }
     if (this.#supcon) out.push(...this.#supcon.forward(this.lossView(slot, 1)));
     if (this.#loss.wBce > 0) {
-      out.push(
-        ...[bceForward(gpu, this.#cls, this.#labels2, this.lossView(slot, 2), { n: 2 * B })].flat(),
-      );
+      out.push(...bceForward(gpu, this.#cls, this.#labels2, this.lossView(slot, 2), { n: 2 * B }));
     }
     return out;
   }
@@ -431,8 +429,7 @@ export class TrainGraph {
     const out: Command[] = [];
     if (wBce > 0) {
       out.push(
-        ...[bceBackward(gpu, this.#cls, this.#labels2, this.#dcls, { n: 2 * B, weight: wBce })]
-          .flat(),
+        ...bceBackward(gpu, this.#cls, this.#labels2, this.#dcls, { n: 2 * B, weight: wBce }),
       );
       out.push(
         ...linearBackward(
@@ -460,11 +457,9 @@ export class TrainGraph {
       },
     );
     if (wClip > 0) {
+      out.push(...clipLossBackward(gpu, this.#logits, this.#dlogits, { n: B, weight: wClip }));
       out.push(
-        ...[clipLossBackward(gpu, this.#logits, this.#dlogits, { n: B, weight: wClip })].flat(),
-      );
-      out.push(
-        ...[similarityBackward(
+        ...similarityBackward(
           gpu,
           this.#acts.image.z,
           this.#acts.text.z,
@@ -474,7 +469,7 @@ export class TrainGraph {
           this.#dacts.text.z,
           layout.view(this.grads, "logit_scale"),
           { rows: B, cols: B, dim: D },
-        )].flat(),
+        ),
       );
     }
     return out;

@@ -6,51 +6,72 @@
  * @module
  */
 
-import type { GpuContext } from "../gpu/context.ts";
-import type { Dispatch, GpuView, KernelSpec, UniformField } from "../gpu/kernel.ts";
+import type { Command, GpuContext } from "../gpu/context.ts";
+import type { GpuView, KernelSpec, UniformValues } from "../gpu/kernel.ts";
 import { adamwConstants, type AdamWOptions } from "../reference/adamw.ts";
+import { GRID_LIBRARY } from "./grid.ts";
 import { checkLength, quadDispatch } from "./shapes.ts";
 
 export type { AdamWOptions } from "../reference/adamw.ts";
 
 const WG = 256;
 
-/** `adamw_update`: uniform, params, grads, m, v (all updated but grads), gradNorm (1 element). */
+/** `adamw_update`: updates params, m, v in place from grads and grad_norm (1 element). */
 export const ADAMW_UPDATE: KernelSpec = {
   name: "adamw_update",
   file: "adamw.wgsl",
+  libraries: [GRID_LIBRARY],
   entryPoint: "adamw_update",
   workgroupSize: [WG],
-  bindings: ["uniform", "write", "read", "write", "write", "read"],
+  uniforms: {
+    length: "u32",
+    decay_end: "u32",
+    decay: "f32",
+    beta1: "f32",
+    one_minus_beta1: "f32",
+    beta2: "f32",
+    one_minus_beta2: "f32",
+    eps: "f32",
+    step_size: "f32",
+    bc2_sqrt: "f32",
+    max_norm: "f32",
+  },
+  bindings: {
+    params: "read_write",
+    grads: "read",
+    m: "read_write",
+    v: "read_write",
+    grad_norm: "read",
+  },
 };
 
 /**
  * The uniforms of an AdamW dispatch for one step. A training loop prepares the dispatch once and
  * rewrites them every step (new `step`, scheduled `lr`):
- * `writeUniforms(gpu.device, update, adamwUniforms(opts))`, with the `length` it was prepared for.
+ * `gpu.writeUniforms(update, adamwUniforms(opts))`, with the `length` it was prepared for.
  * @example
  * ```ts
  * adamwUniforms({
  *   length: 1024, lr: 1e-4, beta1: 0.9, beta2: 0.98, eps: 1e-6, weightDecay: 0.2, step: 1,
  *   decayEnd: 1000, maxNorm: 1,
- * });
+ * }); // { length: 1024, decay_end: 1000, decay: 0.99998, …, step_size: 1e-3, … }
  * ```
  */
-export function adamwUniforms(opts: AdamWOptions): UniformField[] {
+export function adamwUniforms(opts: AdamWOptions): UniformValues {
   const { decay, stepSize, bc2Sqrt } = adamwConstants("adamw", opts);
-  return [
-    { u32: opts.length },
-    { u32: opts.decayEnd },
-    { f32: decay },
-    { f32: opts.beta1 },
-    { f32: 1 - opts.beta1 },
-    { f32: opts.beta2 },
-    { f32: 1 - opts.beta2 },
-    { f32: opts.eps },
-    { f32: stepSize },
-    { f32: bc2Sqrt },
-    { f32: opts.maxNorm },
-  ];
+  return {
+    length: opts.length,
+    decay_end: opts.decayEnd,
+    decay,
+    beta1: opts.beta1,
+    one_minus_beta1: 1 - opts.beta1,
+    beta2: opts.beta2,
+    one_minus_beta2: 1 - opts.beta2,
+    eps: opts.eps,
+    step_size: stepSize,
+    bc2_sqrt: bc2Sqrt,
+    max_norm: opts.maxNorm,
+  };
 }
 
 /**
@@ -69,7 +90,7 @@ export function adamwUniforms(opts: AdamWOptions): UniformField[] {
  *   const opts = { length: n, lr: 0.1, beta1: 0.9, beta2: 0.98, eps: 1e-6, weightDecay: 0.2,
  *     step: 1, decayEnd: 2, maxNorm: 1 }; // the first 2 elements are weights (decayed)
  *   const update = adamwUpdate(gpu, params, grads, m, v, norm, opts);
- *   await gpu.run([...gradNorm(gpu, grads, norm, { length: n }), update]);
+ *   await gpu.run([...gradNorm(gpu, grads, norm, { length: n }), ...update]);
  *   await gpu.read(params); // ≈ [0.88, 0.88, 1, 1]: decay by lr·wd, then a first step of lr
  * }
  * ```
@@ -82,7 +103,7 @@ export function adamwUpdate(
   v: GpuView,
   gradNorm: GpuView,
   opts: AdamWOptions,
-): Dispatch {
+): Command[] {
   const { length } = opts;
   checkLength("adamw", {
     params: [params, length],
@@ -92,5 +113,6 @@ export function adamwUpdate(
     gradNorm: [gradNorm, 1],
   });
   const { views, grid } = quadDispatch(gpu, "adamw", { params, grads, m, v }, length, WG);
-  return gpu.prepare(ADAMW_UPDATE, adamwUniforms(opts), [...views, gradNorm], grid);
+  const bindings = { ...views, grad_norm: gradNorm };
+  return [gpu.prepare(ADAMW_UPDATE, { uniforms: adamwUniforms(opts), bindings }, grid)];
 }

@@ -5,34 +5,37 @@
  * @module
  */
 
-import type { GpuContext } from "../gpu/context.ts";
-import { type Dispatch, type GpuView, groups, type KernelSpec } from "../gpu/kernel.ts";
+import type { Command, GpuContext } from "../gpu/context.ts";
+import { type GpuView, groups, type KernelSpec } from "../gpu/kernel.ts";
 import type { BceBackwardShape, BceShape } from "../reference/bce.ts";
 import { checkLength } from "./shapes.ts";
-import { withWorkgroupSum, WORKGROUP_SUM_LIBRARY } from "./workgroup_sum.ts";
+import { WORKGROUP_SUM, WORKGROUP_SUM_SIZE } from "./workgroup_sum.ts";
 
 export type { BceBackwardShape, BceShape } from "../reference/bce.ts";
 
 const WG = 64;
+const SHAPE = { n: "u32", weight: "f32" } as const;
 
-/** `bce_forward`: uniform, logits, labels (i32), out. One workgroup. */
+/** `bce_forward`: out[0] = the mean loss over logits and i32 labels. One workgroup. */
 export const BCE_FORWARD: KernelSpec = {
   name: "bce_forward",
   file: "bce.wgsl",
-  library: WORKGROUP_SUM_LIBRARY,
+  libraries: [WORKGROUP_SUM],
   entryPoint: "bce_forward",
-  workgroupSize: [WG],
-  bindings: ["uniform", "read", "read", "write"],
+  workgroupSize: WORKGROUP_SUM_SIZE,
+  uniforms: SHAPE,
+  bindings: { logits: "read", labels: "read", out: "read_write" },
 };
 
-/** `bce_backward`: uniform, logits, labels (i32), dlogits (accumulated). */
+/** `bce_backward`: dlogits += the weighted gradient; one invocation per element. */
 export const BCE_BACKWARD: KernelSpec = {
   name: "bce_backward",
   file: "bce.wgsl",
-  library: WORKGROUP_SUM_LIBRARY,
+  libraries: [WORKGROUP_SUM],
   entryPoint: "bce_backward",
   workgroupSize: [WG],
-  bindings: ["uniform", "read", "read", "write"],
+  uniforms: SHAPE,
+  bindings: { logits: "read", labels: "read", dlogits: "read_write" },
 };
 
 /**
@@ -45,7 +48,7 @@ export const BCE_BACKWARD: KernelSpec = {
  *   const logits = gpu.storage(new Float32Array([0, 2]));
  *   const labels = gpu.storage(new Int32Array([1, 0]));
  *   const loss = gpu.storage(1);
- *   await gpu.run([bceForward(gpu, logits, labels, loss, { n: 2 })]);
+ *   await gpu.run(bceForward(gpu, logits, labels, loss, { n: 2 }));
  *   await gpu.read(loss); // ≈ [1.4100]: the mean of log 2 and log(1 + e²)
  * }
  * ```
@@ -56,10 +59,11 @@ export function bceForward(
   labels: GpuView,
   out: GpuView,
   shape: BceShape,
-): Dispatch {
+): Command[] {
   const { n } = shape;
   checkLength("bce_forward", { logits: [logits, n], labels: [labels, n], out: [out, 1] });
-  return gpu.prepare(withWorkgroupSum(gpu, BCE_FORWARD), uniforms(n, 0), [logits, labels, out], 1);
+  const uniforms = { n, weight: 0 };
+  return [gpu.prepare(BCE_FORWARD, { uniforms, bindings: { logits, labels, out } }, 1)];
 }
 
 /**
@@ -73,7 +77,7 @@ export function bceForward(
  *   const logits = gpu.storage(new Float32Array([0, 2]));
  *   const labels = gpu.storage(new Int32Array([1, 0]));
  *   const dlogits = gpu.storage(2); // accumulates
- *   await gpu.run([bceBackward(gpu, logits, labels, dlogits, { n: 2, weight: 0.3 })]);
+ *   await gpu.run(bceBackward(gpu, logits, labels, dlogits, { n: 2, weight: 0.3 }));
  *   await gpu.read(dlogits); // ≈ [-0.075, 0.1321] = 0.3 (sigmoid(logit) - label) / n
  * }
  * ```
@@ -84,12 +88,9 @@ export function bceBackward(
   labels: GpuView,
   dlogits: GpuView,
   shape: BceBackwardShape,
-): Dispatch {
+): Command[] {
   const { n, weight } = shape;
   checkLength("bce_backward", { logits: [logits, n], labels: [labels, n], dlogits: [dlogits, n] });
-  return gpu.prepare(BCE_BACKWARD, uniforms(n, weight), [logits, labels, dlogits], groups(n, WG));
-}
-
-function uniforms(n: number, weight: number) {
-  return [{ u32: n }, { f32: weight }];
+  const inputs = { uniforms: { n, weight }, bindings: { logits, labels, dlogits } };
+  return [gpu.prepare(BCE_BACKWARD, inputs, groups(n, WG))];
 }

@@ -8,45 +8,49 @@
  * @module
  */
 
-import type { GpuContext } from "../gpu/context.ts";
-import { type Dispatch, type GpuView, groups, type KernelSpec } from "../gpu/kernel.ts";
+import type { Command, GpuContext } from "../gpu/context.ts";
+import { type GpuView, groups, type KernelSpec } from "../gpu/kernel.ts";
 import type { ClipLossBackwardShape, ClipLossShape } from "../reference/clip_loss.ts";
 import { checkLength } from "./shapes.ts";
-import { withWorkgroupSum, WORKGROUP_SUM_LIBRARY } from "./workgroup_sum.ts";
+import { WORKGROUP_SUM, WORKGROUP_SUM_SIZE } from "./workgroup_sum.ts";
 
 export type { ClipLossBackwardShape, ClipLossShape } from "../reference/clip_loss.ts";
 
 const WG = 64;
 const FILE = "clip_loss.wgsl";
+const SHAPE = { n: "u32", weight: "f32" } as const;
 
-/** `clip_loss_lse`: uniform, logits, lse (2n: rows then columns). */
+/** `clip_loss_lse`: the log-sum-exp of each row and column of logits into lse_out (2n). */
 export const CLIP_LOSS_LSE: KernelSpec = {
   name: "clip_loss_lse",
   file: FILE,
-  library: WORKGROUP_SUM_LIBRARY,
+  libraries: [WORKGROUP_SUM],
   entryPoint: "clip_loss_lse",
   workgroupSize: [WG],
-  bindings: ["uniform", "read", "write"],
+  uniforms: SHAPE,
+  bindings: { logits: "read", lse_out: "read_write" },
 };
 
-/** `clip_loss_forward`: uniform, logits, lse, out. One workgroup. */
+/** `clip_loss_forward`: out[0] = the loss, from logits and lse. One workgroup. */
 export const CLIP_LOSS_FORWARD: KernelSpec = {
   name: "clip_loss_forward",
   file: FILE,
-  library: WORKGROUP_SUM_LIBRARY,
+  libraries: [WORKGROUP_SUM],
   entryPoint: "clip_loss_forward",
-  workgroupSize: [WG],
-  bindings: ["uniform", "read", "read", "write"],
+  workgroupSize: WORKGROUP_SUM_SIZE,
+  uniforms: SHAPE,
+  bindings: { logits: "read", lse: "read", out: "read_write" },
 };
 
-/** `clip_loss_backward`: uniform, logits, lse, dlogits (accumulated). */
+/** `clip_loss_backward`: dlogits += the weighted gradient, from logits and lse. */
 export const CLIP_LOSS_BACKWARD: KernelSpec = {
   name: "clip_loss_backward",
   file: FILE,
-  library: WORKGROUP_SUM_LIBRARY,
+  libraries: [WORKGROUP_SUM],
   entryPoint: "clip_loss_backward",
   workgroupSize: [WG],
-  bindings: ["uniform", "read", "read", "write"],
+  uniforms: SHAPE,
+  bindings: { logits: "read", lse: "read", dlogits: "read_write" },
 };
 
 /**
@@ -68,14 +72,14 @@ export function clipLossForward(
   logits: GpuView,
   out: GpuView,
   shape: ClipLossShape,
-): Dispatch[] {
+): Command[] {
   const { n } = shape;
   checkLength("clip_loss_forward", { logits: [logits, n * n], out: [out, 1] });
   const lse = gpu.storage(2 * n, "clip_loss lse");
-  const u = uniforms(n, 0);
+  const uniforms = { n, weight: 0 };
   return [
-    gpu.prepare(CLIP_LOSS_LSE, u, [logits, lse], groups(2 * n, WG)),
-    gpu.prepare(withWorkgroupSum(gpu, CLIP_LOSS_FORWARD), u, [logits, lse, out], 1),
+    gpu.prepare(CLIP_LOSS_LSE, { uniforms, bindings: { logits, lse_out: lse } }, groups(2 * n, WG)),
+    gpu.prepare(CLIP_LOSS_FORWARD, { uniforms, bindings: { logits, lse, out } }, 1),
   ];
 }
 
@@ -98,17 +102,17 @@ export function clipLossBackward(
   logits: GpuView,
   dlogits: GpuView,
   shape: ClipLossBackwardShape,
-): Dispatch[] {
+): Command[] {
   const { n, weight } = shape;
   checkLength("clip_loss_backward", { logits: [logits, n * n], dlogits: [dlogits, n * n] });
   const lse = gpu.storage(2 * n, "clip_loss lse");
-  const u = uniforms(n, weight);
+  const uniforms = { n, weight };
   return [
-    gpu.prepare(CLIP_LOSS_LSE, u, [logits, lse], groups(2 * n, WG)),
-    gpu.prepare(CLIP_LOSS_BACKWARD, u, [logits, lse, dlogits], [groups(n, WG), n]),
+    gpu.prepare(CLIP_LOSS_LSE, { uniforms, bindings: { logits, lse_out: lse } }, groups(2 * n, WG)),
+    gpu.prepare(
+      CLIP_LOSS_BACKWARD,
+      { uniforms, bindings: { logits, lse, dlogits } },
+      [groups(n, WG), n],
+    ),
   ];
-}
-
-function uniforms(n: number, weight: number) {
-  return [{ u32: n }, { f32: weight }];
 }

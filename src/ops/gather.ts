@@ -5,22 +5,24 @@
  * @module
  */
 
-import type { GpuContext } from "../gpu/context.ts";
-import type { Dispatch, GpuView, KernelSpec } from "../gpu/kernel.ts";
+import type { Command, GpuContext } from "../gpu/context.ts";
+import type { GpuView, KernelSpec } from "../gpu/kernel.ts";
 import { checkGather, type GatherShape } from "../reference/gather.ts";
-import { grid2d } from "./grid.ts";
+import { grid2d, GRID_LIBRARY } from "./grid.ts";
 
 export type { GatherShape } from "../reference/gather.ts";
 
 const WG = 256;
 
-/** `gather_rows`: uniform, src, index (u32), dst. */
+/** `gather_rows`: dst = the rows of src that index (u32) names, from `offset` on. */
 export const GATHER_ROWS: KernelSpec = {
   name: "gather_rows",
   file: "gather.wgsl",
+  libraries: [GRID_LIBRARY],
   entryPoint: "gather_rows",
   workgroupSize: [WG],
-  bindings: ["uniform", "read", "read", "write"],
+  uniforms: { rows: "u32", dim: "u32", offset: "u32", src_rows: "u32" },
+  bindings: { src: "read", index: "read", dst: "read_write" },
 };
 
 /**
@@ -36,7 +38,7 @@ export const GATHER_ROWS: KernelSpec = {
  *   const order = gpu.storage(new Uint32Array([2, 0, 1, 0])); // an epoch's shuffled rows
  *   const batch = gpu.storage(4);
  *   // Batch 1 of 2 rows: rows order[2..4) of the table.
- *   await gpu.run([gatherRows(gpu, table, order, batch, { rows: 2, dim: 2, offset: 2 })]);
+ *   await gpu.run(gatherRows(gpu, table, order, batch, { rows: 2, dim: 2, offset: 2 }));
  *   await gpu.read(batch); // [20, 21, 10, 11]
  * }
  * ```
@@ -47,13 +49,16 @@ export function gatherRows(
   index: GpuView,
   dst: GpuView,
   shape: GatherShape,
-): Dispatch {
+): Command[] {
   const { rows, dim, offset } = shape;
   const srcRows = checkGather("gather_rows", shape, {
     src: src.length,
     index: index.length,
     dst: dst.length,
   });
-  const uniforms = [{ u32: rows }, { u32: dim }, { u32: offset }, { u32: srcRows }];
-  return gpu.prepare(GATHER_ROWS, uniforms, [src, index, dst], grid2d(gpu, rows * dim, WG));
+  const inputs = {
+    uniforms: { rows, dim, offset, src_rows: srcRows },
+    bindings: { src, index, dst },
+  };
+  return [gpu.prepare(GATHER_ROWS, inputs, grid2d(gpu, rows * dim, WG))];
 }

@@ -5,31 +5,36 @@
  * @module
  */
 
-import type { GpuContext } from "../gpu/context.ts";
-import type { Dispatch, GpuView, KernelSpec } from "../gpu/kernel.ts";
+import type { Command, GpuContext } from "../gpu/context.ts";
+import type { GpuView, KernelSpec } from "../gpu/kernel.ts";
 import type { GeluShape } from "../reference/gelu.ts";
+import { GRID_LIBRARY } from "./grid.ts";
 import { checkLength, quadDispatch } from "./shapes.ts";
 
 export type { GeluShape } from "../reference/gelu.ts";
 
 const WG = 256;
 
-/** `gelu_forward`: uniform, x, y. */
+/** `gelu_forward`: y = gelu(x). */
 export const GELU_FORWARD: KernelSpec = {
   name: "gelu_forward",
   file: "gelu.wgsl",
+  libraries: [GRID_LIBRARY],
   entryPoint: "gelu_forward",
   workgroupSize: [WG],
-  bindings: ["uniform", "read", "write"],
+  uniforms: { length: "u32" },
+  bindings: { x: "read", y: "read_write" },
 };
 
-/** `gelu_backward`: uniform, x, dy, dx (accumulated). */
+/** `gelu_backward`: dx += dy · gelu'(x). */
 export const GELU_BACKWARD: KernelSpec = {
   name: "gelu_backward",
   file: "gelu.wgsl",
+  libraries: [GRID_LIBRARY],
   entryPoint: "gelu_backward",
   workgroupSize: [WG],
-  bindings: ["uniform", "read", "read", "write"],
+  uniforms: { length: "u32" },
+  bindings: { x: "read", dy: "read", dx: "read_write" },
 };
 
 /**
@@ -40,16 +45,16 @@ export const GELU_BACKWARD: KernelSpec = {
  * const gpu = await tryGetGpu(); // null where there is no WebGPU adapter
  * if (gpu) {
  *   const x = gpu.storage(new Float32Array([-1, 0, 1, 2])), y = gpu.storage(4);
- *   await gpu.run([geluForward(gpu, x, y, { length: 4 })]);
+ *   await gpu.run(geluForward(gpu, x, y, { length: 4 }));
  *   await gpu.read(y); // ≈ [-0.1587, 0, 0.8413, 1.9545]
  * }
  * ```
  */
-export function geluForward(gpu: GpuContext, x: GpuView, y: GpuView, shape: GeluShape): Dispatch {
+export function geluForward(gpu: GpuContext, x: GpuView, y: GpuView, shape: GeluShape): Command[] {
   const { length } = shape;
   checkLength("gelu_forward", { x: [x, length], y: [y, length] });
   const { views, grid } = quadDispatch(gpu, "gelu_forward", { x, y }, length, WG);
-  return gpu.prepare(GELU_FORWARD, [{ u32: length }], views, grid);
+  return [gpu.prepare(GELU_FORWARD, { uniforms: { length }, bindings: views }, grid)];
 }
 
 /**
@@ -61,7 +66,7 @@ export function geluForward(gpu: GpuContext, x: GpuView, y: GpuView, shape: Gelu
  * if (gpu) {
  *   const x = gpu.storage(new Float32Array([-1, 0, 1, 2]));
  *   const dy = gpu.storage(new Float32Array([1, 1, 1, 1])), dx = gpu.storage(4); // dx accumulates
- *   await gpu.run([geluBackward(gpu, x, dy, dx, { length: 4 })]);
+ *   await gpu.run(geluBackward(gpu, x, dy, dx, { length: 4 }));
  *   await gpu.read(dx); // ≈ [-0.0833, 0.5, 1.0833, 1.0852]
  * }
  * ```
@@ -72,9 +77,9 @@ export function geluBackward(
   dy: GpuView,
   dx: GpuView,
   shape: GeluShape,
-): Dispatch {
+): Command[] {
   const { length } = shape;
   checkLength("gelu_backward", { x: [x, length], dy: [dy, length], dx: [dx, length] });
   const { views, grid } = quadDispatch(gpu, "gelu_backward", { x, dy, dx }, length, WG);
-  return gpu.prepare(GELU_BACKWARD, [{ u32: length }], views, grid);
+  return [gpu.prepare(GELU_BACKWARD, { uniforms: { length }, bindings: views }, grid)];
 }

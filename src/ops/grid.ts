@@ -1,14 +1,34 @@
 /**
  * Workgroup grids for kernels over a flat range of items. A 1-D grid stops at the device's
  * `maxComputeWorkgroupsPerDimension` (65,535): past that the groups are laid out in 2-D, and the
- * WGSL recovers the flat index as `(wid.y * num_workgroups.x + wid.x) * WG_X + lid.x`, checking
- * it against the item count (the 2-D grid may cover a few groups too many).
+ * WGSL recovers the flat index with `flat_index` (`kernels/grid.wgsl`,
+ * `(wid.y * num_workgroups.x + wid.x) * WG_X + lid.x`), checking it against the item count (the
+ * 2-D grid may cover a few groups too many).
  *
  * @module
  */
 
 import type { GpuContext } from "../gpu/context.ts";
 import { groups } from "../gpu/kernel.ts";
+
+/**
+ * The WGSL library of grid and quad indices (`kernels/grid.wgsl`: `flat_group`, `flat_index`,
+ * `quad_index`, `quad_live`) for the `libraries` of a kernel that uses them.
+ * @example
+ * ```ts
+ * import type { KernelSpec } from "../gpu/kernel.ts";
+ * const spec: KernelSpec = {
+ *   name: "gelu_forward",
+ *   file: "gelu.wgsl",
+ *   libraries: [GRID_LIBRARY],
+ *   entryPoint: "gelu_forward",
+ *   workgroupSize: [256],
+ *   uniforms: { length: "u32" },
+ *   bindings: { x: "read", y: "read_write" },
+ * };
+ * ```
+ */
+export const GRID_LIBRARY = "grid.wgsl";
 
 /**
  * A 1-D or 2-D grid `[x, y]` of at least `groups(n, perGroup)` workgroups, each side within the

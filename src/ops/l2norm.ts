@@ -5,37 +5,36 @@
  * @module
  */
 
-import type { GpuContext } from "../gpu/context.ts";
-import type { Dispatch, GpuView, KernelSpec } from "../gpu/kernel.ts";
+import type { Command, GpuContext } from "../gpu/context.ts";
+import type { GpuView, KernelSpec } from "../gpu/kernel.ts";
 import type { L2NormShape } from "../reference/l2norm.ts";
 import { checkLength } from "./shapes.ts";
-import { withWorkgroupSum, WORKGROUP_SUM_LIBRARY } from "./workgroup_sum.ts";
+import { WORKGROUP_SUM, WORKGROUP_SUM_SIZE } from "./workgroup_sum.ts";
 
 export type { L2NormShape } from "../reference/l2norm.ts";
 
-const WG = 64;
+const SHAPE = { rows: "u32", dim: "u32", eps: "f32" } as const;
 
-/**
- * `l2norm_forward`: uniform, x, y, norm. {@link l2normForward} prepares it with the device's
- * `workgroup_sum` and workgroup size (src/ops/workgroup_sum.ts).
- */
+/** `l2norm_forward`: the rows of x normalized into y_out, their norms into norm_out. */
 export const L2NORM_FORWARD: KernelSpec = {
   name: "l2norm_forward",
   file: "l2norm.wgsl",
-  library: WORKGROUP_SUM_LIBRARY,
+  libraries: [WORKGROUP_SUM],
   entryPoint: "l2norm_forward",
-  workgroupSize: [WG],
-  bindings: ["uniform", "read", "write", "write"],
+  workgroupSize: WORKGROUP_SUM_SIZE,
+  uniforms: SHAPE,
+  bindings: { x: "read", y_out: "read_write", norm_out: "read_write" },
 };
 
-/** `l2norm_backward`: uniform, y, norm, dy, dx (accumulated); prepared as `l2norm_forward`. */
+/** `l2norm_backward`: dx += the gradient through the normalization, from y, norm and dy. */
 export const L2NORM_BACKWARD: KernelSpec = {
   name: "l2norm_backward",
   file: "l2norm.wgsl",
-  library: WORKGROUP_SUM_LIBRARY,
+  libraries: [WORKGROUP_SUM],
   entryPoint: "l2norm_backward",
-  workgroupSize: [WG],
-  bindings: ["uniform", "read", "read", "read", "write"],
+  workgroupSize: WORKGROUP_SUM_SIZE,
+  uniforms: SHAPE,
+  bindings: { y: "read", norm: "read", dy: "read", dx: "read_write" },
 };
 
 /**
@@ -47,7 +46,7 @@ export const L2NORM_BACKWARD: KernelSpec = {
  * if (gpu) {
  *   const x = gpu.storage(new Float32Array([3, 4, 0, 2])); // 2 rows of 2
  *   const y = gpu.storage(4), norm = gpu.storage(2);
- *   await gpu.run([l2normForward(gpu, x, y, norm, { rows: 2, dim: 2, eps: 1e-12 })]);
+ *   await gpu.run(l2normForward(gpu, x, y, norm, { rows: 2, dim: 2, eps: 1e-12 }));
  *   await gpu.readMany([y, norm]); // [[0.6, 0.8, 0, 1], [5, 2]]
  * }
  * ```
@@ -58,10 +57,11 @@ export function l2normForward(
   y: GpuView,
   norm: GpuView,
   shape: L2NormShape,
-): Dispatch {
-  const { rows, dim } = shape;
+): Command[] {
+  const { rows, dim, eps } = shape;
   checkLength("l2norm_forward", { x: [x, rows * dim], y: [y, rows * dim], norm: [norm, rows] });
-  return gpu.prepare(withWorkgroupSum(gpu, L2NORM_FORWARD), uniforms(shape), [x, y, norm], rows);
+  const inputs = { uniforms: { rows, dim, eps }, bindings: { x, y_out: y, norm_out: norm } };
+  return [gpu.prepare(L2NORM_FORWARD, inputs, rows)];
 }
 
 /**
@@ -73,7 +73,7 @@ export function l2normForward(
  * if (gpu) {
  *   const y = gpu.storage(new Float32Array([0.6, 0.8])), norm = gpu.storage(new Float32Array([5]));
  *   const dy = gpu.storage(new Float32Array([1, 0])), dx = gpu.storage(2); // dx accumulates
- *   await gpu.run([l2normBackward(gpu, y, norm, dy, dx, { rows: 1, dim: 2, eps: 1e-12 })]);
+ *   await gpu.run(l2normBackward(gpu, y, norm, dy, dx, { rows: 1, dim: 2, eps: 1e-12 }));
  *   await gpu.read(dx); // [0.128, -0.096] = (dy - y (y · dy)) / norm
  * }
  * ```
@@ -85,14 +85,10 @@ export function l2normBackward(
   dy: GpuView,
   dx: GpuView,
   shape: L2NormShape,
-): Dispatch {
-  const { rows, dim } = shape;
+): Command[] {
+  const { rows, dim, eps } = shape;
   const n = rows * dim;
   checkLength("l2norm_backward", { y: [y, n], norm: [norm, rows], dy: [dy, n], dx: [dx, n] });
-  const spec = withWorkgroupSum(gpu, L2NORM_BACKWARD);
-  return gpu.prepare(spec, uniforms(shape), [y, norm, dy, dx], rows);
-}
-
-function uniforms(s: L2NormShape) {
-  return [{ u32: s.rows }, { u32: s.dim }, { f32: s.eps }];
+  const inputs = { uniforms: { rows, dim, eps }, bindings: { y, norm, dy, dx } };
+  return [gpu.prepare(L2NORM_BACKWARD, inputs, rows)];
 }

@@ -7,10 +7,10 @@
  * @module
  */
 
-import type { GpuContext } from "../gpu/context.ts";
-import type { Dispatch, GpuView, KernelSpec } from "../gpu/kernel.ts";
+import type { Command, GpuContext } from "../gpu/context.ts";
+import type { GpuView, KernelSpec } from "../gpu/kernel.ts";
 import { checkRetrieval, type RetrievalShape, type TopKShape } from "../reference/retrieval.ts";
-import { grid2d } from "./grid.ts";
+import { grid2d, GRID_LIBRARY } from "./grid.ts";
 import { checkLength } from "./shapes.ts";
 
 export { INVALID_RANK, TOP_K_MAX } from "../reference/retrieval.ts";
@@ -27,22 +27,31 @@ const CANDIDATES = 512;
 /** llvmpipe's loop budget per invocation (all loops together); see kernels/retrieval.wgsl. */
 const LOOP_BUDGET = 65_535;
 
-/** `retrieval_rank`: uniform, scores, target (u32), rank (u32). */
+/** `retrieval_rank`: the rank (u32) of each row's target (u32) among its scores. */
 export const RETRIEVAL_RANK: KernelSpec = {
   name: "retrieval_rank",
   file: "retrieval.wgsl",
+  libraries: [GRID_LIBRARY],
   entryPoint: "retrieval_rank",
   workgroupSize: [RANK_WG],
-  bindings: ["uniform", "read", "read", "write"],
+  uniforms: { rows: "u32", cols: "u32" },
+  bindings: { scores: "read", targets: "read", rank: "read_write" },
 };
 
-/** `top_k_pass`: uniform, in score, in index (u32), out score, out index (u32). */
+/** `top_k_pass`: the k best of each share of in_score / in_index (u32) into out_score / out_index. */
 export const TOP_K_PASS: KernelSpec = {
   name: "top_k_pass",
   file: "retrieval.wgsl",
+  libraries: [GRID_LIBRARY],
   entryPoint: "top_k_pass",
   workgroupSize: [TOP_K_WG],
-  bindings: ["uniform", "read", "read", "write", "write"],
+  uniforms: { rows: "u32", k: "u32", in_len: "u32", chunks: "u32", first: "u32" },
+  bindings: {
+    in_score: "read",
+    in_index: "read",
+    out_score: "read_write",
+    out_index: "read_write",
+  },
 };
 
 /**
@@ -58,7 +67,7 @@ export const TOP_K_PASS: KernelSpec = {
  *   // Image-to-text: row i of scores holds image i against every report; report i matches.
  *   const scores = gpu.storage(new Float32Array([0.9, 0.1, 0.8, 0.7])); // 2 images x 2 reports
  *   const target = gpu.storage(new Uint32Array([0, 1])), rank = gpu.storage(2);
- *   await gpu.run([retrievalRank(gpu, scores, target, rank, { rows: 2, cols: 2 })]);
+ *   await gpu.run(retrievalRank(gpu, scores, target, rank, { rows: 2, cols: 2 }));
  *   new Uint32Array((await gpu.readBytes([rank]))[0]); // [0, 1]: image 1's report comes second
  * }
  * ```
@@ -69,7 +78,7 @@ export function retrievalRank(
   target: GpuView,
   rank: GpuView,
   shape: RetrievalShape,
-): Dispatch {
+): Command[] {
   checkRetrieval("retrieval_rank", shape);
   const { rows, cols } = shape;
   if (cols > RANK_WG * LOOP_BUDGET) {
@@ -83,8 +92,8 @@ export function retrievalRank(
     target: [target, rows],
     rank: [rank, rows],
   });
-  const uniforms = [rows, cols, 0, 0, 0, 0].map((u32) => ({ u32 }));
-  return gpu.prepare(RETRIEVAL_RANK, uniforms, [scores, target, rank], grid2d(gpu, rows, 1));
+  const inputs = { uniforms: { rows, cols }, bindings: { scores, targets: target, rank } };
+  return [gpu.prepare(RETRIEVAL_RANK, inputs, grid2d(gpu, rows, 1))];
 }
 
 /**
@@ -114,7 +123,7 @@ export function topK(
   outIndex: GpuView,
   outScore: GpuView,
   shape: TopKShape,
-): Dispatch[] {
+): Command[] {
   checkRetrieval("top_k", shape);
   const { rows, cols, k } = shape;
   checkLength("top_k", {
@@ -122,7 +131,7 @@ export function topK(
     outIndex: [outIndex, rows * k],
     outScore: [outScore, rows * k],
   });
-  const passes: Dispatch[] = [];
+  const passes: Command[] = [];
   const scratch: { score: GpuView; index: GpuView }[] = [];
   // The first pass reads raw scores, its candidate columns are positions: `index` is not read.
   let input = { score: scores, index: scores };
@@ -138,9 +147,16 @@ export function topK(
       };
       output = scratch[slot];
     }
-    const uniforms = [rows, cols, k, inLen, chunks, first].map((u32) => ({ u32 }));
-    const views = [input.score, input.index, output.score, output.index];
-    passes.push(gpu.prepare(TOP_K_PASS, uniforms, views, grid2d(gpu, rows * chunks, TOP_K_WG)));
+    const uniforms = { rows, k, in_len: inLen, chunks, first };
+    const bindings = {
+      in_score: input.score,
+      in_index: input.index,
+      out_score: output.score,
+      out_index: output.index,
+    };
+    passes.push(
+      gpu.prepare(TOP_K_PASS, { uniforms, bindings }, grid2d(gpu, rows * chunks, TOP_K_WG)),
+    );
     if (chunks === 1) return passes;
     input = output;
     inLen = chunks * k;

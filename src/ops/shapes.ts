@@ -41,9 +41,8 @@ export function checkLength(
 
 /**
  * `view` widened to whole quads of 4 elements, for a kernel that binds it as `array<vec4<f32>>`:
- * on llvmpipe (Mesa 22.3) every storage-buffer access is a loop over the lanes whatever its
- * width, so an elementwise kernel moving vec4s ran 2-2.5x faster than one moving f32s (measured,
- * 4M floats: 2.5-2.8 against 6-8 GB/s). The up to 3 elements past `length` are the buffer's
+ * on llvmpipe every storage-buffer access is a loop over the lanes whatever its width, so
+ * elementwise kernels move vec4s rather than f32s. The up to 3 elements past `length` are the buffer's
  * padding or the start of whatever follows the view: such kernels may read them but write back
  * only what they read. Throws unless the view starts on a 16-byte boundary and its buffer holds
  * the last quad whole (buffers from `GpuContext.storage` always do).
@@ -72,8 +71,8 @@ export function quadView(kernel: string, name: string, view: GpuView, length: nu
 }
 
 /**
- * {@link quadView} of each named view, in order, and the 2-D grid that gives each invocation of
- * `perGroup` per workgroup one quad of `length` elements.
+ * {@link quadView} of each named view, by the same names, and the 2-D grid that gives each
+ * invocation of `perGroup` per workgroup one quad of `length` elements.
  * @example
  * ```ts
  * import { GELU_FORWARD } from "./gelu.ts";
@@ -82,19 +81,23 @@ export function quadView(kernel: string, name: string, view: GpuView, length: nu
  * if (gpu) {
  *   const x = gpu.storage(1000), y = gpu.storage(1000);
  *   const { views, grid } = quadDispatch(gpu, "gelu_forward", { x, y }, 1000, 256); // grid [1, 1]
- *   await gpu.run([gpu.prepare(GELU_FORWARD, [{ u32: 1000 }], views, grid)]);
+ *   await gpu.run([gpu.prepare(GELU_FORWARD, { uniforms: { length: 1000 }, bindings: views }, grid)]);
  * }
  * ```
  */
-export function quadDispatch(
+export function quadDispatch<Name extends string>(
   gpu: GpuContext,
   kernel: string,
-  views: Record<string, GpuView>,
+  views: Record<Name, GpuView>,
   length: number,
   perGroup: number,
-): { views: GpuView[]; grid: [number, number] } {
+): { views: Record<Name, GpuView>; grid: [number, number] } {
+  const quads = Object.entries<GpuView>(views).map(([name, view]) => [
+    name,
+    quadView(kernel, name, view, length),
+  ]);
   return {
-    views: Object.entries(views).map(([name, view]) => quadView(kernel, name, view, length)),
+    views: Object.fromEntries(quads) as Record<Name, GpuView>,
     grid: grid2d(gpu, Math.ceil(length / 4), perGroup),
   };
 }

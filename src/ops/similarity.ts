@@ -10,67 +10,76 @@
  */
 
 import type { Command, GpuContext } from "../gpu/context.ts";
-import type { Dispatch, GpuView, KernelSpec } from "../gpu/kernel.ts";
+import { forDevice, type GpuView, type KernelSpec } from "../gpu/kernel.ts";
 import type { SimilarityShape } from "../reference/similarity.ts";
-import { FilledTextures, gemm } from "./linear.ts";
+import { FilledTextures, gemm } from "./gemm.ts";
+import { GRID_LIBRARY } from "./grid.ts";
 import { checkLength, quadDispatch } from "./shapes.ts";
-import { withWorkgroupSum, WORKGROUP_SUM_LIBRARY, workgroupSumSize } from "./workgroup_sum.ts";
+import { WORKGROUP_SUM, WORKGROUP_SUM_SIZE } from "./workgroup_sum.ts";
 
 export type { SimilarityShape } from "../reference/similarity.ts";
 
-/**
- * Workgroup size of the scaling pass; the backward passes are prepared with the device's
- * `workgroup_sum` and its workgroup size (src/ops/workgroup_sum.ts).
- */
+/** Workgroup size of the scaling pass. */
 const WG_SCALE = 64;
 /** Quads each invocation of the backward passes adds. */
 const CHUNK = 4;
 
 const FILE = "similarity.wgsl";
+const LIBRARIES = [GRID_LIBRARY, WORKGROUP_SUM];
 
-/** `similarity_forward`: uniform, t, logits (scaled in place after the GEMM wrote U·Vᵀ). */
+/** `similarity_forward`: logits *= s in place (after the GEMM wrote U·Vᵀ there); s from t. */
 export const SIMILARITY_FORWARD: KernelSpec = {
   name: "similarity_forward",
   file: FILE,
-  library: WORKGROUP_SUM_LIBRARY,
+  libraries: LIBRARIES,
   entryPoint: "similarity_forward",
   workgroupSize: [WG_SCALE],
-  bindings: ["uniform", "read", "write"],
+  uniforms: { length: "u32" },
+  bindings: { t: "read", logits: "read_write" },
 };
 
 /**
- * `similarity_backward_u`: uniform, t, u, G = dL V (from the GEMM), du (accumulated), partial
- * sums for dt (one per workgroup).
+ * `similarity_backward_u`: grad (du) += s · product (G = dL V, from the GEMM), and one partial
+ * sum of U ⊙ G per workgroup into partials_out (for dt).
  */
 export const SIMILARITY_BACKWARD_U: KernelSpec = {
   name: "similarity_backward_u",
   file: FILE,
-  library: WORKGROUP_SUM_LIBRARY,
+  libraries: LIBRARIES,
   entryPoint: "similarity_backward_u",
-  workgroupSize: [WG_SCALE],
+  workgroupSize: WORKGROUP_SUM_SIZE,
   constants: { CHUNK },
-  bindings: ["uniform", "read", "read", "read", "write", "write"],
+  uniforms: { length: "u32" },
+  bindings: {
+    t: "read",
+    u: "read",
+    product: "read",
+    grad: "read_write",
+    partials_out: "read_write",
+  },
 };
 
-/** `similarity_backward_v`: uniform, t, u (unused), H = dLᵀ U (from the GEMM), dv (accumulated). */
+/** `similarity_backward_v`: grad (dv) += s · product (H = dLᵀ U); u is bound but unread. */
 export const SIMILARITY_BACKWARD_V: KernelSpec = {
   name: "similarity_backward_v",
   file: FILE,
-  library: WORKGROUP_SUM_LIBRARY,
+  libraries: LIBRARIES,
   entryPoint: "similarity_backward_v",
-  workgroupSize: [WG_SCALE],
+  workgroupSize: WORKGROUP_SUM_SIZE,
   constants: { CHUNK },
-  bindings: ["uniform", "read", "read", "read", "write"],
+  uniforms: { length: "u32" },
+  bindings: { t: "read", u: "read", product: "read", grad: "read_write" },
 };
 
-/** `similarity_backward_t`: uniform, t, partial sums, dt (accumulated). One workgroup. */
+/** `similarity_backward_t`: dt += s · the sum of the `length` partials, below the cap. */
 export const SIMILARITY_BACKWARD_T: KernelSpec = {
   name: "similarity_backward_t",
   file: FILE,
-  library: WORKGROUP_SUM_LIBRARY,
+  libraries: LIBRARIES,
   entryPoint: "similarity_backward_t",
-  workgroupSize: [WG_SCALE],
-  bindings: ["uniform", "read", "read", "write"],
+  workgroupSize: WORKGROUP_SUM_SIZE,
+  uniforms: { length: "u32" },
+  bindings: { t: "read", partials: "read", dt: "read_write" },
 };
 
 /**
@@ -104,8 +113,8 @@ export function similarityForward(
     t: [t, 1],
     logits: [logits, rows * cols],
   });
-  // P = U·Vᵀ on the linear op's GEMM (a zero bias makes its first reduction chunk overwrite the logits),
-  // then logits = s·P in place.
+  // P = U·Vᵀ on the GEMM (a zero bias makes its first reduction chunk overwrite the logits), then
+  // logits = s·P in place.
   const zeros = gpu.storage(cols, "similarity zero bias");
   const um = { src: u, rows, cols: dim, transposed: false };
   const vt = { src: v, rows: dim, cols, transposed: true };
@@ -118,7 +127,7 @@ export function similarityForward(
 /**
  * Prepares the accumulating backward: `du += s dL V`, `dv += s dLᵀ U` and
  * `dt[0] += s Σ dL ⊙ (U Vᵀ)` while `exp(t) < 100` (nothing once the cap holds). The products
- * `G = dL V` and `H = dLᵀ U` run on the linear op's GEMM ({@link gemm}, every operand packed
+ * `G = dL V` and `H = dLᵀ U` run on the GEMM ({@link gemm}, every operand packed
  * into a texture) into one scratch buffer; elementwise passes then add
  * `s G` to du (writing per-workgroup partial sums of `U ⊙ G` for dt) and `s H` to dv, and one
  * workgroup sums the partials into dt. The scratch buffers and textures are allocated
@@ -168,39 +177,34 @@ export function similarityBackward(
   const dlt = { src: dlogits, rows: cols, cols: rows, transposed: true };
   const um = { src: u, rows, cols: dim, transposed: false };
   const vm = { src: v, rows: cols, cols: dim, transposed: false };
-  const perGroup = CHUNK * workgroupSumSize(gpu);
-  const gu = quadDispatch(gpu, "similarity_backward_u", { u, product, du }, rows * dim, perGroup);
-  const gv = quadDispatch(gpu, "similarity_backward_v", { product, dv }, cols * dim, perGroup);
+  const [wg] = forDevice(SIMILARITY_BACKWARD_U.workgroupSize, gpu.info);
+  const gu = quadDispatch(gpu, "similarity_backward_u", { u, product, du }, rows * dim, CHUNK * wg);
+  const gv = quadDispatch(gpu, "similarity_backward_v", { product, dv }, cols * dim, CHUNK * wg);
   const count = gu.grid[0] * gu.grid[1];
   const partials = gpu.storage(count, "similarity dt partials");
   // dL's texture serves both products (as A, and read transposed as A of the second).
   const textures = new FilledTextures(gpu);
+  const { u: uq } = gu.views;
   return [
     ...gemm(gpu, "similarity_backward dL·V", dl, vm, zeros, product, textures),
-    gpu.prepare(
-      withWorkgroupSum(gpu, SIMILARITY_BACKWARD_U),
-      [{ u32: rows * dim }],
-      [t, ...gu.views, partials],
-      gu.grid,
-    ),
+    gpu.prepare(SIMILARITY_BACKWARD_U, {
+      uniforms: { length: rows * dim },
+      bindings: { t, u: uq, product: gu.views.product, grad: gu.views.du, partials_out: partials },
+    }, gu.grid),
     ...gemm(gpu, "similarity_backward dLᵀ·U", dlt, um, zeros, product, textures),
-    gpu.prepare(
-      withWorkgroupSum(gpu, SIMILARITY_BACKWARD_V),
-      [{ u32: cols * dim }],
-      [t, gu.views[0], ...gv.views], // u (bound, unread) as in backward_u
-      gv.grid,
-    ),
-    gpu.prepare(
-      withWorkgroupSum(gpu, SIMILARITY_BACKWARD_T),
-      [{ u32: count }],
-      [t, partials, dt],
-      1,
-    ),
+    gpu.prepare(SIMILARITY_BACKWARD_V, {
+      uniforms: { length: cols * dim },
+      bindings: { t, u: uq, product: gv.views.product, grad: gv.views.dv },
+    }, gv.grid),
+    gpu.prepare(SIMILARITY_BACKWARD_T, {
+      uniforms: { length: count },
+      bindings: { t, partials, dt },
+    }, 1),
   ];
 }
 
 /** `logits *= s` over `length` elements, in place (the GEMM wrote U·Vᵀ there). */
-function scaled(gpu: GpuContext, t: GpuView, logits: GpuView, length: number): Dispatch {
+function scaled(gpu: GpuContext, t: GpuView, logits: GpuView, length: number): Command {
   const { views, grid } = quadDispatch(gpu, "similarity_forward", { logits }, length, WG_SCALE);
-  return gpu.prepare(SIMILARITY_FORWARD, [{ u32: length }], [t, ...views], grid);
+  return gpu.prepare(SIMILARITY_FORWARD, { uniforms: { length }, bindings: { t, ...views } }, grid);
 }

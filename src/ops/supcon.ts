@@ -19,41 +19,45 @@ import { MAX_LOGIT_SCALE } from "../reference/similarity.ts";
 import type { SupconBackwardShape, SupconShape } from "../reference/supcon.ts";
 import { checkLength } from "./shapes.ts";
 import { similarityBackward, similarityForward } from "./similarity.ts";
-import { withWorkgroupSum, WORKGROUP_SUM_LIBRARY } from "./workgroup_sum.ts";
+import { WORKGROUP_SUM, WORKGROUP_SUM_SIZE } from "./workgroup_sum.ts";
 
 export type { SupconBackwardShape, SupconShape } from "../reference/supcon.ts";
 
 const WG = 64;
 const FILE = "supcon.wgsl";
+const SHAPE = { n: "u32", weight: "f32" } as const;
 
-/** `supcon_rows`: uniform, labels (i32), similarity, per-anchor stats. */
+/** `supcon_rows`: per-anchor statistics into stats_out, from the similarity sim and i32 labels. */
 export const SUPCON_ROWS: KernelSpec = {
   name: "supcon_rows",
   file: FILE,
-  library: WORKGROUP_SUM_LIBRARY,
+  libraries: [WORKGROUP_SUM],
   entryPoint: "supcon_rows",
   workgroupSize: [WG],
-  bindings: ["uniform", "read", "read", "write"],
+  uniforms: SHAPE,
+  bindings: { labels: "read", sim: "read", stats_out: "read_write" },
 };
 
-/** `supcon_forward`: uniform, stats, out, anchor count. One workgroup. */
+/** `supcon_forward`: out[0] = the loss and anchors_out[0] = the anchor count, from stats. */
 export const SUPCON_FORWARD: KernelSpec = {
   name: "supcon_forward",
   file: FILE,
-  library: WORKGROUP_SUM_LIBRARY,
+  libraries: [WORKGROUP_SUM],
   entryPoint: "supcon_forward",
-  workgroupSize: [WG],
-  bindings: ["uniform", "read", "write", "write"],
+  workgroupSize: WORKGROUP_SUM_SIZE,
+  uniforms: SHAPE,
+  bindings: { stats: "read", out: "read_write", anchors_out: "read_write" },
 };
 
-/** `supcon_backward`: uniform, labels (i32), similarity (overwritten by dS), stats, anchor count. */
+/** `supcon_backward`: dsim (the similarity on entry) overwritten by dS. */
 export const SUPCON_BACKWARD: KernelSpec = {
   name: "supcon_backward",
   file: FILE,
-  library: WORKGROUP_SUM_LIBRARY,
+  libraries: [WORKGROUP_SUM],
   entryPoint: "supcon_backward",
   workgroupSize: [WG],
-  bindings: ["uniform", "read", "write", "read", "read"],
+  uniforms: SHAPE,
+  bindings: { labels: "read", dsim: "read_write", stats: "read", anchors: "read" },
 };
 
 /**
@@ -133,17 +137,14 @@ export class SupconLoss {
         cols: n,
         dim,
       }),
-      gpu.prepare(
-        SUPCON_ROWS,
-        uniforms(n, 0),
-        [this.#labels, this.#sim, this.#stats],
-        groups(n, WG),
-      ),
-      gpu.prepare(withWorkgroupSum(gpu, SUPCON_FORWARD), uniforms(n, 0), [
-        this.#stats,
-        out,
-        this.#anchors,
-      ], 1),
+      gpu.prepare(SUPCON_ROWS, {
+        uniforms: { n, weight: 0 },
+        bindings: { labels: this.#labels, sim: this.#sim, stats_out: this.#stats },
+      }, groups(n, WG)),
+      gpu.prepare(SUPCON_FORWARD, {
+        uniforms: { n, weight: 0 },
+        bindings: { stats: this.#stats, out, anchors_out: this.#anchors },
+      }, 1),
     ];
   }
 
@@ -158,12 +159,15 @@ export class SupconLoss {
     checkLength(this.#label, { dz: [dz, n * dim] });
     const dscale = gpu.storage(1, "supcon log scale gradient (unused)");
     return [
-      gpu.prepare(SUPCON_BACKWARD, uniforms(n, weight), [
-        this.#labels,
-        this.#sim,
-        this.#stats,
-        this.#anchors,
-      ], [groups(n, WG), n]),
+      gpu.prepare(SUPCON_BACKWARD, {
+        uniforms: { n, weight },
+        bindings: {
+          labels: this.#labels,
+          dsim: this.#sim,
+          stats: this.#stats,
+          anchors: this.#anchors,
+        },
+      }, [groups(n, WG), n]),
       ...similarityBackward(gpu, this.#z, this.#z, this.#logScale, this.#sim, dz, dz, dscale, {
         rows: n,
         cols: n,
@@ -224,8 +228,4 @@ export function supconBackward(
   const loss = new SupconLoss(gpu, z, labels, shape, "supcon_backward");
   const unused = gpu.storage(1, "supcon loss (unused)");
   return [...loss.forward(unused), ...loss.backwardAfterForward(dz, shape.weight)];
-}
-
-function uniforms(n: number, weight: number) {
-  return [{ u32: n }, { f32: weight }];
 }

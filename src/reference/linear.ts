@@ -1,6 +1,6 @@
 /**
- * CPU twin (float64) of `kernels/linear.wgsl`: `y = x·W + b` with W stored `[inDim, outDim]`
- * row-major, and its accumulating backward.
+ * CPU twin (float64) of the linear op (`src/ops/linear.ts`: GEMMs and `kernels/linear.wgsl`):
+ * `y = x·W + b` with W stored `[inDim, outDim]` row-major, and its accumulating backward.
  *
  * @module
  */

@@ -1,8 +1,7 @@
-// `shared_quad` for kernels/linear.wgsl on devices whose subgroups hold a whole 8-lane workgroup
+// `shared_quad` for kernels/gemm.wgsl on devices whose subgroups hold a whole 8-lane workgroup
 // (GpuContext.info.subgroupSize 8, e.g. llvmpipe with AVX2 vectors): lane l loads texels l and
 // l + 8, subgroupBroadcast hands them round. Without it llvmpipe loads all 16 in every lane (it
-// cannot tell the addresses are the same): measured there (JIT code read with gdb), the GEMM
-// loop takes 1,750 instead of 2,400 instructions per reduction quad.
+// cannot tell the addresses are the same).
 // The lane is the workgroup's local invocation index, which is the subgroup invocation id when
 // one subgroup holds the workgroup. (`enable subgroups;` is left out: Naga 29 rejects it and
 // enables the builtins with the device feature.)

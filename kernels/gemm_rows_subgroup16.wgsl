@@ -1,4 +1,4 @@
-// `shared_quad` for kernels/linear.wgsl on devices whose subgroups hold a whole 16-lane workgroup
+// `shared_quad` for kernels/gemm.wgsl on devices whose subgroups hold a whole 16-lane workgroup
 // (GpuContext.info.subgroupSize >= 16, e.g. llvmpipe with AVX-512 vectors): lane l loads texel l,
 // subgroupBroadcast hands them round. The lane is the workgroup's local invocation index, which
 // is the subgroup invocation id when one subgroup holds the workgroup.

@@ -1,4 +1,4 @@
-// `shared_quad` for kernels/linear.wgsl on devices without subgroups (or with subgroups smaller
+// `shared_quad` for kernels/gemm.wgsl on devices without subgroups (or with subgroups smaller
 // than the 8-lane workgroup): every lane loads all 16 texels itself.
 
 fn shared_quad(r0: u32, kq: u32, lane: u32) -> SharedQuad {
