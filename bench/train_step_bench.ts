@@ -28,7 +28,8 @@ if (gpu) {
     label: gpu.storage(Int32Array.from({ length: N }, () => rng.int(2))),
   };
   const steps = N / B;
-  const graph = new TrainGraph(gpu, head, DEFAULT_LOSS, DEFAULT_OPTIMIZER, B, data, steps, STEPS);
+  // One slot per step of a submit: the profile below submits PROFILE_STEPS steps at once.
+  const graph = new TrainGraph(gpu, head, DEFAULT_LOSS, DEFAULT_OPTIMIZER, B, data, steps, 8);
   graph.setEpochIndex(rng.permutation(N));
   gpu.write(graph.params, initialParameters(graph.layout, 1));
   let done = 0;
@@ -37,16 +38,15 @@ if (gpu) {
     group,
     work: { flops: flops * STEPS },
     fn: async () => {
-      const built = Array.from({ length: STEPS }, (_, k) =>
+      const commands = Array.from({ length: STEPS }, (_, k) =>
         graph.step({
           stepInEpoch: (done + k) % steps,
           optimizerStep: done + k + 1,
           lr: 1e-4,
           seed: done + k,
           slot: k,
-        }));
-      await gpu.run(built.flatMap((b) => b.commands));
-      gpu.recycle(built.flatMap((b) => b.varying));
+        })).flat();
+      await gpu.run(commands);
       done += STEPS;
     },
   });
@@ -74,14 +74,12 @@ benchThroughput({
  * the empty submit shows: a kernel's share of the step is its time minus that.
  */
 function profileByKernel(gpu: GpuContext, graph: TrainGraph): void {
-  const PROFILE_STEPS = 8;
+  const PROFILE_STEPS = 8; // the graph's slots
   const groupName = `train step by kernel (${PROFILE_STEPS} steps per submit)`;
-  const built = Array.from(
+  const all = Array.from(
     { length: PROFILE_STEPS },
-    (_, k) =>
-      graph.step({ stepInEpoch: k, optimizerStep: k + 1, lr: 1e-4, seed: k, slot: k % STEPS }),
-  );
-  const all = built.flatMap((b) => b.commands);
+    (_, k) => graph.step({ stepInEpoch: k, optimizerStep: k + 1, lr: 1e-4, seed: k, slot: k }),
+  ).flat();
   const kind = (c: Command) =>
     "spec" in c ? c.spec.name : "upload" in c ? "upload" : "clear" in c ? "clear" : "copy";
   const row = (name: string, commands: Command[]) =>

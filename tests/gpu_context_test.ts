@@ -2,12 +2,14 @@ import assert from "node:assert/strict";
 import { type Command, GpuError, isDispatch } from "../src/gpu/context.ts";
 import { BufferPool } from "../src/gpu/buffer_pool.ts";
 import {
+  atRecord,
   type Dispatch,
   KernelContractError,
   type KernelSpec,
   packUniforms,
 } from "../src/gpu/kernel.ts";
 import { PipelineBuildError } from "../src/gpu/pipeline_cache.ts";
+import { gatherRows } from "../src/ops/gather.ts";
 import { L2NORM_FORWARD, l2normForward } from "../src/ops/l2norm.ts";
 import { gpuTest } from "./util/check.ts";
 
@@ -104,6 +106,29 @@ gpuTest("a kernel that fails to build names itself, the backend and the adapter"
     return true;
   });
   await gpu.run([]); // the error is reported once; the context stays usable
+});
+
+gpuTest("recorded dispatches: one submit runs each record with its own uniforms", async (gpu) => {
+  const src = gpu.storage(Float32Array.of(10, 20, 30, 40)),
+    index = gpu.storage(
+      Uint32Array.of(0, 1, 2, 3),
+    );
+  const dst = gpu.storage(1), out = gpu.storage(2);
+  const shape = { rows: 1, dim: 1, offset: 0 };
+  const gather = gpu.record(gatherRows(gpu, src, index, dst, shape)[0], 2);
+  gather.write(0, { offset: 2 });
+  gather.write(1, { offset: 3 });
+  await gpu.run([
+    gather.at(0),
+    { copy: { src: dst, dst: { ...out, length: 1 } } },
+    gather.at(1),
+    { copy: { src: dst, dst: { ...out, offset: 4, length: 1 } } },
+  ]);
+  assert.deepEqual(Array.from(await gpu.read(out)), [30, 40]);
+  assert.deepEqual(atRecord([gather.at(0), { clear: out }], 1)[0], gather.at(1));
+  assert.throws(() => gather.at(2), /record 2 outside 0\.\.1/);
+  assert.throws(() => gather.write(0, { offsett: 1 }), /uniform "offsett" is not declared/);
+  assert.throws(() => gpu.record({ clear: out }, 2), /not a dispatch/);
 });
 
 gpuTest("collect/runOnce free what one-off work allocated", async (gpu) => {

@@ -50,7 +50,7 @@ gpuTest("5 training steps on the GPU match PyTorch (losses and parameters)", asy
   const commands = [];
   for (let s = 0; s < c.steps; s++) {
     const step = { stepInEpoch: 0, optimizerStep: s + 1, lr: c.lr, seed: 0, slot: s };
-    commands.push(...graph.step(step).commands);
+    commands.push(...graph.step(step));
   }
   await gpu.run(commands);
   const [losses, params] = await gpu.readMany([graph.losses, graph.params]);

@@ -16,8 +16,8 @@ import type {
   KernelSpec,
   UniformValues,
 } from "./kernel.ts";
-import { KernelContractError, packUniforms } from "./kernel.ts";
-import { PipelineCache } from "./pipeline_cache.ts";
+import { DispatchRecords, KernelContractError, packUniforms, uniformBytes } from "./kernel.ts";
+import { type CompiledKernel, PipelineCache } from "./pipeline_cache.ts";
 import { providePrivateRuntimeDir } from "./runtime_dir.ts";
 import { preferWideSoftwareVectors } from "./software_vectors.ts";
 
@@ -318,25 +318,17 @@ export class GpuContext {
     inputs: DispatchInputs,
     workgroups: number | readonly [number, number?, number?],
   ): Dispatch {
-    const grid = typeof workgroups === "number" ? [workgroups] : workgroups;
-    const wg: [number, number, number] = [grid[0] ?? 1, grid[1] ?? 1, grid[2] ?? 1];
-    const max = this.device.limits.maxComputeWorkgroupsPerDimension;
-    if (wg.some((n) => !Number.isInteger(n) || n < 1 || n > max)) {
-      throw new RangeError(`${spec.name}: workgroup grid ${wg} outside 1..${max}`);
-    }
-    const fail = (what: string) => new KernelContractError(`kernel ${spec.name}: ${what}`);
-    for (const name of Object.keys(inputs.bindings)) {
-      if (!(name in spec.bindings)) {
-        throw fail(`binding ${name} is not declared (${Object.keys(spec.bindings).join(", ")})`);
-      }
-    }
+    const wg = this.#grid(spec, workgroups);
     if (!spec.uniforms !== !inputs.uniforms) {
-      throw fail(spec.uniforms ? "uniforms required" : "declares no uniforms, but got some");
+      throw contractError(
+        spec,
+        spec.uniforms ? "uniforms required" : "declares no uniforms, but got some",
+      );
     }
-    const { pipeline, layout, slots } = this.pipelines.get(spec);
-    const entries: GPUBindGroupEntry[] = [];
+    const compiled = this.pipelines.get(spec);
     let uniform: GPUBuffer | undefined;
-    if (inputs.uniforms && slots.uniform !== null) {
+    let uniformEntry: GPUBufferBinding | null = null;
+    if (inputs.uniforms && compiled.slots.uniform !== null) {
       const data = packUniforms(spec, inputs.uniforms);
       uniform = this.pool.acquire(
         data.byteLength,
@@ -344,17 +336,98 @@ export class GpuContext {
         "uniforms",
       );
       this.device.queue.writeBuffer(uniform, 0, data);
-      entries.push({
-        binding: slots.uniform,
-        resource: { buffer: uniform, size: data.byteLength },
-      });
+      uniformEntry = { buffer: uniform, size: data.byteLength };
+    }
+    const bindGroup = this.#bindGroup(spec, compiled, inputs.bindings, uniformEntry);
+    return { spec, pipeline: compiled.pipeline, bindGroup, workgroups: wg, uniform, inputs };
+  }
+
+  /**
+   * Turns a prepared dispatch into one with `count` records of uniform values, one per step of a
+   * chunk of training steps, say: the same pipeline, bindings and grid, each record selected by
+   * a dynamic offset ({@link DispatchRecords.at}) and filled by {@link DispatchRecords.write},
+   * which changes some fields of the values the dispatch was prepared with. Nothing is prepared
+   * per step. The dispatch's own uniform buffer goes back to the pool; the records' buffer is
+   * tracked by {@link collect}.
+   * @example
+   * ```ts
+   * import { dropoutForward } from "../ops/dropout.ts";
+   * const gpu = await tryGetGpu(); // null where there is no WebGPU adapter
+   * if (gpu) {
+   *   const x = gpu.storage(new Float32Array(8).fill(1)), y = gpu.storage(8);
+   *   const [d] = dropoutForward(gpu, x, y, { length: 8, p: 0.5, seed: 0 });
+   *   const masks = gpu.record(d, 2);
+   *   masks.write(0, { seed: 1 });
+   *   masks.write(1, { seed: 2 });
+   *   await gpu.run([masks.at(1)]); // y = x with the mask of seed 2
+   * }
+   * ```
+   */
+  record(dispatch: Command, count: number): DispatchRecords {
+    if (!isDispatch(dispatch)) throw new Error("record: not a dispatch");
+    const { spec, workgroups, inputs } = dispatch;
+    if (!spec.uniforms || !inputs?.uniforms) {
+      throw contractError(spec, "declares no uniforms to record");
+    }
+    if (!Number.isInteger(count) || count < 1) {
+      throw new RangeError(`${spec.name}: ${count} records; expected an integer >= 1`);
+    }
+    const compiled = this.pipelines.get(spec, true);
+    const size = uniformBytes(spec), align = this.device.limits.minUniformBufferOffsetAlignment;
+    const stride = Math.ceil(size / align) * align;
+    const buffer = this.buffer({
+      size: stride * count,
+      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+      label: `${spec.name} records`,
+    });
+    const bindGroup = this.#bindGroup(spec, compiled, inputs.bindings, { buffer, size });
+    this.recycle([dispatch]);
+    const base = { spec, pipeline: compiled.pipeline, bindGroup, workgroups, inputs };
+    return new DispatchRecords(this.device, base, buffer, stride, count);
+  }
+
+  #grid(
+    spec: KernelSpec,
+    workgroups: number | readonly [number, number?, number?],
+  ): [number, number, number] {
+    const grid = typeof workgroups === "number" ? [workgroups] : workgroups;
+    const wg: [number, number, number] = [grid[0] ?? 1, grid[1] ?? 1, grid[2] ?? 1];
+    const max = this.device.limits.maxComputeWorkgroupsPerDimension;
+    if (wg.some((n) => !Number.isInteger(n) || n < 1 || n > max)) {
+      throw new RangeError(`${spec.name}: workgroup grid ${wg} outside 1..${max}`);
+    }
+    return wg;
+  }
+
+  /** The bind group of `spec`'s named bindings, and of its uniform struct when it has one. */
+  #bindGroup(
+    spec: KernelSpec,
+    compiled: CompiledKernel,
+    bindings: DispatchInputs["bindings"],
+    uniform: GPUBufferBinding | null,
+  ): GPUBindGroup {
+    const { layout, slots } = compiled;
+    for (const name of Object.keys(bindings)) {
+      if (!(name in spec.bindings)) {
+        throw contractError(
+          spec,
+          `binding ${name} is not declared (${Object.keys(spec.bindings).join(", ")})`,
+        );
+      }
+    }
+    const entries: GPUBindGroupEntry[] = [];
+    if (uniform && slots.uniform !== null) {
+      entries.push({ binding: slots.uniform, resource: uniform });
     }
     for (const [name, binding] of slots.bindings) {
-      const kind = spec.bindings[name], v = inputs.bindings[name];
-      if (v === undefined) throw fail(`binding ${name} (${kind}) has no resource`);
+      const kind = spec.bindings[name], v = bindings[name];
+      if (v === undefined) throw contractError(spec, `binding ${name} (${kind}) has no resource`);
       const isTexture = kind === "read-texture" || kind === "write-texture";
       if (isTexture !== !("buffer" in v)) {
-        throw fail(`binding ${name} (${kind}) got a ${isTexture ? "buffer" : "texture"}`);
+        throw contractError(
+          spec,
+          `binding ${name} (${kind}) got a ${isTexture ? "buffer" : "texture"}`,
+        );
       }
       if (!("buffer" in v)) {
         entries.push({ binding, resource: v });
@@ -366,8 +439,7 @@ export class GpuContext {
         resource: { buffer: v.buffer, offset: v.offset, size: v.length * 4 },
       });
     }
-    const bindGroup = this.device.createBindGroup({ label: spec.name, layout, entries });
-    return { spec, pipeline, bindGroup, workgroups: wg, uniform };
+    return this.device.createBindGroup({ label: spec.name, layout, entries });
   }
 
   /**
@@ -465,7 +537,8 @@ export class GpuContext {
       }
       pass ??= encoder.beginComputePass();
       pass.setPipeline(c.pipeline);
-      pass.setBindGroup(0, c.bindGroup);
+      if (c.dynamicOffset === undefined) pass.setBindGroup(0, c.bindGroup);
+      else pass.setBindGroup(0, c.bindGroup, [c.dynamicOffset]);
       pass.dispatchWorkgroups(c.workgroups[0], c.workgroups[1], c.workgroups[2]);
     }
     pass?.end();
@@ -538,6 +611,11 @@ export class GpuContext {
  */
 export function isDispatch(command: Command): command is Dispatch {
   return "pipeline" in command;
+}
+
+/** A {@link KernelContractError} naming the kernel. */
+function contractError(spec: KernelSpec, what: string): KernelContractError {
+  return new KernelContractError(`kernel ${spec.name}: ${what}`);
 }
 
 /** Linux without a Vulkan driver, where wgpu can only start its GL backend. */

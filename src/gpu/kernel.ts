@@ -139,6 +139,76 @@ export interface Dispatch {
   readonly workgroups: readonly [number, number, number];
   /** The uniform buffer (from the pool), when the kernel has one. */
   readonly uniform?: GPUBuffer;
+  /** The uniform values and bindings it was prepared with (see `GpuContext.record`). */
+  readonly inputs?: DispatchInputs;
+  /** For a dispatch of {@link DispatchRecords}: its records, and which one it runs with. */
+  readonly record?: { readonly of: DispatchRecords; readonly index: number };
+  /** Offset of that record in the records' uniform buffer. */
+  readonly dynamicOffset?: number;
+}
+
+/**
+ * One prepared dispatch with several records of uniform values (made by `GpuContext.record`):
+ * {@link write} fills a record, {@link at} is the dispatch that runs with it. Writes are
+ * queue-ordered: a record rewritten after a submit does not change the work already submitted.
+ */
+export class DispatchRecords {
+  /** Number of records. */
+  readonly count: number;
+  readonly #device: GPUDevice;
+  readonly #base: Dispatch;
+  readonly #buffer: GPUBuffer;
+  readonly #stride: number;
+
+  /**
+   * Use `GpuContext.record`.
+   * @param base the dispatch, bound to the records' buffer with a dynamic offset
+   * @param stride bytes from one record to the next (the device's uniform offset alignment)
+   */
+  constructor(device: GPUDevice, base: Dispatch, buffer: GPUBuffer, stride: number, count: number) {
+    this.#device = device;
+    this.#base = base;
+    this.#buffer = buffer;
+    this.#stride = stride;
+    this.count = count;
+  }
+
+  /**
+   * Writes record `index`: the values the dispatch was prepared with, with `changes` (fields by
+   * name) over them.
+   */
+  write(index: number, changes: UniformValues): void {
+    this.#check(index);
+    const data = packUniforms(this.#base.spec, { ...this.#base.inputs?.uniforms, ...changes });
+    this.#device.queue.writeBuffer(this.#buffer, index * this.#stride, data);
+  }
+
+  /** The dispatch that runs with record `index`. */
+  at(index: number): Dispatch {
+    this.#check(index);
+    return { ...this.#base, record: { of: this, index }, dynamicOffset: index * this.#stride };
+  }
+
+  #check(index: number): void {
+    if (!Number.isInteger(index) || index < 0 || index >= this.count) {
+      throw new RangeError(`${this.#base.spec.name}: record ${index} outside 0..${this.count - 1}`);
+    }
+  }
+}
+
+/**
+ * `commands` with every dispatch of {@link DispatchRecords} switched to record `index`; other
+ * commands as they are.
+ * @example
+ * ```ts
+ * atRecord([{ clear: { buffer: {} as GPUBuffer, offset: 0, length: 4 } }], 1).length; // 1
+ * ```
+ */
+export function atRecord<C extends object>(commands: readonly C[], index: number): C[] {
+  return commands.map((c) => {
+    const record = (c as Partial<Dispatch>).record;
+    return record ? record.of.at(index) as unknown as C : c;
+  });
 }
 
 /**
@@ -153,6 +223,26 @@ export interface Dispatch {
  */
 export function forDevice<T>(value: PerDevice<T>, info: GpuInfo): T {
   return typeof value === "function" ? (value as (info: GpuInfo) => T)(info) : value;
+}
+
+/**
+ * Bytes of a kernel's uniform struct: 4 per field, padded to a multiple of 16.
+ * @example
+ * ```ts
+ * const spec: KernelSpec = {
+ *   name: "demo",
+ *   file: "demo.wgsl",
+ *   entryPoint: "demo",
+ *   workgroupSize: [64],
+ *   uniforms: { n: "u32", weight: "f32", rows: "u32", cols: "u32", eps: "f32" },
+ *   bindings: {},
+ * };
+ * uniformBytes(spec); // 32
+ * ```
+ */
+export function uniformBytes(spec: KernelSpec): number {
+  const fields = Object.keys(spec.uniforms ?? {}).length;
+  return Math.max(16, Math.ceil((fields * 4) / 16) * 16);
 }
 
 /**
@@ -184,7 +274,7 @@ export function packUniforms(spec: KernelSpec, values: UniformValues): ArrayBuff
       );
     }
   }
-  const buffer = new ArrayBuffer(Math.max(16, Math.ceil((fields.length * 4) / 16) * 16));
+  const buffer = new ArrayBuffer(uniformBytes(spec));
   const view = new DataView(buffer);
   fields.forEach(([name, type], i) => {
     const v = values[name];

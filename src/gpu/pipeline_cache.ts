@@ -84,8 +84,11 @@ export class PipelineCache {
     return this.#pipelines.size;
   }
 
-  /** The compiled kernel for `spec` on this device, compiling it on first use. */
-  get(spec: KernelSpec): CompiledKernel {
+  /**
+   * The compiled kernel for `spec` on this device, compiling it on first use; `recorded` gives
+   * its uniform binding a dynamic offset (see `GpuContext.record`).
+   */
+  get(spec: KernelSpec, recorded = false): CompiledKernel {
     const { files, constants } = resolveKernel(spec, this.#info);
     const key = [
       spec.name,
@@ -93,10 +96,11 @@ export class PipelineCache {
       JSON.stringify(constants),
       JSON.stringify(spec.uniforms ?? null),
       JSON.stringify(spec.bindings),
+      recorded ? "recorded" : "",
     ].join("|");
     let compiled = this.#pipelines.get(key);
     if (!compiled) {
-      compiled = this.#compile(spec, files, constants);
+      compiled = this.#compile(spec, files, constants, recorded);
       this.#pipelines.set(key, compiled);
     }
     return compiled;
@@ -140,6 +144,7 @@ export class PipelineCache {
     spec: KernelSpec,
     files: readonly string[],
     constants: Readonly<Record<string, number>>,
+    recorded: boolean,
   ): CompiledKernel {
     const device = this.#device;
     const slots = checkContract(spec, this.#source(files).wgsl, files, constants);
@@ -152,7 +157,7 @@ export class PipelineCache {
       entries.push({
         binding: slots.uniform,
         visibility: GPUShaderStage.COMPUTE,
-        buffer: { type: "uniform" },
+        buffer: { type: "uniform", hasDynamicOffset: recorded },
       });
     }
     device.pushErrorScope("validation");

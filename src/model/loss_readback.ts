@@ -98,7 +98,7 @@ export interface ChunkLosses {
  *   const losses = gpu.storage(values, "loss slots");
  *   const readback = new LossReadback(gpu, losses, 1, { wClip: 1, wSupcon: 0.5, wBce: 0.5 });
  *   readback.slot(0); // 0: the slot the chunk's first step writes
- *   readback.start(1, 1, () => {}); // after submitting the chunk of step 1
+ *   readback.start(1, 1); // after submitting the chunk of step 1
  *   const chunk = await readback.drain();
  *   chunk?.loss; // 2
  * }
@@ -114,7 +114,6 @@ export class LossReadback {
     first: number;
     steps: number;
     half: number;
-    done: () => void;
   } | null = null;
 
   /** Slots a graph needs for chunks of up to `chunk` steps: two halves. */
@@ -145,13 +144,12 @@ export class LossReadback {
 
   /**
    * Queues the read of the chunk just submitted: `steps` steps from optimizer step `first`
-   * (1-based). `done` runs once the read is back, that is once the GPU has finished the chunk.
-   * The chunk before must have been drained.
+   * (1-based). The chunk before must have been drained.
    */
-  start(first: number, steps: number, done: () => void): void {
+  start(first: number, steps: number): void {
     if (this.#inFlight) throw new Error("LossReadback.start: the previous chunk is not drained");
     const read = this.#gpu.readBytes([this.#losses]);
-    this.#inFlight = { read, first, steps, half: this.#half, done };
+    this.#inFlight = { read, first, steps, half: this.#half };
     this.#half = 1 - this.#half;
   }
 
@@ -161,10 +159,9 @@ export class LossReadback {
    */
   async drain(): Promise<ChunkLosses | null> {
     if (!this.#inFlight) return null;
-    const { read, first, steps, half, done } = this.#inFlight;
+    const { read, first, steps, half } = this.#inFlight;
     this.#inFlight = null;
     const values = new Float32Array((await read)[0]);
-    done();
     const w = this.#weights;
     const terms: LossTerms = { clip: 0, supcon: 0, bce: 0 };
     let loss = 0;

@@ -1,23 +1,26 @@
 /**
- * One training step of the method as GPU commands, built once per run:
+ * One training step of the method as GPU commands, built once per run, read as the algorithm:
  *
  * ```
- * gather batch → image head / text head → L2 normalize → fused similarity → composite loss
- *   w_clip·CLIP + w_supcon·SupCon + w_bce·BCE → backward → grad-norm → AdamW (one dispatch)
+ * forward   gather batch → image head / text head → L2 normalize → fused similarity and
+ *           classifier → loss terms (CLIP, SupCon, BCE) into the step's loss slot
+ * zeroGrad  parameter and activation gradients to zero
+ * backward  the forward in reverse: losses → similarity, classifier → L2 norm → each head
+ * update    global gradient norm → AdamW (clipping folded in, one dispatch)
  * ```
  *
- * Everything a step needs stays on the GPU; the host only writes the epoch's batch index list
- * and reads the per-step loss terms every few steps. Dispatches that do not change between steps
- * (similarity, classifier, loss backward) are prepared once; those whose uniforms change (batch
- * offset, dropout seeds, learning rate and step, loss slot) are prepared per step, their uniform
- * buffers taken from the pool and recycled once the GPU is done with them.
+ * Everything a step needs stays on the GPU; the host writes the epoch's batch index list and
+ * reads the loss slots every few steps. Every dispatch is prepared once. Those with per-step
+ * uniforms (batch offset, dropout seeds, learning rate and step) keep one uniform record per
+ * loss slot (`GpuContext.record`): a step writes its values into its slot's records and its
+ * commands select them, so the steps of one submit each have their own.
  *
  * @module
  */
 
-import { type Command, type GpuContext, isDispatch } from "../gpu/context.ts";
-import type { Dispatch, GpuView } from "../gpu/kernel.ts";
-import { adamwUpdate } from "../ops/adamw.ts";
+import type { Command, GpuContext } from "../gpu/context.ts";
+import { atRecord, type DispatchRecords, type GpuView } from "../gpu/kernel.ts";
+import { type AdamWOptions, adamwUniforms, adamwUpdate } from "../ops/adamw.ts";
 import { bceBackward, bceForward } from "../ops/bce.ts";
 import { clipLossBackward, clipLossForward } from "../ops/clip_loss.ts";
 import { dropoutBackward, dropoutForward } from "../ops/dropout.ts";
@@ -30,6 +33,7 @@ import type { HeadConfig, LossConfig } from "./config.ts";
 import {
   allocateHeadActivations,
   allocateHeadGrads,
+  type DropoutHook,
   type HeadActivations,
   headBackward,
   headForward,
@@ -90,24 +94,6 @@ export interface StepInputs {
   slot: number;
 }
 
-/** A dropout command of the template, made per step with that step's seed. */
-interface DropoutSlot {
-  readonly dropout: {
-    readonly dir: "forward" | "backward";
-    readonly tower: number;
-    readonly layer: number;
-    readonly from: GpuView;
-    readonly to: GpuView;
-    readonly length: number;
-  };
-}
-
-/** Marks where the loss forwards (writing into the step's loss slot) go. */
-const LOSS_FORWARD = { lossForward: true } as const;
-
-/** A command of the prepared step template. */
-type TemplateCommand = Command | DropoutSlot | typeof LOSS_FORWARD;
-
 /**
  * The prepared training step of the projector heads.
  * @example
@@ -130,11 +116,13 @@ type TemplateCommand = Command | DropoutSlot | typeof LOSS_FORWARD;
  *   gpu.write(graph.params, initialParameters(graph.layout, 42));
  *   graph.setEpochIndex(Uint32Array.of(3, 1, 4, 0, 5, 2, 7, 6)); // 2 batches of 4
  *   for (const stepInEpoch of [0, 1]) {
- *     const { commands, varying } = graph.step({
- *       stepInEpoch, optimizerStep: stepInEpoch + 1, lr: 1e-3, seed: stepInEpoch, slot: 0,
- *     });
- *     await gpu.run(commands);
- *     gpu.recycle(varying);
+ *     const step = { stepInEpoch, optimizerStep: stepInEpoch + 1, lr: 1e-3, seed: 7, slot: 0 };
+ *     await gpu.run([
+ *       ...graph.forward(step),
+ *       ...graph.zeroGrad(),
+ *       ...graph.backward(step),
+ *       ...graph.update(step),
+ *     ]); // what graph.step(step) returns
  *   }
  *   await gpu.read(graph.lossView(0, 0)); // the last step's CLIP loss
  * }
@@ -175,10 +163,23 @@ export class TrainGraph {
   /** The SupCon loss, when weighted: its forward and backward share one similarity matrix. */
   readonly #supcon: SupconLoss | null;
   readonly #dcls: GpuView;
-  readonly #fixedForward: Command[];
-  readonly #lossBackward: Command[];
+  /** Dispatches whose uniforms change every step: one record per loss slot. */
+  readonly #perStep: {
+    gathers: DispatchRecords[];
+    masks: {
+      dir: "forward" | "backward";
+      tower: number;
+      layer: number;
+      records: DispatchRecords;
+    }[];
+    adamw: DispatchRecords;
+  };
+  readonly #forward: Command[];
+  /** The loss forwards, one list per loss slot (each writes its slot's loss terms). */
   readonly #lossForward: Command[][];
-  readonly #template: TemplateCommand[];
+  readonly #zeroGrad: Command[];
+  readonly #backward: Command[];
+  readonly #update: Command[];
 
   /**
    * @param batch pairs per step (B)
@@ -246,10 +247,67 @@ export class TrainGraph {
         temperature: loss.temperature,
       })
       : null;
-    this.#fixedForward = this.#buildFixedForward();
-    this.#lossBackward = this.#buildLossBackward();
+    // Dispatches with per-step uniforms are prepared once with placeholder values, then
+    // recorded: each step writes its values into its slot's record.
+    const record = (commands: Command[]) => gpu.record(commands[0], slots);
+    const gather = (src: GpuView, dst: GpuView, rows: number, dim: number) =>
+      record(gatherRows(gpu, src, this.#index, dst, { rows, dim, offset: 0 }));
+    this.#perStep = {
+      gathers: [
+        gather(data.image, this.#x.image, B, head.inDim),
+        gather(data.text, this.#x.text, B, head.inDim),
+        gather(data.label, this.#labels2, 2 * B, 1),
+      ],
+      masks: [],
+      adamw: record(adamwUpdate(gpu, this.params, this.grads, this.m, this.v, this.gradNormOut, {
+        ...this.#adamwOptions(),
+        lr: 0,
+        step: 1,
+      })),
+    };
+    const towers: Tower[] = ["image", "text"];
+    const masks = (tower: number): DropoutHook<Command> => (dir, layer, from, to, length) => {
+      const opts = { length, p: head.dropout, seed: 0 };
+      const records = record(
+        dir === "forward"
+          ? dropoutForward(gpu, from, to, opts)
+          : dropoutBackward(gpu, from, to, opts),
+      );
+      this.#perStep.masks.push({ dir, tower, layer, records });
+      return [records.at(0)];
+    };
+    this.#forward = [
+      ...this.#perStep.gathers.map((g) => g.at(0)),
+      ...towers.flatMap((t, i) =>
+        headForward(gpu, layout, this.params, t, head, this.#x[t], this.#acts[t], masks(i))
+      ),
+      ...this.#concatZ(),
+      ...this.#similarityAndClassifier(),
+    ];
     this.#lossForward = Array.from({ length: slots }, (_, slot) => this.#buildLossForward(slot));
-    this.#template = this.#buildTemplate();
+    this.#zeroGrad = [{ clear: this.grads }, ...this.#actGrads.map((v) => ({ clear: v }))];
+    // The forward in reverse: losses, then each head from its output back to its first layer.
+    this.#backward = [
+      ...this.#buildLossBackward(),
+      ...towers.flatMap((t, i) =>
+        headBackward(
+          gpu,
+          layout,
+          this.params,
+          this.grads,
+          t,
+          head,
+          this.#x[t],
+          this.#acts[t],
+          this.#dacts[t],
+          masks(i),
+        )
+      ),
+    ];
+    this.#update = [
+      ...gradNorm(gpu, this.grads, this.gradNormOut, { length: layout.length }),
+      this.#perStep.adamw.at(0),
+    ];
   }
 
   /** Writes the epoch's batch list: `order` holds stepsPerEpoch·B dataset row indices. */
@@ -274,96 +332,71 @@ export class TrainGraph {
   }
 
   /**
-   * The commands of one training step, and the per-step dispatches among them, to hand to
-   * `gpu.recycle` once the GPU has finished the step.
+   * Forward of one step into loss slot `inputs.slot`: gather the batch, both heads (dropout with
+   * the step's masks), L2 normalize, similarity and classifier, then the loss terms.
    */
-  step(inputs: StepInputs): { commands: Command[]; varying: Dispatch[] } {
-    const gpu = this.#gpu, B = this.#batch, head = this.#head, layout = this.layout;
-    const offset = inputs.stepInEpoch * 2 * B;
-    const gather = (src: GpuView, dst: GpuView, rows: number, dim: number) =>
-      gatherRows(gpu, src, this.#index, dst, { rows, dim, offset });
-    const varying: Command[] = [
-      ...gather(this.#data.image, this.#x.image, B, head.inDim),
-      ...gather(this.#data.text, this.#x.text, B, head.inDim),
-      ...gather(this.#data.label, this.#labels2, 2 * B, 1),
+  forward(inputs: StepInputs): Command[] {
+    const offset = inputs.stepInEpoch * 2 * this.#batch;
+    for (const g of this.#perStep.gathers) g.write(inputs.slot, { offset });
+    this.#writeMasks(inputs, "forward");
+    return [...atRecord(this.#forward, inputs.slot), ...this.#lossForward[inputs.slot]];
+  }
+
+  /** Zeroes the parameter gradients and the activation gradients the backward accumulates into. */
+  zeroGrad(): Command[] {
+    return this.#zeroGrad;
+  }
+
+  /** Backward of the step in slot `inputs.slot`: the forward in reverse (same dropout masks). */
+  backward(inputs: StepInputs): Command[] {
+    this.#writeMasks(inputs, "backward");
+    return atRecord(this.#backward, inputs.slot);
+  }
+
+  /** Gradient norm, then AdamW with the step's learning rate and bias corrections. */
+  update(inputs: StepInputs): Command[] {
+    const { lr, optimizerStep: step } = inputs;
+    this.#perStep.adamw.write(inputs.slot, adamwUniforms({ ...this.#adamwOptions(), lr, step }));
+    return atRecord(this.#update, inputs.slot);
+  }
+
+  /**
+   * One training step, as the algorithm reads: forward, zero the gradients, backward, update.
+   * Steps of one submit need distinct slots (each has its own uniform records and loss terms).
+   */
+  step(inputs: StepInputs): Command[] {
+    return [
+      ...this.forward(inputs),
+      ...this.zeroGrad(),
+      ...this.backward(inputs),
+      ...this.update(inputs),
     ];
+  }
+
+  /** Writes the step's dropout seeds into the slot's records of the masks of one direction. */
+  #writeMasks(inputs: StepInputs, dir: "forward" | "backward"): void {
     const seeds = [
-      dropoutSeeds(inputs.seed, 0, head.layers),
-      dropoutSeeds(inputs.seed, 1, head.layers),
+      dropoutSeeds(inputs.seed, 0, this.#head.layers),
+      dropoutSeeds(inputs.seed, 1, this.#head.layers),
     ];
-    const commands: Command[] = [...varying];
-    for (const c of this.#template) {
-      if (c === LOSS_FORWARD) commands.push(...this.#lossForward[inputs.slot]);
-      else if (!("dropout" in c)) commands.push(c as Command);
-      else {
-        const { dir, tower, layer, from, to, length } = c.dropout;
-        const opts = { length, p: head.dropout, seed: seeds[tower][layer] };
-        const d = dir === "forward"
-          ? dropoutForward(gpu, from, to, opts)
-          : dropoutBackward(gpu, from, to, opts);
-        varying.push(...d);
-        commands.push(...d);
+    for (const mask of this.#perStep.masks) {
+      if (mask.dir === dir) {
+        mask.records.write(inputs.slot, { seed: seeds[mask.tower][mask.layer] });
       }
     }
+  }
+
+  #adamwOptions(): Omit<AdamWOptions, "lr" | "step"> {
     const o = this.#opt;
-    const update = adamwUpdate(gpu, this.params, this.grads, this.m, this.v, this.gradNormOut, {
-      length: layout.length,
-      lr: inputs.lr,
+    return {
+      length: this.layout.length,
       beta1: o.beta1,
       beta2: o.beta2,
       eps: o.eps,
       weightDecay: o.weightDecay,
-      step: inputs.optimizerStep,
-      decayEnd: layout.decayEnd,
+      decayEnd: this.layout.decayEnd,
       maxNorm: o.maxGradNorm,
-    });
-    varying.push(...update);
-    commands.push(...update);
-    return { commands, varying: varying.filter(isDispatch) };
-  }
-
-  /**
-   * The step's commands prepared once, between the batch gather and the AdamW update: dropout
-   * placeholders (filled per step with that step's masks) and the loss-forward slot marker.
-   */
-  #buildTemplate(): TemplateCommand[] {
-    const gpu = this.#gpu, head = this.#head, layout = this.layout;
-    const towers: Tower[] = ["image", "text"];
-    const hook = (tower: number) =>
-    (
-      dir: "forward" | "backward",
-      layer: number,
-      from: GpuView,
-      to: GpuView,
-      length: number,
-    ): DropoutSlot[] => [{ dropout: { dir, tower, layer, from, to, length } }];
-    const out: TemplateCommand[] = [];
-    towers.forEach((t, i) =>
-      out.push(
-        ...headForward(gpu, layout, this.params, t, head, this.#x[t], this.#acts[t], hook(i)),
-      )
-    );
-    out.push(...this.#concatZ(), ...this.#fixedForward, LOSS_FORWARD);
-    out.push({ clear: this.grads }, ...this.#actGrads.map((v) => ({ clear: v })));
-    out.push(...this.#lossBackward);
-    towers.forEach((t, i) =>
-      out.push(
-        ...headBackward(
-          gpu,
-          layout,
-          this.params,
-          this.grads,
-          t,
-          head,
-          this.#x[t],
-          this.#acts[t],
-          this.#dacts[t],
-          hook(i),
-        ),
-      )
-    );
-    out.push(...gradNorm(gpu, this.grads, this.gradNormOut, { length: layout.length }));
-    return out;
+    };
   }
 
   /** z = [z_image; z_text] (copies: a binding offset must be 256-byte aligned, a copy need not). */
@@ -380,7 +413,8 @@ export class TrainGraph {
     ];
   }
 
-  #buildFixedForward(): Command[] {
+  /** The CLIP logits and the classifier logits, for the weighted losses. */
+  #similarityAndClassifier(): Command[] {
     const gpu = this.#gpu, B = this.#batch, D = this.#head.outDim, layout = this.layout;
     const out: Command[] = [];
     if (this.#loss.wClip > 0) {

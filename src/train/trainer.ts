@@ -13,7 +13,6 @@
 
 import type { Command, GpuContext } from "../gpu/context.ts";
 import { describeGpu, getGpu } from "../gpu/context.ts";
-import type { Dispatch } from "../gpu/kernel.ts";
 import {
   type EmbeddingSet,
   loadEmbeddings,
@@ -203,10 +202,9 @@ export async function train(
     const drain = async () => log.steps(epoch, await readback.drain());
     while (position.stepInEpoch < plan.stepsPerEpoch) {
       const n = policy.chunkLength(position, plan.chunk);
-      const { commands, varying } = chunkSteps(graph, o.seed, plan, position, n, readback);
-      gpu.submit(commands);
+      gpu.submit(chunkSteps(graph, o.seed, plan, position, n, readback));
       await drain(); // the previous chunk's losses, while this chunk runs
-      readback.start(position.optimizerStep + 1, n, () => gpu.recycle(varying));
+      readback.start(position.optimizerStep + 1, n);
       position.stepInEpoch += n;
       position.optimizerStep += n;
       if (policy.savesMidEpoch(position)) {
@@ -428,21 +426,19 @@ function chunkSteps(
   position: TrainPosition,
   n: number,
   readback: LossReadback,
-): { commands: Command[]; varying: Dispatch[] } {
-  const commands: Command[] = [], varying: Dispatch[] = [];
+): Command[] {
+  const commands: Command[] = [];
   for (let k = 0; k < n; k++) {
     const s = position.optimizerStep + k;
-    const built = graph.step({
+    commands.push(...graph.step({
       stepInEpoch: position.stepInEpoch + k,
       optimizerStep: s + 1,
       lr: plan.lr(s),
       seed: mix32(seed, s),
       slot: readback.slot(k),
-    });
-    commands.push(...built.commands);
-    varying.push(...built.varying);
+    }));
   }
-  return { commands, varying };
+  return commands;
 }
 
 /** What the run returns: the best checkpoint's parameters (the last ones when none was kept). */
