@@ -83,6 +83,21 @@ export { readTorchCheckpoint } from "./src/encoders/torch_checkpoint.ts";
 export { safetensorsStateDict } from "./src/encoders/safetensors_reader.ts";
 export * from "./src/encoders/preprocess_image.ts";
 export * from "./src/encoders/tokenizer.ts";
+export * from "./src/encoders/clip_config.ts";
+export {
+  CLIP_WEIGHT_FILES,
+  type ClipImportOptions,
+  importClipWeights,
+  openTokenizer,
+} from "./src/encoders/clip_import.ts";
+export { buildClipImageTower, buildClipTextTower } from "./src/encoders/clip_onnx_builder.ts";
+export { ClipTokenizer, clipVocabulary } from "./src/encoders/clip_tokenizer.ts";
+export {
+  type ClipBpe,
+  clipTokenizerJson,
+  readClipTokenizer,
+} from "./src/encoders/clip_tokenizer_files.ts";
+export { type ModelFamily, modelFamily } from "./src/encoders/manifest.ts";
 export * from "./src/encoders/embedding_cache.ts";
 export * from "./src/encoders/embed_dataset.ts";
 export * from "./src/encoders/skipped_inputs.ts";

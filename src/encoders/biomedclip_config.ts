@@ -146,6 +146,31 @@ export const TEXT_IO = {
  * ```
  */
 export function checkConfig(c: BiomedClipConfig): void {
+  checkTowerFields(c, BIOMEDCLIP_CONFIG);
+  const t = c.text;
+  if (t.width % t.heads) throw new Error(`config text.width ${t.width} % heads ${t.heads} != 0`);
+  if (t.contextLength > t.maxPositions) {
+    throw new Error(
+      `config text.contextLength ${t.contextLength} > maxPositions ${t.maxPositions}`,
+    );
+  }
+}
+
+/**
+ * Checks the fields both model families share: `embedDim`, and `vision` and `text` with exactly
+ * the fields of `like` (each a positive int, `lnEps` a positive number); the vision tower's width
+ * divisible by its heads and its image size by its patch size. Throws naming the first bad field.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * const bad = { ...BIOMEDCLIP_CONFIG, vision: { ...BIOMEDCLIP_CONFIG.vision, patchSize: 15 } };
+ * assert.throws(() => checkTowerFields(bad, BIOMEDCLIP_CONFIG), /not a multiple of 15/);
+ * ```
+ */
+export function checkTowerFields(
+  c: { embedDim: number; vision: VisionTowerConfig; text: object },
+  like: { vision: object; text: object },
+): void {
   const fields = (got: object | undefined, want: object, where: string) => {
     if (typeof got !== "object" || got === null) throw new Error(`config ${where} is missing`);
     for (const k of Object.keys(got)) {
@@ -162,17 +187,11 @@ export function checkConfig(c: BiomedClipConfig): void {
     }
   };
   fields({ embedDim: c?.embedDim }, { embedDim: 0 }, "");
-  fields(c.vision, BIOMEDCLIP_CONFIG.vision, "vision.");
-  fields(c.text, BIOMEDCLIP_CONFIG.text, "text.");
-  const v = c.vision, t = c.text;
+  fields(c.vision, like.vision, "vision.");
+  fields(c.text, like.text, "text.");
+  const v = c.vision;
   if (v.width % v.heads) throw new Error(`config vision.width ${v.width} % heads ${v.heads} != 0`);
-  if (t.width % t.heads) throw new Error(`config text.width ${t.width} % heads ${t.heads} != 0`);
   if (v.imageSize % v.patchSize) {
     throw new Error(`config vision.imageSize ${v.imageSize} is not a multiple of ${v.patchSize}`);
-  }
-  if (t.contextLength > t.maxPositions) {
-    throw new Error(
-      `config text.contextLength ${t.contextLength} > maxPositions ${t.maxPositions}`,
-    );
   }
 }

@@ -1,12 +1,25 @@
 /**
  * `weights/manifest.json`: what `deno task weights import` wrote (the two ONNX towers and the
- * vocabulary, each with its SHA-256), the towers' config, and the checkpoint's logit scale.
+ * tokenizer's vocabulary, each with its SHA-256), the model family, the towers' config, and the
+ * checkpoint's logit scale. A manifest without `family` is BiomedCLIP's (every folder written
+ * before OpenAI CLIP was supported, and the demo's, whose bytes must not change).
  *
  * @module
  */
 
 import { join } from "node:path";
 import { type BiomedClipConfig, checkConfig } from "./biomedclip_config.ts";
+import { checkClipConfig, type ClipConfig } from "./clip_config.ts";
+
+/**
+ * The model families a weights folder may hold: BiomedCLIP (ViT + BERT, WordPiece `vocab.txt`)
+ * or OpenAI CLIP (ViT + causal text transformer, byte-level BPE `tokenizer.json`).
+ * @example
+ * ```ts
+ * const family: ModelFamily = "openai-clip";
+ * ```
+ */
+export type ModelFamily = "biomedclip" | "openai-clip";
 
 /** One file of the weights folder. */
 export interface ManifestFile {
@@ -18,18 +31,46 @@ export interface ManifestFile {
   bytes: number;
 }
 
-/** Contents of `manifest.json`. */
-export interface WeightsManifest {
+/** What every manifest holds. */
+interface ManifestCommon {
   /** Manifest format version (1). */
   format: 1;
-  /** Tower sizes the ONNX models were built with. */
-  config: BiomedClipConfig;
   /** The checkpoint's raw `logit_scale` parameter; scores use `exp(logitScale)`. */
   logitScale: number;
-  /** The ONNX models and the tokenizer vocabulary. */
+  /** The ONNX models and the tokenizer vocabulary (`vocab.txt` or `tokenizer.json`). */
   files: { image: ManifestFile; text: ManifestFile; vocab: ManifestFile };
   /** Where the weights came from. */
   source: { checkpoint: string; sha256: string; importedAt: string };
+}
+
+/** A BiomedCLIP folder's manifest (no `family` field, as written before CLIP). */
+export interface BiomedClipManifest extends ManifestCommon {
+  /** Absent, or "biomedclip". */
+  family?: "biomedclip";
+  /** Tower sizes the ONNX models were built with. */
+  config: BiomedClipConfig;
+}
+
+/** An OpenAI CLIP folder's manifest. */
+export interface ClipManifest extends ManifestCommon {
+  /** "openai-clip". */
+  family: "openai-clip";
+  /** Tower sizes the ONNX models were built with. */
+  config: ClipConfig;
+}
+
+/** Contents of `manifest.json`: the fields both families share are read without a check. */
+export type WeightsManifest = BiomedClipManifest | ClipManifest;
+
+/**
+ * The manifest's model family ("biomedclip" when the field is absent).
+ * @example
+ * ```ts
+ * modelFamily(await readManifest("weights/demo")); // "biomedclip"
+ * ```
+ */
+export function modelFamily(m: WeightsManifest): ModelFamily {
+  return m.family ?? "biomedclip";
 }
 
 /**
@@ -70,7 +111,9 @@ export async function readManifest(
   if (m.format !== 1 || !m.files?.image || !m.files?.text || !m.files?.vocab || !m.config) {
     throw new Error(`${path}: not a format-1 weights manifest`);
   }
-  checkConfig(m.config);
+  if (m.family === "openai-clip") checkClipConfig(m.config);
+  else if (m.family === undefined || m.family === "biomedclip") checkConfig(m.config);
+  else throw new Error(`${path}: family ${JSON.stringify(m.family)} is not one this version reads`);
   if (opts.verify) {
     for (const [role, f] of Object.entries(m.files)) {
       const bytes = await Deno.readFile(join(dir, f.path));

@@ -22,8 +22,8 @@
  */
 
 import { type BiomedClipConfig, IMAGE_IO, TEXT_IO } from "./biomedclip_config.ts";
-import { GraphBuilder } from "./onnx_graph.ts";
-import { openClipShapes, openClipWeight } from "./open_clip_weights.ts";
+import { FLOAT32_MIN, Tower, transpose } from "./onnx_tower.ts";
+import { openClipShapes } from "./open_clip_weights.ts";
 import type { StateDict } from "./state_dict.ts";
 
 /**
@@ -34,119 +34,6 @@ import type { StateDict } from "./state_dict.ts";
  * ```
  */
 export const OPSET = 17;
-
-const FLOAT32_MIN = -3.4028234663852886e38;
-
-/** [rows, cols] row-major → [cols, rows]. */
-function transpose(a: Float32Array, rows: number, cols: number): Float32Array {
-  const out = new Float32Array(a.length);
-  for (let r = 0; r < rows; r++) {
-    for (let c = 0; c < cols; c++) out[c * rows + r] = a[r * cols + c];
-  }
-  return out;
-}
-
-/** Graph-building helpers shared by both towers; weights come from the open_clip state dict. */
-class Tower {
-  readonly g: GraphBuilder;
-  readonly #sd: StateDict;
-  readonly #shapes: Map<string, number[]>;
-  readonly #consts = new Map<string, string>();
-
-  constructor(name: string, sd: StateDict, config: BiomedClipConfig) {
-    this.g = new GraphBuilder(name);
-    this.#sd = sd;
-    this.#shapes = openClipShapes(config);
-  }
-
-  /** The weight's float32 values, shape-checked. */
-  raw(key: string): Float32Array {
-    return openClipWeight(this.#sd, this.#shapes, key);
-  }
-
-  /** The weight as an initializer named after its key, with its open_clip shape. */
-  weight(key: string, dims = this.#shapes.get(key)!): string {
-    return this.g.constant(key, this.raw(key), dims);
-  }
-
-  /** A Linear weight [out, in] stored transposed as [in, out] for MatMul. */
-  weightT(key: string): string {
-    const [out, inp] = this.#shapes.get(key)!;
-    return this.g.constant(`${key}.T`, transpose(this.raw(key), out, inp), [inp, out]);
-  }
-
-  /** A float scalar constant, one initializer per value. */
-  scalar(v: number): string {
-    const key = `const_f${v}`;
-    if (!this.#consts.has(key)) {
-      this.#consts.set(key, this.g.constant(key, new Float32Array([v]), []));
-    }
-    return this.#consts.get(key)!;
-  }
-
-  /** An int64 constant, one initializer per distinct value list. */
-  ints(values: number[], dims?: number[]): string {
-    const key = `const_i[${values}]${dims ? `(${dims})` : ""}`;
-    if (!this.#consts.has(key)) this.#consts.set(key, this.g.ints(key, values, dims));
-    return this.#consts.get(key)!;
-  }
-
-  /** x·Wᵀ (+ b), with `wT` an [in, out] initializer. */
-  linear(x: string, wT: string, b?: string): string {
-    const y = this.g.op("MatMul", [x, wT]);
-    return b ? this.g.op("Add", [y, b]) : y;
-  }
-
-  layerNorm(x: string, prefix: string, eps: number): string {
-    return this.g.op("LayerNormalization", [
-      x,
-      this.weight(`${prefix}.weight`),
-      this.weight(`${prefix}.bias`),
-    ], { axis: -1, epsilon: { float: eps } });
-  }
-
-  /** Exact GELU: 0.5·x·(1 + erf(x/√2)), in the form onnxruntime fuses into one Gelu op. */
-  gelu(x: string): string {
-    const g = this.g;
-    const e = g.op("Erf", [g.op("Div", [x, this.scalar(Math.SQRT2)])]);
-    return g.op("Mul", [g.op("Mul", [x, g.op("Add", [e, this.scalar(1)])]), this.scalar(0.5)]);
-  }
-
-  /**
-   * Multi-head self-attention over x [B, T, W] with fused qkv [W, 3W] (+ bias [3W]); `mask` is
-   * an additive [B, 1, 1, T] tensor or undefined. Returns the output projection [B, T, W].
-   */
-  attention(
-    x: string,
-    qkvT: string,
-    qkvB: string,
-    proj: { wT: string; b: string },
-    width: number,
-    heads: number,
-    mask?: string,
-  ): string {
-    const g = this.g, hd = width / heads;
-    const qkv = g.op("Reshape", [this.linear(x, qkvT, qkvB), this.ints([0, 0, 3, heads, hd])]);
-    const split = g.op("Transpose", [qkv], { perm: [2, 0, 3, 1, 4] }); // [3, B, h, T, hd]
-    const [q, k, v] = [0, 1, 2].map((i) =>
-      g.op("Gather", [split, this.ints([i], [])], { axis: 0 })
-    );
-    const kT = g.op("Transpose", [k], { perm: [0, 1, 3, 2] });
-    let scores = g.op("Mul", [g.op("MatMul", [q, kT]), this.scalar(1 / Math.sqrt(hd))]);
-    if (mask) scores = g.op("Add", [scores, mask]);
-    const ctx = g.op("MatMul", [g.op("Softmax", [scores], { axis: -1 }), v]); // [B, h, T, hd]
-    const merged = g.op("Reshape", [
-      g.op("Transpose", [ctx], { perm: [0, 2, 1, 3] }),
-      this.ints([0, 0, width]),
-    ]);
-    return this.linear(merged, proj.wT, proj.b);
-  }
-
-  /** Row 0 along axis 1: [B, T, W] → [B, W]. */
-  cls(x: string): string {
-    return this.g.op("Gather", [x, this.ints([0], [])], { axis: 1 });
-  }
-}
 
 function modelProps(config: BiomedClipConfig, tower: string): Record<string, string> {
   return { tower, config: JSON.stringify(config) };
@@ -163,7 +50,7 @@ function modelProps(config: BiomedClipConfig, tower: string): Record<string, str
  */
 export function buildImageTower(config: BiomedClipConfig, sd: StateDict): Uint8Array {
   const c = config.vision, W = c.width;
-  const t = new Tower("biomedclip_image", sd, config), g = t.g;
+  const t = new Tower("biomedclip_image", sd, openClipShapes(config)), g = t.g;
   const x = g.input(IMAGE_IO.input, "float32", ["batch", 3, c.imageSize, c.imageSize]);
   const V = "visual.trunk.";
   const patches = g.op("Conv", [
@@ -171,13 +58,8 @@ export function buildImageTower(config: BiomedClipConfig, sd: StateDict): Uint8A
     t.weight(`${V}patch_embed.proj.weight`),
     t.weight(`${V}patch_embed.proj.bias`),
   ], { kernel_shape: [c.patchSize, c.patchSize], strides: [c.patchSize, c.patchSize] });
-  const seq = g.op("Transpose", [g.op("Reshape", [patches, t.ints([0, W, -1])])], {
-    perm: [0, 2, 1],
-  }); // [B, N, W]
-  const batch = g.op("Shape", [x], { start: 0, end: 1 });
-  const clsShape = g.op("Concat", [batch, t.ints([1, W])], { axis: 0 });
-  const cls = g.op("Expand", [t.weight(`${V}cls_token`), clsShape]);
-  let h = g.op("Add", [g.op("Concat", [cls, seq], { axis: 1 }), t.weight(`${V}pos_embed`)]);
+  const tokens = t.withClassToken(x, patches, `${V}cls_token`, W);
+  let h = g.op("Add", [tokens, t.weight(`${V}pos_embed`)]);
   for (let i = 0; i < c.layers; i++) {
     const b = `${V}blocks.${i}.`;
     const a = t.attention(
@@ -220,7 +102,7 @@ export function buildImageTower(config: BiomedClipConfig, sd: StateDict): Uint8A
  */
 export function buildTextTower(config: BiomedClipConfig, sd: StateDict): Uint8Array {
   const c = config.text, W = c.width, L = c.contextLength;
-  const t = new Tower("biomedclip_text", sd, config), g = t.g;
+  const t = new Tower("biomedclip_text", sd, openClipShapes(config)), g = t.g;
   const ids = g.input(TEXT_IO.ids, "int64", ["batch", "sequence"]);
   const mask = g.input(TEXT_IO.mask, "int64", ["batch", "sequence"]);
   const T = "text.transformer.";

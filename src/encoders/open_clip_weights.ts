@@ -106,7 +106,35 @@ export function checkOpenClipStateDict(
   config: BiomedClipConfig,
   source: string,
 ): void {
-  const expected = openClipShapes(config);
+  checkStateDict(
+    sd,
+    openClipShapes(config),
+    UNUSED_KEYS,
+    source,
+    `vision ${config.vision.layers}x${config.vision.width}, ` +
+      `text ${config.text.layers}x${config.text.width}, embed ${config.embedDim}`,
+  );
+}
+
+/**
+ * Checks a state dict against expected shapes: every expected key present, floating-point, with
+ * its shape, and no key that is neither expected nor matched by `unused`. Throws one error
+ * listing every problem (the first 20), naming `source` and the config (`summary`).
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * const sd = new Map([["w", { dtype: "float32" as const, shape: [2], data: new Float32Array(2) }]]);
+ * checkStateDict(sd, new Map([["w", [2]]]), [], "a.bin", "tiny");
+ * assert.throws(() => checkStateDict(sd, new Map([["w", [3]]]), [], "a.bin", "tiny"), /\[2\]/);
+ * ```
+ */
+export function checkStateDict(
+  sd: StateDict,
+  expected: Map<string, number[]>,
+  unused: readonly RegExp[],
+  source: string,
+  summary: string,
+): void {
   const problems: string[] = [];
   for (const [key, shape] of expected) {
     const t = sd.get(key);
@@ -118,7 +146,7 @@ export function checkOpenClipStateDict(
     }
   }
   for (const key of sd.keys()) {
-    if (!expected.has(key) && !UNUSED_KEYS.some((r) => r.test(key))) {
+    if (!expected.has(key) && !unused.some((r) => r.test(key))) {
       problems.push(`unexpected key ${key} (not part of the configured towers)`);
     }
   }
@@ -126,9 +154,7 @@ export function checkOpenClipStateDict(
     const shown = problems.slice(0, 20).map((p) => `  ${p}`).join("\n");
     const more = problems.length > 20 ? `\n  ... and ${problems.length - 20} more` : "";
     throw new Error(
-      `${source}: ${problems.length} problem(s) against the config ` +
-        `(vision ${config.vision.layers}x${config.vision.width}, ` +
-        `text ${config.text.layers}x${config.text.width}, embed ${config.embedDim}):\n` +
+      `${source}: ${problems.length} problem(s) against the config (${summary}):\n` +
         shown + more,
     );
   }
@@ -189,12 +215,28 @@ export function parseStateDict(bytes: Uint8Array, name: string): StateDict {
  * ```
  */
 export function randomOpenClipStateDict(config: BiomedClipConfig, seed: number): StateDict {
+  return randomStateDict(openClipShapes(config), seed, /(norm\d?|LayerNorm)\.weight$/);
+}
+
+/**
+ * A seeded random state dict with every key of `shapes`: normal weights with std 0.02, the
+ * LayerNorm scales (keys matching `normScale`) near 1, `logit_scale` = ln(1/0.07).
+ * @example
+ * ```ts
+ * const sd = randomStateDict(new Map([["ln.weight", [4]], ["w", [4, 4]]]), 1, /^ln\.weight$/);
+ * ```
+ */
+export function randomStateDict(
+  shapes: Map<string, number[]>,
+  seed: number,
+  normScale: RegExp,
+): StateDict {
   const rng = new Rng(seed);
   const sd: StateDict = new Map();
-  for (const [key, shape] of openClipShapes(config)) {
+  for (const [key, shape] of shapes) {
     const n = shape.reduce((a, b) => a * b, 1);
     const data = new Float32Array(n);
-    const isNormScale = /(norm\d?|LayerNorm)\.weight$/.test(key);
+    const isNormScale = normScale.test(key);
     if (key === "logit_scale") data[0] = Math.log(1 / 0.07);
     else {for (let i = 0; i < n; i++) {
         data[i] = (isNormScale ? 1 : 0) + 0.02 * rng.normal();

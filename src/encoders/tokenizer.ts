@@ -216,24 +216,51 @@ export class WordPieceTokenizer {
    * ```
    */
   encodeBatch(texts: readonly string[], contextLength = 256): BatchEncoding {
-    if (!Number.isInteger(contextLength) || contextLength < 2) {
-      throw new RangeError(
-        `contextLength must be an integer >= 2 ([CLS] and [SEP]), got ${contextLength}`,
-      );
-    }
-    const ids = new Int32Array(texts.length * contextLength).fill(this.padId);
-    const mask = new Int32Array(texts.length * contextLength);
-    texts.forEach((text, b) => {
-      if (typeof text !== "string") {
-        throw new TypeError(`texts[${b}] is ${typeof text}, expected a string`);
-      }
-      const pieces = this.tokenize(text).slice(0, contextLength - 2);
-      const row = b * contextLength;
-      ids[row] = this.clsId;
-      ids.set(pieces, row + 1);
-      ids[row + pieces.length + 1] = this.sepId;
-      mask.fill(1, row, row + pieces.length + 2);
-    });
-    return { ids, mask, batch: texts.length, contextLength };
+    const special = {
+      start: this.clsId,
+      end: this.sepId,
+      pad: this.padId,
+      names: "[CLS] and [SEP]",
+    };
+    return packRows(texts, contextLength, (t) => this.tokenize(t), special);
   }
+}
+
+/**
+ * Rows of `start tokens end`, the tokens cut to `contextLength - 2` (so `end` is always kept),
+ * then `pad`; the mask is 1 on start, tokens and end. Both tokenizers' `encodeBatch`.
+ * @param special the start, end and pad ids, and how to name start and end in errors
+ * @example
+ * ```ts
+ * const rows = packRows(["ab", "abc"], 4, (t) => [...t].map((c) => c.charCodeAt(0)), {
+ *   start: 1, end: 2, pad: 0, names: "start and end",
+ * });
+ * rows.ids; // [1, 97, 98, 2, 1, 97, 98, 2]
+ * ```
+ */
+export function packRows(
+  texts: readonly string[],
+  contextLength: number,
+  tokenize: (text: string) => number[],
+  special: { start: number; end: number; pad: number; names: string },
+): BatchEncoding {
+  if (!Number.isInteger(contextLength) || contextLength < 2) {
+    throw new RangeError(
+      `contextLength must be an integer >= 2 (${special.names}), got ${contextLength}`,
+    );
+  }
+  const ids = new Int32Array(texts.length * contextLength).fill(special.pad);
+  const mask = new Int32Array(texts.length * contextLength);
+  texts.forEach((text, b) => {
+    if (typeof text !== "string") {
+      throw new TypeError(`texts[${b}] is ${typeof text}, expected a string`);
+    }
+    const pieces = tokenize(text).slice(0, contextLength - 2);
+    const row = b * contextLength;
+    ids[row] = special.start;
+    ids.set(pieces, row + 1);
+    ids[row + pieces.length + 1] = special.end;
+    mask.fill(1, row, row + pieces.length + 2);
+  });
+  return { ids, mask, batch: texts.length, contextLength };
 }

@@ -4,10 +4,14 @@
  * restricted unpickler that knows only what a state dict of tensors needs: dicts and
  * `collections.OrderedDict`, lists, tuples, strings, numbers, booleans, None, storages named by
  * persistent id (`torch.FloatStorage`, `torch.HalfStorage`, ...) and the tensor rebuild
- * functions `torch._utils._rebuild_tensor_v2` / `_rebuild_parameter`. Any other global
- * (`os.system`, `builtins.eval`, ...) and any other opcode that builds objects (INST, OBJ,
- * NEWOBJ, EXT*, ...) is refused with an error naming it; REDUCE and BUILD are accepted only on
- * those known callables and on OrderedDicts. Nothing from the file is ever called.
+ * functions `torch._utils._rebuild_tensor_v2` / `_rebuild_parameter`, and, for TorchScript
+ * archives (`torch.jit.save`, e.g. OpenAI's CLIP `ViT-B-16.pt`), module objects of classes named
+ * `__torch__.*`: NEWOBJ of such a class with no arguments makes an empty attribute map that BUILD
+ * fills with the module's attributes (its parameters and submodules), so the module tree reads
+ * as nested dicts. Any other global (`os.system`, `builtins.eval`, ...) and any other opcode
+ * that builds objects (INST, OBJ, NEWOBJ of anything else, EXT*, ...) is refused with an error
+ * naming it; REDUCE and BUILD are accepted only on those known callables, OrderedDicts and
+ * TorchScript module objects. Nothing from the file is ever called or resolved to code.
  *
  * The zip container is read with fflate (maintained, dependency-free, handles stored and
  * deflated entries and zip64); Deno has no built-in zip reader, only raw deflate streams.
@@ -52,6 +56,12 @@ class Global {
   constructor(readonly qualname: string) {}
 }
 
+/** Classes TorchScript archives name for their modules; only their attributes are read. */
+const SCRIPT_CLASS = /^__torch__(\.[A-Za-z_][\w]*)* [A-Za-z_]\w*$/;
+
+/** A TorchScript module object: its attributes by name, set by BUILD. */
+class ScriptObject extends Map<PyValue, PyValue> {}
+
 /** A storage named by a persistent id: zip entry `data/<key>`. */
 class StorageRef {
   constructor(readonly key: string, readonly dtype: DType, readonly numel: number) {}
@@ -83,11 +93,10 @@ type PyValue =
 
 const MARK = Symbol("mark");
 
-/** Opcodes that build arbitrary objects or need features a state dict never uses. */
+/** Opcodes that build arbitrary objects or need features a checkpoint never uses. */
 const REFUSED: Record<number, string> = {
   0x69: "INST",
   0x6f: "OBJ",
-  0x81: "NEWOBJ",
   0x92: "NEWOBJ_EX",
   0x82: "EXT1",
   0x83: "EXT2",
@@ -161,6 +170,7 @@ function unpickle(bytes: Uint8Array, where: string): PyValue {
   };
   const global = (module: string, name: string): Global => {
     const q = `${module}.${name}`;
+    if (SCRIPT_CLASS.test(`${module} ${name}`)) return new Global(q);
     if (!ALLOWED_GLOBALS.has(q)) {
       fail(
         `global ${q} is not allowed (only ${[...ALLOWED_GLOBALS].join(", ")}); ` +
@@ -402,10 +412,28 @@ function unpickle(bytes: Uint8Array, where: string): PyValue {
         stack.push(reduce(fn, args));
         break;
       }
-      case 0x62: { // BUILD: only OrderedDict state (its _metadata), which is dropped
-        pop();
-        const target = top();
-        if (!(target instanceof Map)) fail(`BUILD on a ${typeName(target)}: only OrderedDict`);
+      case 0x62: { // BUILD: a TorchScript module's attributes, or OrderedDict state (dropped)
+        const state = pop(), target = top();
+        if (target instanceof ScriptObject) {
+          if (!(state instanceof Map)) {
+            fail(`BUILD of a TorchScript module with a ${typeName(state)}`);
+          }
+          for (const [k, v] of state as PyDict) target.set(k, v);
+        } else if (!(target instanceof Map)) {
+          fail(`BUILD on a ${typeName(target)}: only OrderedDict or a TorchScript module`);
+        }
+        break;
+      }
+      case 0x81: { // NEWOBJ: only an empty TorchScript module object
+        const args = pop(), cls = pop();
+        const isScript = cls instanceof Global && cls.qualname.startsWith("__torch__.");
+        if (!isScript || !Array.isArray(args) || args.length > 0) {
+          fail(
+            `opcode NEWOBJ is not allowed on ${typeName(cls)}${describe(args)} ` +
+              "(only on TorchScript module classes __torch__.*, without arguments)",
+          );
+        }
+        stack.push(new ScriptObject());
         break;
       }
       default:
@@ -486,8 +514,9 @@ function materialize(t: TensorRef, storage: Uint8Array, name: string): Tensor {
 
 /**
  * Reads a PyTorch zip checkpoint's tensors without executing pickle. The pickled object must be
- * a dict of tensors, or a dict holding one under `state_dict` (training checkpoints); nested
- * dicts of tensors are flattened with dotted names.
+ * a dict of tensors, a dict holding one under `state_dict` (training checkpoints), or a
+ * TorchScript module (its parameters and tensor attributes); nested dicts and submodules are
+ * flattened with dotted names.
  * @param bytes the whole `.bin` / `.pt` file
  * @param file the file's name, for error messages
  * @example

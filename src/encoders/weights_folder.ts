@@ -1,7 +1,8 @@
 /**
- * A weights folder as the encoders read it: the two ONNX towers built from an open_clip state
- * dict, the WordPiece vocabulary, and `manifest.json` with each file's SHA-256, the towers'
- * config and the checkpoint's logit scale. Every file is written atomically.
+ * A weights folder as the encoders read it: the two ONNX towers built from a state dict, the
+ * tokenizer's vocabulary, and `manifest.json` with each file's SHA-256, the model family (for
+ * OpenAI CLIP), the towers' config and the checkpoint's logit scale. Every file is written
+ * atomically. BiomedCLIP's folders are written here; OpenAI CLIP's by `clip_import.ts`.
  *
  * @module
  */
@@ -9,6 +10,7 @@
 import { join } from "node:path";
 import { writeFileAtomic } from "../util/atomic_write.ts";
 import type { BiomedClipConfig } from "./biomedclip_config.ts";
+import type { ClipConfig } from "./clip_config.ts";
 import { type ManifestFile, sha256Hex, type WeightsManifest } from "./manifest.ts";
 import { buildImageTower, buildTextTower } from "./onnx_builder.ts";
 import { type StateDict, toFloat32 } from "./state_dict.ts";
@@ -77,29 +79,67 @@ export async function writeWeightsFolder(
   log: (line: string) => void = () => {},
 ): Promise<WeightsManifest> {
   checkVocabulary(vocabBytes, config, "vocabulary");
+  const files = {
+    image: { name: WEIGHT_FILES.image, build: () => buildImageTower(config, sd) },
+    text: { name: WEIGHT_FILES.text, build: () => buildTextTower(config, sd) },
+    vocab: { name: WEIGHT_FILES.vocab, build: () => vocabBytes },
+  };
+  return await writeTowerFolder(out, files, { config, sd }, source, log);
+}
+
+/** One file of a weights folder: its name and how to make its bytes. */
+export interface FolderFile {
+  /** File name inside the folder. */
+  name: string;
+  /** Makes the file's bytes (called once, in the order image, text, vocab). */
+  build: () => Uint8Array;
+}
+
+/**
+ * Writes the three files of a weights folder and then its manifest (each atomically): the
+ * manifest holds `family` only when given (BiomedCLIP's manifests have none), the config, the
+ * state dict's `logit_scale`, each file's size and SHA-256, and `source`.
+ * @example
+ * ```ts
+ * import { CLIP_TINY_CONFIG } from "./clip_config.ts";
+ * import { randomClipStateDict } from "./clip_weights.ts";
+ * const out = await Deno.makeTempDir();
+ * const bytes = (text: string) => () => new TextEncoder().encode(text);
+ * const files = { image: { name: "i", build: bytes("I") }, text: { name: "t", build: bytes("T") }, vocab: { name: "v", build: bytes("V") } };
+ * const sd = randomClipStateDict(CLIP_TINY_CONFIG, 0);
+ * const m = await writeTowerFolder(out, files, { family: "openai-clip", config: CLIP_TINY_CONFIG, sd }, { checkpoint: "random", sha256: "none" });
+ * m.files.vocab; // { path: "v", sha256: "…", bytes: 1 }
+ * await Deno.remove(out, { recursive: true });
+ * ```
+ */
+export async function writeTowerFolder(
+  out: string,
+  files: { image: FolderFile; text: FolderFile; vocab: FolderFile },
+  model:
+    | { family?: undefined; config: BiomedClipConfig; sd: StateDict }
+    | { family: "openai-clip"; config: ClipConfig; sd: StateDict },
+  source: { checkpoint: string; sha256: string; importedAt?: string },
+  log: (line: string) => void = () => {},
+): Promise<WeightsManifest> {
   await Deno.mkdir(out, { recursive: true });
-  const files = {} as WeightsManifest["files"];
-  for (
-    const [role, name, build] of [
-      ["image", WEIGHT_FILES.image, () => buildImageTower(config, sd)],
-      ["text", WEIGHT_FILES.text, () => buildTextTower(config, sd)],
-      ["vocab", WEIGHT_FILES.vocab, () => vocabBytes],
-    ] as const
-  ) {
-    const t0 = performance.now();
-    files[role] = await writeHashed(out, name, build() as Uint8Array<ArrayBuffer>);
+  const written = {} as WeightsManifest["files"];
+  for (const role of ["image", "text", "vocab"] as const) {
+    const t0 = performance.now(), { name, build } = files[role];
+    written[role] = await writeHashed(out, name, build() as Uint8Array<ArrayBuffer>);
     log(
-      `wrote ${join(out, name)}: ${(files[role].bytes / 2 ** 20).toFixed(1)} MiB ` +
+      `wrote ${join(out, name)}: ${(written[role].bytes / 2 ** 20).toFixed(1)} MiB ` +
         `(${((performance.now() - t0) / 1000).toFixed(1)} s)`,
     );
   }
-  const manifest: WeightsManifest = {
+  const head = model.family === undefined ? {} : { family: model.family };
+  const manifest = {
     format: 1,
-    config,
-    logitScale: toFloat32(sd.get("logit_scale")!, "logit_scale")[0],
-    files,
+    ...head,
+    config: model.config,
+    logitScale: toFloat32(model.sd.get("logit_scale")!, "logit_scale")[0],
+    files: written,
     source: { importedAt: new Date().toISOString(), ...source },
-  };
+  } as WeightsManifest;
   await writeFileAtomic(
     join(out, WEIGHT_FILES.manifest),
     new TextEncoder().encode(JSON.stringify(manifest, null, 2) + "\n"),
