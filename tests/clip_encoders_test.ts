@@ -21,7 +21,10 @@ import {
 import { ClipTokenizer } from "../src/encoders/clip_tokenizer.ts";
 import { randomClipStateDict } from "../src/encoders/clip_weights.ts";
 import { openBiomedClip, TextEncoder as TextTower } from "../src/encoders/encoders.ts";
+import { embedRecords } from "../src/encoders/embed_dataset.ts";
+import { encoderIds } from "../src/encoders/encoder_ids.ts";
 import { modelFamily, readManifest } from "../src/encoders/manifest.ts";
+import { generateSyntheticCxr } from "../src/data/synthetic_cxr.ts";
 import { ModelProto } from "../src/encoders/onnx_proto.ts";
 import { safetensorsStateDict } from "../src/encoders/safetensors_reader.ts";
 import { compareRows, oracleParity } from "./util/compare_rows.ts";
@@ -246,6 +249,41 @@ Deno.test({
       await enc.image.release();
       await enc.text.release();
       await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "clip tiny folder: embedRecords embeds a dataset with the CLIP towers and tokenizer",
+  ignore: !isTiny,
+  fn: async () => {
+    const dir = await importTo();
+    const work = await Deno.makeTempDir({ prefix: "cxr-clip-embed-" });
+    try {
+      const { records } = await generateSyntheticCxr({ count: 4, seed: 2, outDir: work, size: 32 });
+      const opts = { weightsDir: dir, cacheDir: join(work, "cache"), progress: false };
+      const { set, embedded, skipped } = await embedRecords(records, opts);
+      assert.deepEqual([set.count, set.dim, skipped.length], [4, config.embedDim, 0]);
+      assert.ok(set.image.every(Number.isFinite) && set.text.every(Number.isFinite));
+      const ids = encoderIds(await readManifest(dir));
+      assert.deepEqual([set.metadata.image_encoder, set.metadata.text_encoder], [
+        ids.image,
+        ids.text,
+      ]);
+      // A report's embedding is the text tower's output for the CLIP tokenizer's ids.
+      const enc = await openBiomedClip(dir, { numThreads: 1, batchSize: 1 });
+      const tok = await openTokenizer(dir, await readManifest(dir));
+      const { ids: t, mask } = tok.encodeBatch([records[0].report], config.text.contextLength);
+      const direct = await enc.text.encode(t, mask);
+      await enc.image.release();
+      await enc.text.release();
+      const row0 = set.text.subarray(0, config.embedDim);
+      assert.ok(compareRows(direct, row0, config.embedDim).maxAbs < 1e-6);
+      assert.deepEqual((await embedRecords(records, opts)).embedded, { images: 0, reports: 0 });
+      assert.ok(embedded.images > 0 && embedded.reports > 0);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+      await Deno.remove(work, { recursive: true });
     }
   },
 });

@@ -137,7 +137,7 @@ Deno.test("embed: a report that tokenizes to nothing is named and skipped; stric
   assert.equal(result.skipped[0].reason, "empty report");
   assert.equal(
     result.skipped[1].reason,
-    'report "[CLS] [SEP]" has no tokens besides [CLS] and [SEP]',
+    'report "[CLS] [SEP]" has no tokens besides the start and end tokens',
   );
   assert.deepEqual(result.dropped.map((d) => d.id), [bad[1].id, bad[4].id]);
   assert.deepEqual(result.set.ids, bad.filter((_, i) => !reports.has(i)).map((r) => r.id));

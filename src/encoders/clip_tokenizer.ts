@@ -92,6 +92,8 @@ export class ClipTokenizer {
   readonly eotId: number;
   /** Id written after the end token (0, as open_clip). */
   readonly padId = 0;
+  /** Ids that carry no text: the start and end tokens (0 is "!", a real token). */
+  readonly specialIds: ReadonlySet<number>;
   readonly #ranks = new Map<string, number>();
   readonly #bytes = bytesToUnicode();
   readonly #cache = new Map<string, readonly number[]>();
@@ -124,6 +126,7 @@ export class ClipTokenizer {
     });
     this.sotId = need(SOT, "the start token");
     this.eotId = need(EOT, "the end token");
+    this.specialIds = new Set([this.sotId, this.eotId]);
     this.vocab = vocab;
   }
 

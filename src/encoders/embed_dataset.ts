@@ -32,7 +32,7 @@ import {
   type SkippedInput,
   summarizeSkipped,
 } from "./skipped_inputs.ts";
-import { WordPieceTokenizer } from "./tokenizer.ts";
+import { openTokenizer } from "./clip_import.ts";
 import { encoderIds } from "./encoder_ids.ts";
 
 /** Options of {@link embedRecords}. */
@@ -107,7 +107,7 @@ export async function embedRecords(
   };
   const enc = await openBiomedClip(opts.weightsDir, { numThreads: opts.numThreads, batchSize });
   try {
-    const tokenizer = await WordPieceTokenizer.fromVocabFile(enc.vocabPath);
+    const tokenizer = await openTokenizer(opts.weightsDir, enc.manifest);
     const ids = encoderIds(enc.manifest);
     const size = enc.image.imageSize, context = enc.text.contextLength;
     const imageEmbedder: Embedder<Float32Array> & { name: string } = {

@@ -7,7 +7,13 @@
  * @module
  */
 
-import type { WordPieceTokenizer } from "./tokenizer.ts";
+/** What {@link reportProblem} needs of a tokenizer (WordPiece's or CLIP's). */
+export interface ReportTokenizer {
+  /** The ids of a text, without the start/end tokens the encoder adds. */
+  tokenize(text: string): readonly number[];
+  /** Ids that carry no text. */
+  readonly specialIds: ReadonlySet<number>;
+}
 
 /** An input that could not be embedded, and the studies that use it. */
 export interface SkippedInput {
@@ -40,17 +46,16 @@ const SHOWN = 5;
  * import { WordPieceTokenizer } from "./tokenizer.ts";
  * const tokenizer = await WordPieceTokenizer.fromVocabFile("weights/demo/vocab.txt");
  * reportProblem(tokenizer, "  \n"); // "empty report"
- * reportProblem(tokenizer, "[SEP]"); // 'report "[SEP]" has no tokens besides [CLS] and [SEP]'
+ * reportProblem(tokenizer, "[SEP]"); // 'report "[SEP]" has no tokens besides the start and end tokens'
  * reportProblem(tokenizer, "Heart size normal."); // null
  * ```
  */
-export function reportProblem(tokenizer: WordPieceTokenizer, report: string): string | null {
+export function reportProblem(tokenizer: ReportTokenizer, report: string): string | null {
   if (report.trim() === "") return "empty report";
-  const { clsId, sepId, padId } = tokenizer;
   const ids = tokenizer.tokenize(report);
-  if (ids.some((id) => id !== clsId && id !== sepId && id !== padId)) return null;
+  if (ids.some((id) => !tokenizer.specialIds.has(id))) return null;
   const shown = report.length > 40 ? `${report.slice(0, 40)}…` : report;
-  return `report ${JSON.stringify(shown)} has no tokens besides [CLS] and [SEP]`;
+  return `report ${JSON.stringify(shown)} has no tokens besides the start and end tokens`;
 }
 
 /**

@@ -88,6 +88,8 @@ export class WordPieceTokenizer {
   readonly clsId: number;
   /** Id of [SEP]. */
   readonly sepId: number;
+  /** Ids that carry no text: [CLS], [SEP], [PAD]. */
+  readonly specialIds: ReadonlySet<number>;
   readonly #maxCharsPerWord: number;
   readonly #special: RegExp;
   readonly #cache = new Map<string, readonly number[]>();
@@ -110,6 +112,7 @@ export class WordPieceTokenizer {
     this.unkId = id("[UNK]");
     this.clsId = id("[CLS]");
     this.sepId = id("[SEP]");
+    this.specialIds = new Set([this.clsId, this.sepId, this.padId]);
     this.#maxCharsPerWord = maxCharsPerWord;
     const present = SPECIAL.filter((t) => vocab.has(t)).map((t) => t.replace(/[[\]]/g, "\\$&"));
     this.#special = new RegExp(`(${present.join("|")})`);
