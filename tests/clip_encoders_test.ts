@@ -261,7 +261,8 @@ Deno.test({
     const work = await Deno.makeTempDir({ prefix: "cxr-clip-embed-" });
     try {
       const { records } = await generateSyntheticCxr({ count: 4, seed: 2, outDir: work, size: 32 });
-      const opts = { weightsDir: dir, cacheDir: join(work, "cache"), progress: false };
+      const cacheDir = join(work, "cache");
+      const opts = { weightsDir: dir, cacheDir, progress: false, numThreads: THREADS };
       const { set, embedded, skipped } = await embedRecords(records, opts);
       assert.deepEqual([set.count, set.dim, skipped.length], [4, config.embedDim, 0]);
       assert.ok(set.image.every(Number.isFinite) && set.text.every(Number.isFinite));
@@ -271,7 +272,7 @@ Deno.test({
         ids.text,
       ]);
       // A report's embedding is the text tower's output for the CLIP tokenizer's ids.
-      const enc = await openBiomedClip(dir, { numThreads: 1, batchSize: 1 });
+      const enc = await openBiomedClip(dir, { numThreads: THREADS, batchSize: 1 });
       const tok = await openTokenizer(dir, await readManifest(dir));
       const { ids: t, mask } = tok.encodeBatch([records[0].report], config.text.contextLength);
       const direct = await enc.text.encode(t, mask);
