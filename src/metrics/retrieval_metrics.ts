@@ -12,7 +12,8 @@ export type Metrics = Record<string, number>;
 export const RECALL_AT = [1, 5, 10] as const;
 
 /**
- * `<prefix>_mean_rank`, `<prefix>_median_rank` (1-based, as open_clip) and `<prefix>_R@k`.
+ * `<prefix>_mean_rank`, `<prefix>_median_rank` (1-based, as open_clip) and `<prefix>_R@k`, from
+ * 0-based ranks under the caller's tie rule (the evaluation's: `TIE_RULE` in `ranks.ts`).
  * @example
  * ```ts
  * rankMetrics(new Uint32Array([0, 3, 20]), "image_to_text");
