@@ -105,6 +105,7 @@ export * from "./src/encoders/skipped_inputs.ts";
 // Evaluation
 export * from "./src/metrics/retrieval_metrics.ts";
 export * from "./src/metrics/evaluate.ts";
+export * from "./src/metrics/screening.ts";
 export * from "./src/eval/run_report.ts";
 export { tsne, type TsneMetric, type TsneOptions, type TsneProgress } from "./src/eval/tsne.ts";
 export {
