@@ -107,6 +107,7 @@ export * from "./src/metrics/retrieval_metrics.ts";
 export * from "./src/metrics/evaluate.ts";
 export * from "./src/metrics/ranks.ts";
 export * from "./src/metrics/clinical.ts";
+export * from "./src/metrics/screening.ts";
 export * from "./src/eval/run_report.ts";
 export { tsne, type TsneMetric, type TsneOptions, type TsneProgress } from "./src/eval/tsne.ts";
 export {

@@ -1,8 +1,8 @@
 /**
  * Projection into the shared retrieval space (L2-normalized), on the GPU: {@link projectRows}
  * runs rows already on the GPU through one head, in chunks; a {@link Projector} holds trained
- * heads and their input standardization (from a checkpoint) and projects embeddings from the
- * host.
+ * heads and their input standardization (from a checkpoint), projects embeddings from the host
+ * and screens them with the trained normal/abnormal classifier.
  *
  * @module
  */
@@ -12,6 +12,7 @@ import type { GpuView } from "../gpu/kernel.ts";
 import { loadCheckpoint } from "./checkpoint.ts";
 import type { HeadConfig } from "./config.ts";
 import { allocateHeadActivations, headForward, type Tower } from "./head_graph.ts";
+import { linearForward } from "../ops/linear.ts";
 import { type InputNorm, standardize } from "./input_norm.ts";
 import { ParameterLayout } from "./parameters.ts";
 
@@ -155,9 +156,9 @@ export class Projector {
     embeddings: Float32Array<ArrayBuffer>,
     count: number,
   ): Promise<GpuView> {
-    if (embeddings.length !== count * this.head.inDim) {
+    if (!Number.isInteger(count) || count < 1 || embeddings.length !== count * this.head.inDim) {
       throw new Error(
-        `projector: ${tower} embeddings must be [${count}, ${this.head.inDim}], got ${embeddings.length} values`,
+        `projector: ${tower} embeddings must be [count >= 1, ${this.head.inDim}] with count ${count}, got ${embeddings.length} values`,
       );
     }
     const x = this.gpu.storage(
@@ -167,6 +168,48 @@ export class Projector {
     const z = await projectRows(this.gpu, this, tower, x, count);
     x.buffer.destroy();
     return z;
+  }
+
+  /**
+   * Probability of abnormal for each of `count` embeddings [count, inDim] of one modality, from
+   * the classifier the BCE loss trained: `sigmoid(z·w + b)` on the head's normalized projection
+   * z, exactly the logits of training (one classifier shared by both modalities). The N logits
+   * come from the GPU; the sigmoid runs on the host in float64.
+   * @example
+   * ```ts
+   * import { initialParameters } from "./init.ts";
+   * import { ParameterLayout } from "./parameters.ts";
+   * import { tryGetGpu } from "../gpu/context.ts";
+   * const gpu = await tryGetGpu(); // null where there is no WebGPU adapter
+   * if (gpu) {
+   *   // An untrained projector; `await Projector.load(checkpointPath)` gives a trained one.
+   *   const head = { inDim: 4, hidden: 8, outDim: 4, layers: 2, dropout: 0 };
+   *   const identity = { mean: new Float32Array(4), std: new Float32Array(4).fill(1) };
+   *   const params = initialParameters(new ParameterLayout(head), 42);
+   *   const projector = new Projector(gpu, head, params, { image: identity, text: identity });
+   *   const p = await projector.classify("text", new Float32Array([1, 2, 3, 4, 4, 3, 2, 1]));
+   *   // p: 2 probabilities of abnormal, in (0, 1)
+   * }
+   * ```
+   */
+  async classify(
+    tower: Tower,
+    embeddings: Float32Array<ArrayBuffer>,
+    count: number = embeddings.length / this.head.inDim,
+  ): Promise<Float32Array<ArrayBuffer>> {
+    const z = await this.projectToGpu(tower, embeddings, count);
+    const logits = this.gpu.storage(count, `${tower} classifier logits`);
+    const weight = this.layout.view(this.params, "classifier.weight");
+    const bias = this.layout.view(this.params, "classifier.bias");
+    const shape = { rows: count, inDim: this.head.outDim, outDim: 1 };
+    try {
+      await this.gpu.runOnce(() => linearForward(this.gpu, z, weight, bias, logits, shape));
+      this.gpu.throwIfFailed("classifier");
+      return Float32Array.from(await this.gpu.read(logits), sigmoid);
+    } finally {
+      z.buffer.destroy();
+      logits.buffer.destroy();
+    }
   }
 
   /** Projects and reads back: normalized projections [count, outDim]. */
@@ -180,4 +223,9 @@ export class Projector {
     z.buffer.destroy();
     return out;
   }
+}
+
+/** The logistic function, stable for large |x|. */
+function sigmoid(x: number): number {
+  return x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x));
 }
