@@ -118,6 +118,8 @@ export {
   scatterPng,
 } from "./src/eval/plot_png.ts";
 export { metricsTable } from "./src/eval/metrics_table.ts";
+export * from "./src/eval/evaluate_models.ts";
+export * from "./src/eval/eval_output.ts";
 export { renderReport, type ReportInput, writeReport } from "./src/eval/report_html.ts";
 
 // GPU runtime and kernels
