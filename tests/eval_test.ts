@@ -29,9 +29,12 @@ const set = syntheticEmbeddings({
 set.metadata.text_encoder = "text-fcc455e03277693c-f04cb37b-256";
 
 Deno.test("row names: encoder family from the text encoder id, run folder of a checkpoint", () => {
-  assert.equal(encoderRowName(set.metadata), "BiomedCLIP (no head)");
-  assert.equal(encoderRowName({ text_encoder: "text-0123-abcd-77" }), "CLIP (no head)");
-  assert.equal(encoderRowName({}), "raw embeddings (no head)");
+  assert.equal(encoderRowName(set.metadata), `no head (${set.metadata.text_encoder})`);
+  assert.equal(
+    encoderRowName({ text_encoder: "text-0123-abcd-77" }),
+    "no head (text-0123-abcd-77)",
+  );
+  assert.equal(encoderRowName({}), "no head (raw embeddings)");
   assert.equal(checkpointName("logs/demo/checkpoints/best.safetensors"), "demo");
   assert.equal(checkpointName("heads/v2.safetensors"), "v2");
 });
@@ -56,7 +59,7 @@ gpuTest("eval: no-head and checkpoint rows equal the metric functions", async (g
 
     const out = join(dir, "eval");
     const bare = await runEval(["--embeddings", embeddings, "--out", out]);
-    assert.deepEqual(bare.result.rows.map((r) => r.name), ["BiomedCLIP (no head)"]);
+    assert.deepEqual(bare.result.rows.map((r) => r.name), [encoderRowName(set.metadata)]);
 
     const run = await runEval(["--embeddings", embeddings, "--logs", logs, "--out", out]);
     const onDisk: EvalResult = JSON.parse(await Deno.readTextFile(join(out, "eval.json")));
@@ -65,7 +68,7 @@ gpuTest("eval: no-head and checkpoint rows equal the metric functions", async (g
     assert.equal(onDisk.definitions, "cxr-eval/1");
     assert.equal(onDisk.split, "test");
     assert.deepEqual(onDisk.rows.map((r) => [r.name, r.kind]), [
-      ["BiomedCLIP (no head)", "encoder"],
+      [encoderRowName(set.metadata), "encoder"],
       ["tiny", "checkpoint"],
     ]);
     const lines = run.table.split("\n");

@@ -67,7 +67,7 @@ async function runsUnder(logs: string): Promise<CheckpointSpec[]> {
  *   const o = { count: 64, dim: 16, latent: 4, noise: 0.3, validation: 0.25, test: 0.25, seed: 1 };
  *   await saveEmbeddings(`${dir}/e.safetensors`, syntheticEmbeddings(o)); // SYNTHETIC
  *   const { table } = await runEval(["--embeddings", `${dir}/e.safetensors`, "--out", dir]);
- *   console.log(table); // one row: raw embeddings (no head)
+ *   console.log(table); // one row: no head (…)
  *   await Deno.remove(dir, { recursive: true });
  * }
  * ```

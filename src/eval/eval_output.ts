@@ -38,7 +38,7 @@ export const TABLE_COLUMNS: readonly (readonly [string, string])[] = [
  * const table = evalTable({
  *   definitions: "cxr-eval/1", tieRule: "pessimistic", unit: "study", embeddings: "e.safetensors",
  *   synthetic: true, split: "test", count: 2, relevance: ["label"], screeningThreshold: 0.5,
- *   notes: [], rows: [{ name: "BiomedCLIP (no head)", kind: "encoder", source: "", metrics: {} }],
+ *   notes: [], rows: [{ name: "no head (text-…)", kind: "encoder", source: "", metrics: {} }],
  * });
  * table.split("\n").length; // 3: header, rule, one row
  * ```

@@ -38,7 +38,7 @@ export interface CheckpointSpec {
 
 /** One model's row. */
 export interface EvalRow {
-  /** Row name, e.g. `BiomedCLIP (no head)` or the run's name. */
+  /** Row name, e.g. `no head (text-…)` or the run's name. */
   name: string;
   /** `encoder`: raw embeddings, cosine; `checkpoint`: projected through trained heads. */
   kind: "encoder" | "checkpoint";
@@ -78,21 +78,17 @@ export interface EvalResult {
 }
 
 /**
- * The no-head row's name, from the encoder ids the embeddings file records: a text encoder id
- * ends with its context length (`encoderIds`), 256 for BiomedCLIP's BERT and 77 for CLIP's text
- * transformer.
+ * The no-head row's name: the text encoder id the embeddings file records (the ids name the
+ * towers' weights, not their model family, so the row does not guess a name such as BiomedCLIP).
  * @example
  * ```ts
- * encoderRowName({ text_encoder: "text-fcc455e03277693c-f04cb37b-256" }); // "BiomedCLIP (no head)"
- * encoderRowName({}); // "raw embeddings (no head)"
+ * encoderRowName({ text_encoder: "text-fcc455e03277693c-f04cb37b-256" });
+ * // "no head (text-fcc455e03277693c-f04cb37b-256)"
+ * encoderRowName({}); // "no head (raw embeddings)"
  * ```
  */
 export function encoderRowName(metadata: Record<string, string>): string {
-  const id = metadata.text_encoder;
-  if (id === undefined) return "raw embeddings (no head)";
-  if (id.endsWith("-256")) return "BiomedCLIP (no head)";
-  if (id.endsWith("-77")) return "CLIP (no head)";
-  return `${id} (no head)`;
+  return `no head (${metadata.text_encoder ?? "raw embeddings"})`;
 }
 
 /**
