@@ -74,7 +74,7 @@ gpuTest("eval: no-head and checkpoint rows equal the metric functions", async (g
     const lines = run.table.split("\n");
     assert.equal(lines.length, 4);
     assert.match(lines[0], /^\| model +\| +I→T R@1 \|.* T→I label mAP@10 \|.* report AUROC \|$/);
-    assert.match(lines[2], /^\| BiomedCLIP \(no head\) \|.* – \|$/);
+    assert.match(lines[2], /^\| no head \(text-fcc455e03277693c-f04cb37b-256\) \|.* – \|$/);
     assert.match(lines[3], /^\| tiny +\| +0\.\d{4} \|/);
 
     // The same numbers straight from the metric functions.
