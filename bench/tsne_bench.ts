@@ -9,7 +9,15 @@
  */
 import { inputDistances, jointProbabilities, tsne } from "../src/eval/tsne.ts";
 import { tryGetGpu } from "../src/gpu/context.ts";
-import { TSNE_CHUNK, tsneChunks, tsneIteration, tsneStride } from "../src/ops/tsne.ts";
+import {
+  TSNE_CHUNK,
+  tsneAffinityTexture,
+  tsneChunks,
+  tsneIteration,
+  tsnePositionsLength,
+  tsnePositionsTexture,
+  tsneStride,
+} from "../src/ops/tsne.ts";
 import * as twin from "../src/reference/tsne.ts";
 import { Rng } from "../src/util/rng.ts";
 import { benchGpu, benchThroughput } from "./util/throughput.ts";
@@ -42,6 +50,8 @@ for (const count of [1000, 5000]) {
     update: new Float64Array(2 * count),
     gains: new Float64Array(2 * count).fill(1),
   };
+  const positions = new Float32Array(tsnePositionsLength(count));
+  positions.set(y);
   const twinIterations = count > 2000 ? 5 : 20;
   benchThroughput({
     name: `CPU twin (float64), ${twinIterations} iterations`,
@@ -66,8 +76,9 @@ for (const count of [1000, 5000]) {
     work: { items: 1, unit: "iterations" },
     build: (gpu) =>
       tsneIteration(gpu, {
-        p: gpu.storage(Float32Array.from(p)),
-        y: gpu.storage(Float32Array.from(y)),
+        p: tsneAffinityTexture(gpu, Float32Array.from(p), count),
+        y: gpu.storage(positions),
+        yTexture: tsnePositionsTexture(gpu, count),
         forces: gpu.storage(state.forces.length),
         zParts: gpu.storage(state.zParts.length),
         totals: gpu.storage(state.totals.length),

@@ -4,14 +4,17 @@
 //   tsne_step    grad_i = 4 (e attr_i - rep_i / Z), Z = sum of all w; gains grow by 0.2 where
 //                grad opposes the last update, else shrink by 0.8 (>= MIN_GAIN);
 //                update = momentum update - lr gain grad; y += update; y -= mean(y)
-// A forces thread walks one chunk of columns, 4 WG_X at a time from workgroup memory, so no
-// invocation loops more than `chunk` / 4 times (llvmpipe stops a thread after 65,535 iterations).
+// A forces invocation walks one chunk of columns 4 at a time, so no invocation loops more than
+// `chunk` / 4 times (llvmpipe stops a thread after 65,535 iterations).
 // The step is one workgroup reducing Z and the mean with `workgroup_sum`
 // (src/ops/workgroup_sum.ts), which loops count / WG_X times per invocation.
 
 override WG_X: u32 = 64;
 
 const MIN_GAIN: f32 = 0.01;
+// Texture widths (src/ops/tsne.ts P_WIDTH, Y_WIDTH).
+const P_WIDTH_LOG2: u32 = 12u;
+const Y_WIDTH_LOG2: u32 = 10u;
 
 struct Shape {
   count: u32,
@@ -24,8 +27,13 @@ struct Shape {
 }
 
 @group(0) @binding(0) var<uniform> shape: Shape;
-// count x stride, stride = count rounded up to a multiple of 4, read 4 columns at a time.
-@group(0) @binding(1) var<storage, read> p: array<vec4<f32>>;
+// P (count x stride, stride = count rounded up to a multiple of 4) as texels: texel t = row *
+// stride / 4 + q holds P[row, 4q .. 4q + 3], at (t mod 2^P_WIDTH_LOG2, t >> P_WIDTH_LOG2).
+// y_tex: texel k = (x, y of point 2k, x, y of point 2k + 1), at (k mod 2^Y_WIDTH_LOG2, k >> ..).
+// Read-only storage textures are llvmpipe's cheapest loads in a loop (README, "llvmpipe"): a
+// storage buffer or workgroup array indexed by the loop counter is read lane by lane.
+@group(0) @binding(1) var p: texture_storage_2d<rgba32float, read>;
+@group(0) @binding(9) var y_tex: texture_storage_2d<rgba32float, read>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 // chunks x count x 4 (attractive x, y, repulsive x, y) and chunks x count (sum of w).
 @group(0) @binding(3) var<storage, read_write> forces: array<f32>;
@@ -36,9 +44,13 @@ struct Shape {
 @group(0) @binding(7) var<storage, read_write> update: array<f32>;
 @group(0) @binding(8) var<storage, read_write> gains: array<f32>;
 
-// 4 WG_X columns: x and y of points 4k .. 4k + 3 of the tile in entry k.
-var<workgroup> tile_x: array<vec4<f32>, WG_X>;
-var<workgroup> tile_y: array<vec4<f32>, WG_X>;
+fn texel(t: u32, width_log2: u32) -> vec2<u32> {
+  return vec2<u32>(t & ((1u << width_log2) - 1u), t >> width_log2);
+}
+
+fn p_quad(row: u32, q: u32) -> vec4<f32> {
+  return textureLoad(p, texel(row * (shape.stride / 4u) + q, P_WIDTH_LOG2));
+}
 
 // A forces invocation's sums for one point i.
 struct Sums {
@@ -73,9 +85,8 @@ fn store_sums(chunk: u32, i: u32, s: Sums) {
 }
 
 // Grid: (ceil(count / (4 WG_X)), chunks); invocation x has the points i0 + r WG_X, r < 4, and
-// workgroup y is the chunk (a multiple of 4 columns). Per memory access: llvmpipe loads lane by
-// lane wherever the address depends on the loop counter (README, "llvmpipe"), so every tile load
-// serves 4 columns of 4 points, and each P load 4 columns.
+// workgroup y is the chunk (a multiple of 4 columns). Each step reads 4 columns: 2 texels of y
+// shared by the 4 points, and one texel of P per point.
 @compute @workgroup_size(WG_X)
 fn tsne_forces(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   let n = shape.count;
@@ -88,37 +99,23 @@ fn tsne_forces(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_
   let p1 = vec2<f32>(y[2u * r1], y[2u * r1 + 1u]);
   let p2 = vec2<f32>(y[2u * r2], y[2u * r2 + 1u]);
   let p3 = vec2<f32>(y[2u * r3], y[2u * r3 + 1u]);
-  let row_quads = shape.stride / 4u;
   let start = wid.y * shape.chunk;
   let stop = min(start + shape.chunk, n);
   var s0 = Sums(0.0, 0.0, 0.0, 0.0, 0.0);
   var s1 = s0;
   var s2 = s0;
   var s3 = s0;
-  for (var base = start; base < stop; base = base + 4u * WG_X) {
-    var tx = vec4<f32>(0.0);
-    var ty = vec4<f32>(0.0);
-    for (var c = 0u; c < 4u; c = c + 1u) {
-      let j = min(base + 4u * lid.x + c, n - 1u);
-      tx[c] = y[2u * j];
-      ty[c] = y[2u * j + 1u];
-    }
-    tile_x[lid.x] = tx;
-    tile_y[lid.x] = ty;
-    workgroupBarrier();
-    let m = min(WG_X, (stop - base + 3u) / 4u);
-    for (var k = 0u; k < m; k = k + 1u) {
-      let j = vec4<u32>(base + 4u * k) + vec4<u32>(0u, 1u, 2u, 3u);
-      let live = j < vec4<u32>(stop);
-      let q = base / 4u + k;
-      let cx = tile_x[k];
-      let cy = tile_y[k];
-      s0 = add_pairs(s0, p0.x, p0.y, cx, cy, p[r0 * row_quads + q], live & j != vec4<u32>(r0));
-      s1 = add_pairs(s1, p1.x, p1.y, cx, cy, p[r1 * row_quads + q], live & j != vec4<u32>(r1));
-      s2 = add_pairs(s2, p2.x, p2.y, cx, cy, p[r2 * row_quads + q], live & j != vec4<u32>(r2));
-      s3 = add_pairs(s3, p3.x, p3.y, cx, cy, p[r3 * row_quads + q], live & j != vec4<u32>(r3));
-    }
-    workgroupBarrier();
+  for (var q = start / 4u; q < (stop + 3u) / 4u; q = q + 1u) {
+    let j = vec4<u32>(4u * q) + vec4<u32>(0u, 1u, 2u, 3u);
+    let live = j < vec4<u32>(stop);
+    let a = textureLoad(y_tex, texel(2u * q, Y_WIDTH_LOG2));
+    let b = textureLoad(y_tex, texel(2u * q + 1u, Y_WIDTH_LOG2));
+    let cx = vec4<f32>(a.x, a.z, b.x, b.z);
+    let cy = vec4<f32>(a.y, a.w, b.y, b.w);
+    s0 = add_pairs(s0, p0.x, p0.y, cx, cy, p_quad(r0, q), live & j != vec4<u32>(r0));
+    s1 = add_pairs(s1, p1.x, p1.y, cx, cy, p_quad(r1, q), live & j != vec4<u32>(r1));
+    s2 = add_pairs(s2, p2.x, p2.y, cx, cy, p_quad(r2, q), live & j != vec4<u32>(r2));
+    s3 = add_pairs(s3, p3.x, p3.y, cx, cy, p_quad(r3, q), live & j != vec4<u32>(r3));
   }
   store_sums(wid.y, i0, s0);
   store_sums(wid.y, i0 + WG_X, s1);

@@ -1,7 +1,15 @@
 import assert from "node:assert/strict";
 import type { GpuContext } from "../src/gpu/context.ts";
 import { inputDistances, jointProbabilities, klDivergence, klGradient } from "../src/eval/tsne.ts";
-import { tsneChunks, tsneIteration, type TsneShape, tsneStride } from "../src/ops/tsne.ts";
+import {
+  tsneAffinityTexture,
+  tsneChunks,
+  tsneIteration,
+  tsnePositionsLength,
+  tsnePositionsTexture,
+  type TsneShape,
+  tsneStride,
+} from "../src/ops/tsne.ts";
 import * as twin from "../src/reference/tsne.ts";
 import {
   assertClose,
@@ -83,9 +91,12 @@ async function compare(gpu: GpuContext, cases: [number, number][]) {
     const gains = f64(f32(randn(rng, 2 * count).map((v) => 0.5 + Math.abs(v))));
     const forces = new Float64Array(4 * chunks * count), zParts = new Float64Array(chunks * count);
     const totals = new Float64Array(4 * count), zTotals = new Float64Array(count);
+    const positions = new Float32Array(tsnePositionsLength(count));
+    positions.set(y);
     const buffers = {
-      p: gpu.storage(f32(p)),
-      y: gpu.storage(f32(y)),
+      p: tsneAffinityTexture(gpu, f32(p), count),
+      y: gpu.storage(positions),
+      yTexture: tsnePositionsTexture(gpu, count),
       forces: gpu.storage(forces.length),
       zParts: gpu.storage(zParts.length),
       totals: gpu.storage(totals.length),
@@ -116,8 +127,9 @@ async function compare(gpu: GpuContext, cases: [number, number][]) {
     assertClose(gzt, zTotals, rel(zTotals), `z totals ${at}`);
     assertClose(gg, gains, { atol: 1e-6, rtol: 1e-6 }, `gains ${at}`);
     assertClose(gu, update, rel(update), `update ${at}`);
-    assertClose(gy, y, rel(y), `y ${at}`);
-    gpu.destroy(Object.values(buffers).map((b) => b.buffer));
+    assertClose(gy.subarray(0, 2 * count), y, rel(y), `y ${at}`);
+    const { p: _, yTexture, ...views } = buffers;
+    gpu.destroy([yTexture, ...Object.values(views).map((b) => b.buffer)]);
   }
 }
 
@@ -129,8 +141,9 @@ gpuTestVariants(
 gpuTest("tsne rejects a short buffer with a clear error", (gpu) => {
   const v = (n: number) => gpu.storage(n);
   const buffers = {
-    p: v(15), // 4 × 4 expected
-    y: v(8),
+    p: tsneAffinityTexture(gpu, new Float32Array(16), 4),
+    y: v(tsnePositionsLength(4) - 1),
+    yTexture: tsnePositionsTexture(gpu, 4),
     forces: v(16),
     zParts: v(4),
     totals: v(16),
@@ -141,10 +154,14 @@ gpuTest("tsne rejects a short buffer with a clear error", (gpu) => {
   const shape = { count: 4, chunk: 8, exaggeration: 1, momentum: 0.5, lr: 1 };
   assert.throws(
     () => tsneIteration(gpu, buffers, shape),
-    /tsne: p has 15 elements, expected at least 16/,
+    /tsne: y has 4095 elements, expected at least 4096/,
   );
   assert.throws(
-    () => tsneIteration(gpu, { ...buffers, p: v(16) }, { ...shape, chunk: 6 }),
+    () => tsneAffinityTexture(gpu, new Float32Array(15), 4),
+    /expected count × stride = 16/,
+  );
+  assert.throws(
+    () => tsneIteration(gpu, buffers, { ...shape, chunk: 6 }),
     /chunk a multiple of 4, got 4 and 6/,
   );
 });

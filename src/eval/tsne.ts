@@ -17,7 +17,16 @@
  */
 
 import type { GpuContext } from "../gpu/context.ts";
-import { TSNE_CHUNK, tsneChunks, tsneIteration, tsneStride, tsneUniforms } from "../ops/tsne.ts";
+import {
+  TSNE_CHUNK,
+  tsneAffinityTexture,
+  tsneChunks,
+  tsneIteration,
+  tsnePositionsLength,
+  tsnePositionsTexture,
+  tsneStride,
+  tsneUniforms,
+} from "../ops/tsne.ts";
 import { descend } from "../reference/tsne.ts";
 import { Rng } from "../util/rng.ts";
 
@@ -375,10 +384,15 @@ async function descendOnGpu(
   const chunks = tsneChunks(early), stride = tsneStride(count);
   const padded = new Float32Array(count * stride);
   for (let i = 0; i < count; i++) padded.set(p.subarray(i * count, (i + 1) * count), i * stride);
+  const positions = new Float32Array(tsnePositionsLength(count));
+  positions.set(y0);
+  const embedding = async () =>
+    Float64Array.from((await gpu.read(buffers.y)).subarray(0, 2 * count));
   const { value: commands, resources } = gpu.collect(() => {
     const buffers = {
-      p: gpu.storage(padded, "tsne p"),
-      y: gpu.storage(Float32Array.from(y0), "tsne y"),
+      p: tsneAffinityTexture(gpu, padded, count),
+      y: gpu.storage(positions, "tsne y"),
+      yTexture: tsnePositionsTexture(gpu, count),
       forces: gpu.storage(4 * chunks * count),
       zParts: gpu.storage(chunks * count),
       totals: gpu.storage(4 * count),
@@ -404,11 +418,10 @@ async function descendOnGpu(
       await gpu.run(Array.from({ length: end - done }, () => iteration).flat());
       done = end;
       if (onProgress && (done % TSNE_PROGRESS_EVERY === 0 || done === iterations)) {
-        const y = Float64Array.from(await gpu.read(buffers.y));
-        onProgress({ iteration: done, iterations, kl: klDivergence(p, y, count) });
+        onProgress({ iteration: done, iterations, kl: klDivergence(p, await embedding(), count) });
       }
     }
-    return Float64Array.from(await gpu.read(buffers.y));
+    return await embedding();
   } finally {
     gpu.recycle(iteration);
     gpu.destroy(resources);
