@@ -7,7 +7,7 @@ import {
   tsne,
   type TsneProgress,
 } from "../src/eval/tsne.ts";
-import { assertClose, numericGradient, randn, Rng } from "./util/check.ts";
+import { assertClose, gpuTest, numericGradient, randn, Rng } from "./util/check.ts";
 
 interface AffinityFixture {
   count: number;
@@ -120,4 +120,19 @@ Deno.test("t-SNE rejects bad input with clear errors", () => {
     () => tsne(pts.map(() => 1), 10, 3, { iterations: 1.5, perplexity: 3 }),
     /iterations/,
   );
+});
+
+gpuTest("t-SNE on the GPU matches the CPU path's quality and reports progress", async (gpu) => {
+  const { points, labels } = blobs(300, 20, 4, 1);
+  const opts = { perplexity: 30, seed: 3 };
+  const cpu: TsneProgress[] = [], onGpu: TsneProgress[] = [];
+  tsne(points, 300, 20, { ...opts, onProgress: (r) => cpu.push(r) });
+  const y = await tsne(points, 300, 20, { ...opts, gpu, onProgress: (r) => onGpu.push(r) });
+  assert.ok(y instanceof Float64Array && y.length === 600 && y.every(Number.isFinite));
+  const agreement = knnAgreement(y, labels, 10);
+  assert.ok(agreement > 0.95, `kNN label agreement ${agreement}`);
+  assert.deepEqual(onGpu.map((r) => r.iteration), cpu.map((r) => r.iteration));
+  // float32 iterations drift from float64 ones, so compare the objective, not the coordinates.
+  const kl = (r: TsneProgress[]) => r.at(-1)!.kl;
+  assert.ok(Math.abs(kl(onGpu) - kl(cpu)) < 0.02 * kl(cpu), `KL ${kl(onGpu)} against ${kl(cpu)}`);
 });
