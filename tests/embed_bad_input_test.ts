@@ -85,6 +85,13 @@ Deno.test("embed: an empty PNG, a truncated JPEG and a text .png are named and s
   assert.deepEqual(first.set.ids, bad.filter((_, i) => i !== 2 && i !== 8).map((r) => r.id));
   // Study 6 keeps its good PNG: its image row is that image's embedding alone, as before.
   for (const id of first.set.ids) assert.deepEqual(rows(first, id), rows(before, id), id);
+  // The collection names only the images that embedded, one per-image row each.
+  const six = first.set.ids.indexOf(bad[5].id);
+  assert.deepEqual(first.set.studies![six].imagePaths, clean[5].imagePaths);
+  assert.deepEqual(first.set.studies![six].findings, bad[5].findings);
+  assert.equal(first.set.studies![six].report, bad[5].report);
+  assert.equal(first.set.images!.count, 10);
+  assert.deepEqual(Array.from(first.set.images!.study), [...first.set.ids.keys()]);
 
   assert.equal(logs.length, 1);
   assert.match(logs[0], /^embed: skipped 3 image\(s\) and 0 report\(s\); dropped 2 of 12 studies/);

@@ -189,13 +189,14 @@ export async function embedRecords(
         skip({ kind: "image", path: p, ids: studiesOf.get(p)!, reason: e.message });
       }
     });
-    const kept: { record: StudyRecord; images: Float32Array[] }[] = [];
+    const kept: { record: StudyRecord; images: Float32Array[]; paths: string[] }[] = [];
     for (const r of withText) {
-      const good = r.imagePaths.flatMap((p) => {
+      const paths = r.imagePaths.filter((p) => {
         const key = imageKey.get(p);
-        return key !== undefined && images.cache.has(key) ? [images.cache.get(key)] : [];
+        return key !== undefined && images.cache.has(key);
       });
-      if (good.length > 0) kept.push({ record: r, images: good });
+      const good = paths.map((p) => images.cache.get(imageKey.get(p)!));
+      if (good.length > 0) kept.push({ record: r, images: good, paths });
       else {
         const reason = `none of its ${r.imagePaths.length} image(s) could be embedded`;
         dropped.push({ id: r.id, reason });
@@ -225,8 +226,15 @@ export async function embedRecords(
       throw new Error(`embed: image embeddings are ${dim}-wide, text ${textEmbedder.dim}-wide`);
     }
     const image = new Float32Array(count * dim), text = new Float32Array(count * dim);
+    const imageCount = kept.reduce((a, k) => a + k.images.length, 0);
+    const each = new Float32Array(imageCount * dim), eachStudy = new Int32Array(imageCount);
+    let m = 0;
     kept.forEach(({ images: es }, i) => {
-      for (const e of es) for (let j = 0; j < dim; j++) image[i * dim + j] += e[j] / es.length;
+      for (const e of es) {
+        for (let j = 0; j < dim; j++) image[i * dim + j] += e[j] / es.length;
+        each.set(e, m * dim);
+        eachStudy[m++] = i;
+      }
       text.set(texts.cache.get(textKeys[i]), i * dim);
     });
     const set: EmbeddingSet = {
@@ -242,6 +250,13 @@ export async function embedRecords(
         text_encoder: textEmbedder.id,
         synthetic: String(rows.every((r) => r.meta?.synthetic === true)),
       },
+      studies: kept.map(({ record: r, paths }) => ({
+        patientId: r.patientId,
+        findings: r.findings,
+        report: r.report,
+        imagePaths: paths,
+      })),
+      images: { values: each, study: eachStudy, count: imageCount },
     };
     return { set, embedded: { images: images.n, reports: texts.n }, skipped, dropped };
   } finally {

@@ -1,19 +1,56 @@
 /**
  * The embeddings file every later step shares, in safetensors: tensors `image` F32 [N,D],
  * `text` F32 [N,D], `label` I32 [N] (0 normal, 1 abnormal), `split` I32 [N] (0 train,
- * 1 validation, 2 test), and `__metadata__.ids`, a JSON array of N strings. Other tensors and
- * metadata keys may be present and are kept, never required.
+ * 1 validation, 2 test), and `__metadata__.ids`, a JSON array of N strings.
+ *
+ * Optional, written by `embedRecords` so a collection can show and grade what it finds:
+ * - `studies` U8 [bytes]: UTF-8 JSON Lines, one {@link StudyInfo} per row (patient, findings,
+ *   report text, image paths). A tensor rather than metadata: MIMIC-CXR's 227,000 reports would
+ *   make a header of hundreds of megabytes, which safetensors readers refuse.
+ * - `image_each` F32 [M,D] and `image_study` I32 [M]: every image's own embedding and its study's
+ *   row, grouped by study in row order (the per-image evaluation; `image` is their mean).
+ *
+ * Other tensors may be present and are ignored; other metadata keys are kept.
  *
  * @module
  */
 
-import { asF32, asI32, readSafetensors, tensor, writeSafetensors } from "./safetensors.ts";
+import {
+  asF32,
+  asI32,
+  readSafetensors,
+  type Tensor,
+  tensor,
+  writeSafetensors,
+} from "./safetensors.ts";
 
 /** Split codes of the `split` tensor. */
 export const SPLIT_CODES = { train: 0, validation: 1, test: 2 } as const;
 
 /** A split name. */
 export type SplitName = keyof typeof SPLIT_CODES;
+
+/** What a collection keeps about each study besides its embeddings. */
+export interface StudyInfo {
+  /** The patient (so a search can leave out the query's own patient). */
+  patientId: string;
+  /** The dataset's positive finding tags (MeSH terms, CheXpert labels, …); [] if none. */
+  findings: string[];
+  /** The report text that was embedded. */
+  report: string;
+  /** The image files embedded, in the order of their rows in {@link ImageEmbeddings}. */
+  imagePaths: string[];
+}
+
+/** Every image's own embedding (a study's `image` row is the mean of its images'). */
+export interface ImageEmbeddings {
+  /** [count, dim], grouped by study in study order. */
+  values: Float32Array<ArrayBuffer>;
+  /** The study row of each image, non-decreasing. */
+  study: Int32Array<ArrayBuffer>;
+  /** Number of images. */
+  count: number;
+}
 
 /** Frozen-encoder embeddings of a dataset, paired image/report per row. */
 export interface EmbeddingSet {
@@ -33,6 +70,10 @@ export interface EmbeddingSet {
   dim: number;
   /** Other metadata keys of the file. */
   metadata: Record<string, string>;
+  /** Per-study facts (tensor `studies`), when the file has them. */
+  studies?: StudyInfo[];
+  /** Per-image embeddings (tensors `image_each`, `image_study`), when the file has them. */
+  images?: ImageEmbeddings;
 }
 
 /**
@@ -85,6 +126,61 @@ export function validateEmbeddings(set: EmbeddingSet, source: string): void {
   }
   if (set.ids.length !== count || set.ids.some((id) => typeof id !== "string")) {
     throw new Error(`${source}: __metadata__.ids must be a JSON array of ${count} strings`);
+  }
+  if (set.studies) validateStudies(set.studies, count, source);
+  if (set.images) validateImages(set, set.images, source);
+}
+
+function validateStudies(studies: readonly StudyInfo[], count: number, source: string): void {
+  if (studies.length !== count) {
+    throw new Error(`${source}: "studies" must hold ${count} lines, has ${studies.length}`);
+  }
+  const strings = (x: unknown) => Array.isArray(x) && x.every((v) => typeof v === "string");
+  const bad = studies.findIndex((s) =>
+    typeof s?.patientId !== "string" || typeof s.report !== "string" || !strings(s.findings) ||
+    !strings(s.imagePaths)
+  );
+  if (bad >= 0) {
+    throw new Error(
+      `${source}: "studies" line ${bad + 1} must be {patientId, findings, report, imagePaths} ` +
+        `(strings and string arrays), is ${JSON.stringify(studies[bad]).slice(0, 200)}`,
+    );
+  }
+}
+
+function validateImages(set: EmbeddingSet, images: ImageEmbeddings, source: string): void {
+  const { count, values, study } = images;
+  if (values.length !== count * set.dim || study.length !== count) {
+    throw new Error(
+      `${source}: "image_each" must be [${count}, ${set.dim}] and "image_study" [${count}], ` +
+        `have ${values.length} and ${study.length} values`,
+    );
+  }
+  const bad = values.findIndex((v) => !Number.isFinite(v));
+  if (bad >= 0) {
+    throw new Error(
+      `${source}: "image_each" row ${Math.floor(bad / set.dim)} holds ${values[bad]}; ` +
+        `embeddings must be finite`,
+    );
+  }
+  const row = study.findIndex((s, i) => !(s >= 0 && s < set.count) || (i > 0 && s < study[i - 1]));
+  if (row >= 0) {
+    throw new Error(
+      `${source}: "image_study" row ${row} is ${study[row]}; expected study rows in ` +
+        `[0, ${set.count}), non-decreasing`,
+    );
+  }
+  if (set.studies) {
+    const perStudy = new Int32Array(set.count);
+    for (const s of study) perStudy[s]++;
+    const off = set.studies.findIndex((s, i) => s.imagePaths.length !== perStudy[i]);
+    if (off >= 0) {
+      throw new Error(
+        `${source}: study row ${off} (id ${set.ids[off]}) lists ${
+          set.studies[off].imagePaths.length
+        } image paths but has ${perStudy[off]} rows in "image_each"`,
+      );
+    }
   }
 }
 
@@ -144,8 +240,37 @@ export async function loadEmbeddings(path: string): Promise<EmbeddingSet> {
     dim,
     metadata: rest,
   };
+  const studies = tensors.get("studies");
+  if (studies) set.studies = parseStudies(studies, path);
+  const each = tensors.get("image_each"), eachStudy = tensors.get("image_study");
+  if (each || eachStudy) {
+    if (!each || !eachStudy) {
+      throw new Error(`${path}: "image_each" and "image_study" come together; one is missing`);
+    }
+    if (each.shape.length !== 2 || each.shape[1] !== dim) {
+      throw new Error(`${path}: "image_each" must be [M, ${dim}], is [${each.shape}]`);
+    }
+    set.images = {
+      values: asF32(each, "image_each", path),
+      study: asI32(eachStudy, "image_study", path),
+      count: each.shape[0],
+    };
+  }
   validateEmbeddings(set, path);
   return set;
+}
+
+function parseStudies(t: Tensor, path: string): StudyInfo[] {
+  if (t.dtype !== "U8") throw new Error(`${path}: tensor "studies" must be U8, is ${t.dtype}`);
+  const lines = new TextDecoder("utf-8", { fatal: true }).decode(t.data).split("\n");
+  if (lines.at(-1) === "") lines.pop();
+  return lines.map((line, i) => {
+    try {
+      return JSON.parse(line);
+    } catch (e) {
+      throw new Error(`${path}: "studies" line ${i + 1} is not JSON (${(e as Error).message})`);
+    }
+  });
 }
 
 /**
@@ -162,16 +287,23 @@ export async function loadEmbeddings(path: string): Promise<EmbeddingSet> {
  */
 export async function saveEmbeddings(path: string, set: EmbeddingSet): Promise<void> {
   validateEmbeddings(set, path);
-  await writeSafetensors(
-    path,
-    new Map([
-      ["image", tensor(set.image, [set.count, set.dim])],
-      ["text", tensor(set.text, [set.count, set.dim])],
-      ["label", tensor(set.label, [set.count])],
-      ["split", tensor(set.split, [set.count])],
-    ]),
-    { ...set.metadata, ids: JSON.stringify(set.ids) },
-  );
+  const tensors = new Map([
+    ["image", tensor(set.image, [set.count, set.dim])],
+    ["text", tensor(set.text, [set.count, set.dim])],
+    ["label", tensor(set.label, [set.count])],
+    ["split", tensor(set.split, [set.count])],
+  ]);
+  if (set.studies) {
+    const jsonl = new TextEncoder().encode(
+      set.studies.map((s) => JSON.stringify(s) + "\n").join(""),
+    );
+    tensors.set("studies", tensor(jsonl, [jsonl.length]));
+  }
+  if (set.images) {
+    tensors.set("image_each", tensor(set.images.values, [set.images.count, set.dim]));
+    tensors.set("image_study", tensor(set.images.study, [set.images.count]));
+  }
+  await writeSafetensors(path, tensors, { ...set.metadata, ids: JSON.stringify(set.ids) });
 }
 
 /**

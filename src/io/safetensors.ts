@@ -65,14 +65,16 @@ const BYTES: Record<Dtype, number> = {
  * ```
  */
 export function tensor(
-  array: Float32Array | Int32Array | Uint32Array,
+  array: Float32Array | Int32Array | Uint32Array | Uint8Array,
   shape: number[],
 ): Tensor {
   const dtype: Dtype = array instanceof Float32Array
     ? "F32"
     : array instanceof Int32Array
     ? "I32"
-    : "U32";
+    : array instanceof Uint32Array
+    ? "U32"
+    : "U8";
   const count = shape.reduce((a, b) => a * b, 1);
   if (count !== array.length) {
     throw new RangeError(
