@@ -120,6 +120,8 @@ export {
 export { metricsTable } from "./src/eval/metrics_table.ts";
 export * from "./src/eval/evaluate_models.ts";
 export * from "./src/eval/eval_output.ts";
+export * from "./src/eval/ablation.ts";
+export * from "./src/eval/seed_stats.ts";
 export { renderReport, type ReportInput, writeReport } from "./src/eval/report_html.ts";
 
 // GPU runtime and kernels

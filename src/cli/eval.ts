@@ -1,13 +1,22 @@
 /**
  * `deno task eval`: compares the pretrained encoder's embeddings (no head) with trained
  * checkpoints on one split of an embeddings file, prints a markdown table (a row per model, both
- * directions, screening for checkpoints) and writes `eval.json` with every metric.
+ * directions, screening for checkpoints) and writes `eval.json` with every metric. `--ablate`
+ * trains the paper's four loss configurations first and adds their rows; `--seeds N` trains each
+ * configuration (the full one without `--ablate`) with N seeds and reports mean ± std.
  *
  * @module
  */
 
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import {
+  ABLATION_CONFIGS,
+  type AblationBudget,
+  type AblationGroup,
+  FULL_CONFIG,
+  trainAblation,
+} from "../eval/ablation.ts";
 import { evalTable, writeEvalJson } from "../eval/eval_output.ts";
 import {
   checkpointName,
@@ -15,12 +24,26 @@ import {
   type EvalResult,
   evaluate,
 } from "../eval/evaluate_models.ts";
+import { collapseSeeds, type SeedGroup } from "../eval/seed_stats.ts";
 import { getGpu } from "../gpu/context.ts";
-import { loadEmbeddings, SPLIT_CODES, type SplitName } from "../io/embeddings.ts";
+import {
+  type EmbeddingSet,
+  loadEmbeddings,
+  SPLIT_CODES,
+  type SplitName,
+} from "../io/embeddings.ts";
+import { DEFAULT_PIPELINE_OPTIONS, DEMO_OPTIONS } from "../pipeline/options.ts";
 
 const USAGE = `usage: deno task eval --embeddings <embeddings.safetensors>
        [--checkpoint <ckpt.safetensors> ...] [--logs <logs/>] [--split test] [--out logs/eval]
-  --logs adds every <logs>/<run>/checkpoints/best.safetensors, named by its run`;
+       [--ablate] [--seeds N] [--seed 0] [--epochs E] [--batch-size B]
+  --logs adds every <logs>/<run>/checkpoints/best.safetensors, named by its run
+  --ablate trains CLIP, CLIP+SupCon, CLIP+BCE and CLIP+SupCon+BCE on the train split with the
+    same budget (runs in <out>/ablation/, reused when finished) and adds a row for each
+  --seeds N trains each of them (without --ablate: CLIP+SupCon+BCE) with seeds --seed … --seed+N-1
+    and shows mean ± sample std
+  --epochs, --batch-size: the budget of those runs (default: deno task train's, the SYNTHETIC
+    demo's for a file marked synthetic); the other training options are its defaults too`;
 
 /** What {@link runEval} produced. */
 export interface EvalRun {
@@ -54,9 +77,100 @@ async function runsUnder(logs: string): Promise<CheckpointSpec[]> {
   return specs;
 }
 
+/** The integer value of `--<flag>`, at least `min`; undefined when not given. */
+function intFlag(value: string | undefined, flag: string, min: number): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (value.trim() === "" || !Number.isInteger(n) || n < min) {
+    throw new Error(`--${flag} ${value}: expected an integer >= ${min}`);
+  }
+  return n;
+}
+
+/**
+ * The training options of `--ablate` / `--seeds` runs: `deno task train`'s defaults for this data
+ * (the SYNTHETIC demo's for a file marked synthetic, as the demo checkpoint was trained), with
+ * the epochs and batch size given.
+ */
+function budgetFor(set: EmbeddingSet, epochs?: number, batchSize?: number): AblationBudget {
+  const d = set.metadata.synthetic === "true" ? DEMO_OPTIONS : DEFAULT_PIPELINE_OPTIONS;
+  return {
+    epochs: epochs ?? d.epochs,
+    batchSize: batchSize ?? d.batchSize,
+    lr: d.lr,
+    wd: d.wd,
+    warmup: d.warmup,
+    lrScheduler: d.lrScheduler,
+    head: d.head,
+    optimizer: d.optimizer,
+    valMetric: d.valMetric,
+    inputNorm: d.inputNorm,
+  };
+}
+
+/**
+ * What `--ablate`, `--seeds`, `--seed`, `--epochs` and `--batch-size` ask to train: the
+ * configurations and seeds, and the budget given; null: nothing to train.
+ */
+function trainingPlan(values: {
+  ablate: boolean;
+  seeds?: string;
+  seed?: string;
+  epochs?: string;
+  "batch-size"?: string;
+}) {
+  const seeds = intFlag(values.seeds, "seeds", 1), first = intFlag(values.seed, "seed", 0) ?? 0;
+  const epochs = intFlag(values.epochs, "epochs", 1);
+  const batchSize = intFlag(values["batch-size"], "batch-size", 1);
+  if (!values.ablate && seeds === undefined) {
+    for (const flag of ["seed", "epochs", "batch-size"] as const) {
+      if (values[flag] !== undefined) throw new Error(`--${flag} needs --ablate or --seeds`);
+    }
+    return null;
+  }
+  return {
+    configs: values.ablate ? ABLATION_CONFIGS : [FULL_CONFIG],
+    seeds: Array.from({ length: seeds ?? 1 }, (_, k) => first + k),
+    epochs,
+    batchSize,
+  };
+}
+
+/**
+ * A configuration's runs as one row: named `ablation: <config>` under `--ablate`, with the seed
+ * count when several; its source names every seed's checkpoint (`seed-{0,1,2}`).
+ */
+function seedGroup(g: AblationGroup, ablate: boolean): SeedGroup {
+  const several = g.seeds.length > 1;
+  return {
+    name: `${ablate ? "ablation: " : ""}${g.config.name}${
+      several ? ` (${g.seeds.length} seeds)` : ""
+    }`,
+    source: join(
+      g.dir,
+      `seed-${several ? `{${g.seeds.join(",")}}` : g.seeds[0]}`,
+      "checkpoints",
+      "best.safetensors",
+    ),
+    sources: g.checkpoints.map((c) => c.path),
+  };
+}
+
+/** The note that says how the configurations were trained and with which weights. */
+function trainingNote(groups: AblationGroup[], budget: AblationBudget): string {
+  const seeds = groups[0].seeds;
+  const weights = groups.map(({ config: { name, loss } }) =>
+    `${name} (w_clip ${loss.wClip}, w_supcon ${loss.wSupcon}, w_bce ${loss.wBce})`
+  );
+  return `trained here on the train split, best epoch by validation ${budget.valMetric}, each ` +
+    `${budget.epochs} epochs of batch ${budget.batchSize}, lr ${budget.lr}, seeds ` +
+    `${seeds.join(", ")}; SupCon temperature ${groups[0].config.loss.temperature}; ` +
+    `${weights.join(", ")}; ± is the sample standard deviation over seeds (n − 1)`;
+}
+
 /**
  * Parses `args`, evaluates, writes `eval.json` into `--out` (default `logs/eval`) and returns the
- * result with its table.
+ * result with its table. Training runs of `--ablate` / `--seeds` tell their progress to `log`.
  * @example
  * ```ts
  * import { syntheticEmbeddings } from "../data/synthetic_embeddings.ts";
@@ -72,7 +186,10 @@ async function runsUnder(logs: string): Promise<CheckpointSpec[]> {
  * }
  * ```
  */
-export async function runEval(args: string[]): Promise<EvalRun> {
+export async function runEval(
+  args: string[],
+  log: (line: string) => void = console.log,
+): Promise<EvalRun> {
   const { values } = parseArgs({
     args,
     options: {
@@ -81,6 +198,11 @@ export async function runEval(args: string[]): Promise<EvalRun> {
       logs: { type: "string" },
       split: { type: "string", default: "test" },
       out: { type: "string", default: join("logs", "eval") },
+      ablate: { type: "boolean", default: false },
+      seeds: { type: "string" },
+      seed: { type: "string" },
+      epochs: { type: "string" },
+      "batch-size": { type: "string" },
     },
   });
   if (!values.embeddings) throw new Error(`--embeddings is required\n${USAGE}`);
@@ -94,11 +216,23 @@ export async function runEval(args: string[]): Promise<EvalRun> {
     checkpoints.push({ name: checkpointName(path), path });
   }
   if (values.logs) checkpoints.push(...await runsUnder(values.logs));
+  const plan = trainingPlan(values);
   const set = await loadEmbeddings(values.embeddings);
-  const result = await evaluate(await getGpu(), set, values.embeddings, {
+  const gpu = await getGpu();
+  const budget = budgetFor(set, plan?.epochs, plan?.batchSize);
+  const groups = plan
+    ? await trainAblation(values.embeddings, { ...plan, out: values.out, budget, log, gpu })
+    : [];
+  checkpoints.push(...groups.flatMap((g) => g.checkpoints));
+  const evaluated = await evaluate(gpu, set, values.embeddings, {
     split: values.split as SplitName,
     checkpoints,
   });
+  const notes = groups.length ? [trainingNote(groups, budget)] : [];
+  const result = collapseSeeds(
+    { ...evaluated, notes: [...evaluated.notes, ...notes] },
+    groups.map((g) => seedGroup(g, values.ablate)),
+  );
   return { result, table: evalTable(result), path: await writeEvalJson(values.out, result) };
 }
 

@@ -8,7 +8,7 @@
 import { join } from "node:path";
 import { writeFileAtomic } from "../util/atomic_write.ts";
 import type { EvalResult } from "./evaluate_models.ts";
-import { formatMetric } from "./metric_format.ts";
+import { metricCell } from "./seed_stats.ts";
 
 /** The table's columns: header and metric name (every metric is in `eval.json`). */
 export const TABLE_COLUMNS: readonly (readonly [string, string])[] = [
@@ -32,7 +32,8 @@ export const TABLE_COLUMNS: readonly (readonly [string, string])[] = [
 
 /**
  * The markdown table of {@link TABLE_COLUMNS}, a row per model in `result.rows` order; a metric a
- * row lacks (screening without a head) is `–`.
+ * row lacks (screening without a trained classifier) is `–`; a row of several seeds shows
+ * `mean ± std`.
  * @example
  * ```ts
  * const table = evalTable({
@@ -48,7 +49,7 @@ export function evalTable(result: EvalResult): string {
     ["model", ...TABLE_COLUMNS.map(([h]) => h)],
     ...result.rows.map((
       r,
-    ) => [r.name, ...TABLE_COLUMNS.map(([, m]) => formatMetric(m, r.metrics[m]))]),
+    ) => [r.name, ...TABLE_COLUMNS.map(([, m]) => metricCell(r, m))]),
   ];
   const widths = cells[0].map((_, j) => Math.max(3, ...cells.map((row) => row[j].length)));
   const line = (row: string[]) =>

@@ -49,6 +49,15 @@ export interface EvalRow {
    * `_sensitivity`, `_specificity`, `_AUROC`.
    */
   metrics: Metrics;
+  /**
+   * Training seeds this row stands for (see `seed_stats.ts`): `metrics` is then their mean. Absent
+   * for a single model.
+   */
+  seeds?: number;
+  /** Sample standard deviation of each metric over the seeds (n − 1; two seeds or more). */
+  std?: Metrics;
+  /** Each seed's metrics, in seed order. */
+  perSeed?: Metrics[];
 }
 
 /** What `eval.json` holds. */
@@ -107,11 +116,18 @@ export function checkpointName(path: string): string {
     : basename(path).replace(/\.safetensors$/, "");
 }
 
+/** Whether a checkpoint's recorded configuration trained it with BCE weight 0. */
+function trainedWithoutBce(config: Record<string, unknown>): boolean {
+  const loss = config.loss as { wBce?: unknown } | undefined;
+  return loss?.wBce === 0;
+}
+
 /**
  * Evaluates the raw embeddings (cosine, no head) and each checkpoint on `split` of `set`: the
  * retrieval metrics of {@link clinicalRetrievalMetrics} in both directions with label relevance
  * (the embeddings format carries no finding labels, so no findings relevance: a note says so), and
- * for checkpoints the screening metrics of `Projector.classify` on image and report embeddings.
+ * for checkpoints the screening metrics of `Projector.classify` on image and report embeddings
+ * (none, and a note, for a checkpoint trained with BCE weight 0: its classifier is untrained).
  * `source` names the embeddings in errors. Throws, naming the checkpoint, when its heads take
  * another embedding width.
  * @example
@@ -168,6 +184,7 @@ export async function evaluate(
     ),
   }];
   scale.buffer.destroy();
+  const withoutBce: string[] = [];
   for (const spec of options.checkpoints ?? []) {
     const c = await loadCheckpoint(spec.path);
     if (c.head.inDim !== set.dim) {
@@ -184,7 +201,9 @@ export async function evaluate(
         c.head.outDim,
         p.logitScale,
       );
-      for (const tower of ["image", "text"] as const) {
+      const untrainedClassifier = trainedWithoutBce(c.config);
+      if (untrainedClassifier) withoutBce.push(spec.name);
+      for (const tower of untrainedClassifier ? [] : ["image", "text"] as const) {
         const probabilities = await p.classify(tower, tower === "image" ? image : text, n);
         const s = screeningMetrics(probabilities, labels, { threshold: SCREENING_THRESHOLD });
         Object.assign(metrics, {
@@ -212,6 +231,10 @@ export async function evaluate(
     notes: [
       "no finding labels in the embeddings file: findings metrics skipped",
       ...(options.checkpoints?.length ? [] : ["no checkpoint given: the no-head row only"]),
+      ...(withoutBce.length === 0 ? [] : [
+        `no screening metrics for ${withoutBce.join("; ")}: trained without the BCE term ` +
+        "(w_bce 0), so the classifier is untrained",
+      ]),
     ],
     rows: out,
   };
