@@ -47,6 +47,7 @@ export { type InputNorm, type Moments } from "./src/model/input_norm.ts";
 // The whole pipeline: data, embedding, training, before/after evaluation and report
 export * from "./src/pipeline/options.ts";
 export * from "./src/pipeline/run_pipeline.ts";
+export * from "./src/pipeline/dataset_embeddings.ts";
 
 // Embeddings files and datasets
 export * from "./src/io/embeddings.ts";
@@ -119,6 +120,7 @@ export {
 } from "./src/eval/plot_png.ts";
 export { metricsTable } from "./src/eval/metrics_table.ts";
 export * from "./src/eval/evaluate_models.ts";
+export * from "./src/eval/eval_inputs.ts";
 export * from "./src/eval/eval_output.ts";
 export * from "./src/eval/ablation.ts";
 export * from "./src/eval/seed_stats.ts";

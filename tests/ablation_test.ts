@@ -136,7 +136,10 @@ Deno.test("eval flags: budget flags need --ablate or --seeds; counts are checked
   await withEmbeddings(async (dir, embeddings) => {
     const args = ["--embeddings", embeddings, "--out", dir];
     await assert.rejects(() => runEval([...args, "--epochs", "2"]), /--epochs needs --ablate/);
-    await assert.rejects(() => runEval([...args, "--seed", "1"]), /--seed needs --ablate/);
+    await assert.rejects(
+      () => runEval([...args, "--ablate", "--seed", "x"]),
+      /--seed x: expected an integer/,
+    );
     await assert.rejects(
       () => runEval([...args, "--seeds", "0"]),
       /--seeds 0: expected an integer >= 1/,

@@ -1,7 +1,9 @@
 /**
- * `deno task eval`: compares the pretrained encoder's embeddings (no head) with trained
- * checkpoints on one split of an embeddings file, prints a markdown table (a row per model, both
- * directions, screening for checkpoints) and writes `eval.json` with every metric. `--ablate`
+ * `deno task eval`: compares the pretrained encoders' embeddings (no head: the main file's and each
+ * baseline's, the same collection embedded by other encoders) with trained checkpoints on one
+ * split, per study or per image, prints a markdown table (a row per model, both directions,
+ * screening for checkpoints) and writes `eval.json` with every metric. The embeddings come from
+ * files, or from a dataset embedded through the cache by each `--weights` folder. `--ablate`
  * trains the paper's four loss configurations first and adds their rows; `--seeds N` trains each
  * configuration (the full one without `--ablate`) with N seeds and reports mean ± std.
  *
@@ -10,6 +12,7 @@
 
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { type DatasetKind, DATASETS } from "../data/load_dataset.ts";
 import {
   ABLATION_CONFIGS,
   type AblationBudget,
@@ -17,8 +20,10 @@ import {
   FULL_CONFIG,
   trainAblation,
 } from "../eval/ablation.ts";
+import { EVAL_UNITS, type EvalUnit } from "../eval/eval_inputs.ts";
 import { evalTable, writeEvalJson } from "../eval/eval_output.ts";
 import {
+  type BaselineSpec,
   checkpointName,
   type CheckpointSpec,
   type EvalResult,
@@ -29,15 +34,27 @@ import { getGpu } from "../gpu/context.ts";
 import {
   type EmbeddingSet,
   loadEmbeddings,
+  saveEmbeddings,
   SPLIT_CODES,
   type SplitName,
 } from "../io/embeddings.ts";
+import { datasetRecords, defaultWeights, embedWith } from "../pipeline/dataset_embeddings.ts";
 import { DEFAULT_PIPELINE_OPTIONS, DEMO_OPTIONS } from "../pipeline/options.ts";
 
-const USAGE = `usage: deno task eval --embeddings <embeddings.safetensors>
-       [--checkpoint <ckpt.safetensors> ...] [--logs <logs/>] [--split test] [--out logs/eval]
-       [--ablate] [--seeds N] [--seed 0] [--epochs E] [--batch-size B]
+const USAGE =
+  `usage: deno task eval --embeddings <embeddings.safetensors> [--baseline <other.safetensors> ...]
+       | --dataset <${DATASETS.join("|")}> [--data-dir <path>] --weights <dir> [--weights <dir> ...]
+       [--checkpoint <ckpt.safetensors> ...] [--logs <logs/>] [--split test] [--unit study|image]
+       [--out logs/eval] [--ablate] [--seeds N] [--seed 0] [--epochs E] [--batch-size B]
   --logs adds every <logs>/<run>/checkpoints/best.safetensors, named by its run
+  --baseline: the same collection embedded by other encoders (matched by study id): a no-head row
+  --dataset embeds through the cache with each --weights folder; the first is the main one
+    (checkpoints are evaluated on it, saved as <out>/embeddings.safetensors), the others are
+    baselines; also --images-dir, --cache-dir .cache/embeddings, --synthetic-count 2000,
+    --label-from-text
+  --unit image: every image is a query (default study: one mean image per study)
+  --seed: the run's seed, as deno task train's: it assigns a dataset's splits and is the first
+    training seed of --ablate / --seeds
   --ablate trains CLIP, CLIP+SupCon, CLIP+BCE and CLIP+SupCon+BCE on the train split with the
     same budget (runs in <out>/ablation/, reused when finished) and adds a row for each
   --seeds N trains each of them (without --ablate: CLIP+SupCon+BCE) with seeds --seed … --seed+N-1
@@ -123,7 +140,7 @@ function trainingPlan(values: {
   const epochs = intFlag(values.epochs, "epochs", 1);
   const batchSize = intFlag(values["batch-size"], "batch-size", 1);
   if (!values.ablate && seeds === undefined) {
-    for (const flag of ["seed", "epochs", "batch-size"] as const) {
+    for (const flag of ["epochs", "batch-size"] as const) {
       if (values[flag] !== undefined) throw new Error(`--${flag} needs --ablate or --seeds`);
     }
     return null;
@@ -188,7 +205,7 @@ function trainingNote(groups: AblationGroup[], budget: AblationBudget): string {
  */
 export async function runEval(
   args: string[],
-  log: (line: string) => void = console.log,
+  log: (line: string) => void = () => {},
 ): Promise<EvalRun> {
   const { values } = parseArgs({
     args,
@@ -200,16 +217,43 @@ export async function runEval(
       out: { type: "string", default: join("logs", "eval") },
       ablate: { type: "boolean", default: false },
       seeds: { type: "string" },
-      seed: { type: "string" },
       epochs: { type: "string" },
       "batch-size": { type: "string" },
+      unit: { type: "string", default: "study" },
+      baseline: { type: "string", multiple: true, default: [] },
+      dataset: { type: "string" },
+      "data-dir": { type: "string" },
+      "images-dir": { type: "string" },
+      weights: { type: "string", multiple: true, default: [] },
+      "cache-dir": { type: "string", default: DEFAULT_PIPELINE_OPTIONS.cacheDir },
+      seed: { type: "string", default: String(DEFAULT_PIPELINE_OPTIONS.seed) },
+      "synthetic-count": {
+        type: "string",
+        default: String(DEFAULT_PIPELINE_OPTIONS.syntheticCount),
+      },
+      "label-from-text": { type: "boolean", default: false },
     },
   });
-  if (!values.embeddings) throw new Error(`--embeddings is required\n${USAGE}`);
+  if (!values.embeddings === !values.dataset) {
+    throw new Error(`give --embeddings or --dataset (one of them)\n${USAGE}`);
+  }
   if (!(values.split in SPLIT_CODES)) {
     throw new Error(`--split ${values.split}: expected one of ${Object.keys(SPLIT_CODES)}`);
   }
-  await requireFile(values.embeddings, "--embeddings");
+  if (!(EVAL_UNITS as readonly string[]).includes(values.unit)) {
+    throw new Error(`--unit ${values.unit}: expected one of ${EVAL_UNITS.join(", ")}`);
+  }
+  if (values.dataset && !(DATASETS as readonly string[]).includes(values.dataset)) {
+    throw new Error(`--dataset ${values.dataset}: expected one of ${DATASETS.join(", ")}`);
+  }
+  if (values.dataset && values.baseline.length > 0) {
+    throw new Error("--baseline goes with --embeddings; with --dataset give more --weights");
+  }
+  if (values.embeddings && values.weights.length > 0) {
+    throw new Error("--weights goes with --dataset; with --embeddings give --baseline files");
+  }
+  if (values.embeddings) await requireFile(values.embeddings, "--embeddings");
+  for (const path of values.baseline) await requireFile(path, "--baseline");
   const checkpoints: CheckpointSpec[] = [];
   for (const path of values.checkpoint) {
     await requireFile(path, "--checkpoint");
@@ -217,16 +261,48 @@ export async function runEval(
   }
   if (values.logs) checkpoints.push(...await runsUnder(values.logs));
   const plan = trainingPlan(values);
-  const set = await loadEmbeddings(values.embeddings);
+  const sets: BaselineSpec[] = [];
+  let mainFile = values.embeddings;
+  if (values.dataset) {
+    const dataset = values.dataset as DatasetKind;
+    const o = {
+      dataset,
+      dataDir: values["data-dir"] ?? null,
+      imagesDir: values["images-dir"],
+      labelFromText: values["label-from-text"],
+      syntheticCount: Number(values["synthetic-count"]),
+      seed: Number(values.seed),
+      cacheDir: values["cache-dir"],
+      strict: false,
+    };
+    const { records, dataDir } = await datasetRecords(o, log);
+    for (const weights of values.weights.length ? values.weights : [defaultWeights(dataset)]) {
+      const { set, skipped } = await embedWith(records, weights, o, log);
+      if (skipped) log(skipped);
+      sets.push({ set, source: `${dataset} (${dataDir}) embedded with ${weights}` });
+    }
+    if (plan) { // the training runs read the main embeddings from a file, as deno task train does
+      mainFile = join(values.out, "embeddings.safetensors");
+      await Deno.mkdir(values.out, { recursive: true });
+      await saveEmbeddings(mainFile, sets[0].set);
+    }
+  } else {
+    for (const path of [values.embeddings!, ...values.baseline]) {
+      sets.push({ set: await loadEmbeddings(path), source: path });
+    }
+  }
+  const [main, ...baselines] = sets;
   const gpu = await getGpu();
-  const budget = budgetFor(set, plan?.epochs, plan?.batchSize);
+  const budget = budgetFor(main.set, plan?.epochs, plan?.batchSize);
   const groups = plan
-    ? await trainAblation(values.embeddings, { ...plan, out: values.out, budget, log, gpu })
+    ? await trainAblation(mainFile!, { ...plan, out: values.out, budget, log, gpu })
     : [];
   checkpoints.push(...groups.flatMap((g) => g.checkpoints));
-  const evaluated = await evaluate(gpu, set, values.embeddings, {
+  const evaluated = await evaluate(gpu, main.set, main.source, {
     split: values.split as SplitName,
     checkpoints,
+    unit: values.unit as EvalUnit,
+    baselines,
   });
   const notes = groups.length ? [trainingNote(groups, budget)] : [];
   const result = collapseSeeds(
@@ -242,9 +318,12 @@ if (import.meta.main) {
     Deno.exit(0);
   }
   try {
-    const { result, table, path } = await runEval(Deno.args);
+    const { result, table, path } = await runEval(Deno.args, console.log);
     const what = result.synthetic ? "SYNTHETIC " : "";
-    console.log(`${what}${result.embeddings}, ${result.split} split, ${result.count} studies:\n`);
+    const images = result.images === undefined ? "" : `, ${result.images} images (per image)`;
+    console.log(
+      `${what}${result.embeddings}, ${result.split} split, ${result.count} studies${images}:\n`,
+    );
     console.log(table);
     for (const note of result.notes) console.log(`note: ${note}`);
     console.log(`wrote ${path}`);
