@@ -1,7 +1,8 @@
 /**
  * `deno task eval`: compares the pretrained encoder's embeddings (no head) with trained
  * checkpoints on one split of an embeddings file, prints a markdown table (a row per model, both
- * directions, screening for checkpoints) and writes `eval.json` with every metric.
+ * directions, screening for checkpoints) and writes `eval.json` with every metric and
+ * `report.html` with the charts (their PNGs beside it).
  *
  * @module
  */
@@ -9,18 +10,23 @@
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { evalTable, writeEvalJson } from "../eval/eval_output.ts";
+import { writeEvalReport } from "../eval/eval_report.ts";
 import {
   checkpointName,
   type CheckpointSpec,
   type EvalResult,
   evaluate,
 } from "../eval/evaluate_models.ts";
+import { splitSummaries } from "../eval/report_html.ts";
+import { evalTsnePanels } from "../eval/tsne_panels.ts";
 import { getGpu } from "../gpu/context.ts";
 import { loadEmbeddings, SPLIT_CODES, type SplitName } from "../io/embeddings.ts";
 
 const USAGE = `usage: deno task eval --embeddings <embeddings.safetensors>
        [--checkpoint <ckpt.safetensors> ...] [--logs <logs/>] [--split test] [--out logs/eval]
-  --logs adds every <logs>/<run>/checkpoints/best.safetensors, named by its run`;
+       [--tsne-checkpoint <row>]
+  --logs adds every <logs>/<run>/checkpoints/best.safetensors, named by its run
+  --tsne-checkpoint: the checkpoint row whose t-SNE pictures the report shows (default: the first)`;
 
 /** What {@link runEval} produced. */
 export interface EvalRun {
@@ -30,6 +36,8 @@ export interface EvalRun {
   table: string;
   /** Path of `eval.json`. */
   path: string;
+  /** Path of `report.html`. */
+  report: string;
 }
 
 /** Throws `<path>: no such file (<flag>)` unless `path` is a file. */
@@ -55,8 +63,8 @@ async function runsUnder(logs: string): Promise<CheckpointSpec[]> {
 }
 
 /**
- * Parses `args`, evaluates, writes `eval.json` into `--out` (default `logs/eval`) and returns the
- * result with its table.
+ * Parses `args`, evaluates, writes `eval.json` and `report.html` (with its PNGs) into `--out`
+ * (default `logs/eval`) and returns the result with its table.
  * @example
  * ```ts
  * import { syntheticEmbeddings } from "../data/synthetic_embeddings.ts";
@@ -81,6 +89,7 @@ export async function runEval(args: string[]): Promise<EvalRun> {
       logs: { type: "string" },
       split: { type: "string", default: "test" },
       out: { type: "string", default: join("logs", "eval") },
+      "tsne-checkpoint": { type: "string" },
     },
   });
   if (!values.embeddings) throw new Error(`--embeddings is required\n${USAGE}`);
@@ -95,11 +104,15 @@ export async function runEval(args: string[]): Promise<EvalRun> {
   }
   if (values.logs) checkpoints.push(...await runsUnder(values.logs));
   const set = await loadEmbeddings(values.embeddings);
-  const result = await evaluate(await getGpu(), set, values.embeddings, {
+  const gpu = await getGpu();
+  const result = await evaluate(gpu, set, values.embeddings, {
     split: values.split as SplitName,
     checkpoints,
   });
-  return { result, table: evalTable(result), path: await writeEvalJson(values.out, result) };
+  const path = await writeEvalJson(values.out, result);
+  const tsne = await evalTsnePanels(gpu, set, result, { checkpoint: values["tsne-checkpoint"] });
+  const report = await writeEvalReport(values.out, result, { splits: splitSummaries(set), tsne });
+  return { result, table: evalTable(result), path, report };
 }
 
 if (import.meta.main) {
@@ -108,12 +121,12 @@ if (import.meta.main) {
     Deno.exit(0);
   }
   try {
-    const { result, table, path } = await runEval(Deno.args);
+    const { result, table, path, report } = await runEval(Deno.args);
     const what = result.synthetic ? "SYNTHETIC " : "";
     console.log(`${what}${result.embeddings}, ${result.split} split, ${result.count} studies:\n`);
     console.log(table);
     for (const note of result.notes) console.log(`note: ${note}`);
-    console.log(`wrote ${path}`);
+    console.log(`wrote ${path} and ${report}`);
   } catch (e) {
     console.error(`error: ${(e as Error).message}`);
     Deno.exit(1);

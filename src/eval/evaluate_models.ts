@@ -15,7 +15,7 @@ import { labelRelevance } from "../metrics/clinical.ts";
 import { clinicalRetrievalMetrics, normalizeRows } from "../metrics/evaluate.ts";
 import { TIE_RULE } from "../metrics/ranks.ts";
 import type { Metrics } from "../metrics/retrieval_metrics.ts";
-import { screeningMetrics } from "../metrics/screening.ts";
+import { rocCurve, type RocPoint, screeningMetrics } from "../metrics/screening.ts";
 import { loadCheckpoint } from "../model/checkpoint.ts";
 import { Projector } from "../model/projector.ts";
 
@@ -49,7 +49,15 @@ export interface EvalRow {
    * `_sensitivity`, `_specificity`, `_AUROC`.
    */
   metrics: Metrics;
+  /**
+   * Checkpoints: the screening ROC curve of each modality's probabilities (`rocCurve`'s points
+   * without their thresholds, the first of which is Infinity, which JSON cannot hold).
+   */
+  roc?: { image: RocXY[]; text: RocXY[] };
 }
+
+/** A point of a ROC curve: false- and true-positive rate. */
+export type RocXY = Pick<RocPoint, "fpr" | "tpr">;
 
 /** What `eval.json` holds. */
 export interface EvalResult {
@@ -184,8 +192,10 @@ export async function evaluate(
         c.head.outDim,
         p.logitScale,
       );
+      const roc: Record<string, RocXY[]> = {};
       for (const tower of ["image", "text"] as const) {
         const probabilities = await p.classify(tower, tower === "image" ? image : text, n);
+        roc[tower] = rocCurve(probabilities, labels).map(({ fpr, tpr }) => ({ fpr, tpr }));
         const s = screeningMetrics(probabilities, labels, { threshold: SCREENING_THRESHOLD });
         Object.assign(metrics, {
           [`${tower}_screening_accuracy`]: s.accuracy,
@@ -194,7 +204,13 @@ export async function evaluate(
           [`${tower}_screening_AUROC`]: s.auroc,
         });
       }
-      out.push({ name: spec.name, kind: "checkpoint", source: spec.path, metrics });
+      out.push({
+        name: spec.name,
+        kind: "checkpoint",
+        source: spec.path,
+        metrics,
+        roc: { image: roc.image, text: roc.text },
+      });
     } finally {
       p.params.buffer.destroy();
     }

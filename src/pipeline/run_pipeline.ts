@@ -49,12 +49,15 @@ interface PipelineData {
   name: string;
   file: string;
   skipped: string;
+  /** Each row's findings, when the pairs came from a dataset's records. */
+  findings?: string[][];
 }
 
 /**
  * Runs the pipeline `given` describes (see {@link pipelineOptions} for the defaults); writes the
- * logs, checkpoints, `report.html`, the t-SNE PNGs and `before_after.json` into
- * `<logs>/<name>/` and, when it embedded a dataset, `embeddings.safetensors`.
+ * logs, checkpoints, `report.html` with its charts' PNGs and `before_after.json` into
+ * `<logs>/<name>/` and, when it embedded a dataset, `embeddings.safetensors` (and the report's
+ * t-SNE pictures coloured by finding too).
  * @example
  * ```ts
  * import { syntheticEmbeddings } from "../data/synthetic_embeddings.ts";
@@ -92,7 +95,9 @@ export async function runPipeline(
   }
   const gpu = hooks.gpu ?? await getGpu();
   const { head, params, inputNorm, history } = training;
-  const evaluation = await beforeAfter(gpu, data.set, head, params, inputNorm, o.seed, "test");
+  const evaluation = await beforeAfter(gpu, data.set, head, params, inputNorm, o.seed, "test", {
+    findings: data.findings,
+  });
   const table = await writeRunReport(
     training.logDir,
     evaluation,
@@ -140,7 +145,9 @@ async function embedDataset(
   );
   const file = join(logDir, "embeddings.safetensors");
   await saveEmbeddings(file, embedded.set);
+  const findings = new Map(records.map((r) => [r.id, r.findings]));
   return {
+    findings: embedded.set.ids.map((id) => findings.get(id) ?? []),
     set: embedded.set,
     name: dataset === "synthetic" ? "SYNTHETIC demo set" : `${dataset} (${dataDir})`,
     file,
