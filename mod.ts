@@ -111,20 +111,17 @@ export * from "./src/metrics/clinical.ts";
 export * from "./src/metrics/screening.ts";
 export * from "./src/eval/run_report.ts";
 export { tsne, type TsneMetric, type TsneOptions, type TsneProgress } from "./src/eval/tsne.ts";
-export {
-  type LineChartInput,
-  lineChartPng,
-  PALETTE,
-  type ScatterInput,
-  scatterPng,
-} from "./src/eval/plot_png.ts";
+export * from "./src/eval/chart_render.ts";
+export * from "./src/eval/chart_specs.ts";
+export * from "./src/eval/tsne_panels.ts";
+export * from "./src/eval/eval_report.ts";
 export { metricsTable } from "./src/eval/metrics_table.ts";
 export * from "./src/eval/evaluate_models.ts";
 export * from "./src/eval/eval_inputs.ts";
 export * from "./src/eval/eval_output.ts";
 export * from "./src/eval/ablation.ts";
 export * from "./src/eval/seed_stats.ts";
-export { renderReport, type ReportInput, writeReport } from "./src/eval/report_html.ts";
+export * from "./src/eval/report_html.ts";
 
 // GPU runtime and kernels
 export * from "./src/gpu/context.ts";

@@ -5,7 +5,8 @@
  * screening for checkpoints) and writes `eval.json` with every metric. The embeddings come from
  * files, or from a dataset embedded through the cache by each `--weights` folder. `--ablate`
  * trains the paper's four loss configurations first and adds their rows; `--seeds N` trains each
- * configuration (the full one without `--ablate`) with N seeds and reports mean ± std.
+ * configuration (the full one without `--ablate`) with N seeds and reports mean ± std. Beside
+ * `eval.json` it writes `report.html` with the charts (their PNGs beside it).
  *
  * @module
  */
@@ -22,6 +23,9 @@ import {
 } from "../eval/ablation.ts";
 import { EVAL_UNITS, type EvalUnit } from "../eval/eval_inputs.ts";
 import { evalTable, writeEvalJson } from "../eval/eval_output.ts";
+import { splitSummaries } from "../eval/report_html.ts";
+import { evalTsnePanels } from "../eval/tsne_panels.ts";
+import { writeEvalReport } from "../eval/eval_report.ts";
 import {
   type BaselineSpec,
   checkpointName,
@@ -45,7 +49,7 @@ const USAGE =
   `usage: deno task eval --embeddings <embeddings.safetensors> [--baseline <other.safetensors> ...]
        | --dataset <${DATASETS.join("|")}> [--data-dir <path>] --weights <dir> [--weights <dir> ...]
        [--checkpoint <ckpt.safetensors> ...] [--logs <logs/>] [--split test] [--unit study|image]
-       [--out logs/eval] [--ablate] [--seeds N] [--seed 0] [--epochs E] [--batch-size B]
+       [--out logs/eval] [--tsne-checkpoint <row>] [--ablate] [--seeds N] [--seed 0] [--epochs E] [--batch-size B]
   --logs adds every <logs>/<run>/checkpoints/best.safetensors, named by its run
   --baseline: the same collection embedded by other encoders (matched by study id): a no-head row
   --dataset embeds through the cache with each --weights folder; the first is the main one
@@ -53,6 +57,7 @@ const USAGE =
     baselines; also --images-dir, --cache-dir .cache/embeddings, --synthetic-count 2000,
     --label-from-text
   --unit image: every image is a query (default study: one mean image per study)
+  --tsne-checkpoint: the checkpoint row whose t-SNE pictures the report shows (default: the first)
   --seed: the run's seed, as deno task train's: it assigns a dataset's splits and is the first
     training seed of --ablate / --seeds
   --ablate trains CLIP, CLIP+SupCon, CLIP+BCE and CLIP+SupCon+BCE on the train split with the
@@ -70,6 +75,8 @@ export interface EvalRun {
   table: string;
   /** Path of `eval.json`. */
   path: string;
+  /** Path of `report.html`. */
+  report: string;
 }
 
 /** Throws `<path>: no such file (<flag>)` unless `path` is a file. */
@@ -186,8 +193,8 @@ function trainingNote(groups: AblationGroup[], budget: AblationBudget): string {
 }
 
 /**
- * Parses `args`, evaluates, writes `eval.json` into `--out` (default `logs/eval`) and returns the
- * result with its table. Training runs of `--ablate` / `--seeds` tell their progress to `log`.
+ * Parses `args`, evaluates, writes `eval.json` and `report.html` (with its PNGs) into `--out`
+ * (default `logs/eval`) and returns the result with its table. Training runs of `--ablate` / `--seeds` tell their progress to `log`.
  * @example
  * ```ts
  * import { syntheticEmbeddings } from "../data/synthetic_embeddings.ts";
@@ -215,6 +222,7 @@ export async function runEval(
       logs: { type: "string" },
       split: { type: "string", default: "test" },
       out: { type: "string", default: join("logs", "eval") },
+      "tsne-checkpoint": { type: "string" },
       ablate: { type: "boolean", default: false },
       seeds: { type: "string" },
       epochs: { type: "string" },
@@ -309,7 +317,16 @@ export async function runEval(
     { ...evaluated, notes: [...evaluated.notes, ...notes] },
     groups.map((g) => seedGroup(g, values.ablate)),
   );
-  return { result, table: evalTable(result), path: await writeEvalJson(values.out, result) };
+  const path = await writeEvalJson(values.out, result);
+  const tsne = await evalTsnePanels(gpu, main.set, result, {
+    checkpoint: values["tsne-checkpoint"],
+    findings: main.set.studies?.map((s) => s.findings),
+  });
+  const report = await writeEvalReport(values.out, result, {
+    splits: splitSummaries(main.set),
+    tsne,
+  });
+  return { result, table: evalTable(result), path, report };
 }
 
 if (import.meta.main) {
@@ -318,7 +335,7 @@ if (import.meta.main) {
     Deno.exit(0);
   }
   try {
-    const { result, table, path } = await runEval(Deno.args, console.log);
+    const { result, table, path, report } = await runEval(Deno.args, console.log);
     const what = result.synthetic ? "SYNTHETIC " : "";
     const images = result.images === undefined ? "" : `, ${result.images} images (per image)`;
     console.log(
@@ -326,7 +343,7 @@ if (import.meta.main) {
     );
     console.log(table);
     for (const note of result.notes) console.log(`note: ${note}`);
-    console.log(`wrote ${path}`);
+    console.log(`wrote ${path} and ${report}`);
   } catch (e) {
     console.error(`error: ${(e as Error).message}`);
     Deno.exit(1);

@@ -15,7 +15,7 @@ import { RELEVANCE_RULES } from "../metrics/clinical.ts";
 import { clinicalRetrievalMetrics, normalizeRows } from "../metrics/evaluate.ts";
 import { TIE_RULE } from "../metrics/ranks.ts";
 import type { Metrics } from "../metrics/retrieval_metrics.ts";
-import { screeningMetrics } from "../metrics/screening.ts";
+import { rocCurve, type RocPoint, screeningMetrics } from "../metrics/screening.ts";
 import { type Checkpoint, loadCheckpoint } from "../model/checkpoint.ts";
 import { Projector } from "../model/projector.ts";
 import {
@@ -86,7 +86,15 @@ export interface EvalRow {
   std?: Metrics;
   /** Each seed's metrics, in seed order. */
   perSeed?: Metrics[];
+  /**
+   * Checkpoints: the screening ROC curve of each modality's probabilities (`rocCurve`'s points
+   * without their thresholds, the first of which is Infinity, which JSON cannot hold).
+   */
+  roc?: { image: RocXY[]; text: RocXY[] };
 }
+
+/** A point of a ROC curve: false- and true-positive rate. */
+export type RocXY = Pick<RocPoint, "fpr" | "tpr">;
 
 /** What `eval.json` holds. */
 export interface EvalResult {
@@ -257,8 +265,10 @@ export async function evaluate(
         ["image", image, main.imageRows, imageLabels],
         ["text", text, n, labels],
       ] as const;
+      const roc: Record<string, RocXY[]> = {};
       for (const [tower, x, count, truth] of untrainedClassifier ? [] : towers) {
         const probabilities = await p.classify(tower, x, count);
+        roc[tower] = rocCurve(probabilities, truth).map(({ fpr, tpr }) => ({ fpr, tpr }));
         const s = screeningMetrics(probabilities, truth, { threshold: SCREENING_THRESHOLD });
         Object.assign(metrics, {
           [`${tower}_screening_accuracy`]: s.accuracy,
@@ -267,7 +277,13 @@ export async function evaluate(
           [`${tower}_screening_AUROC`]: s.auroc,
         });
       }
-      out.push({ name: spec.name, kind: "checkpoint", source: spec.path, metrics });
+      out.push({
+        name: spec.name,
+        kind: "checkpoint",
+        source: spec.path,
+        metrics,
+        roc: { image: roc.image, text: roc.text },
+      });
     } finally {
       p.params.buffer.destroy();
     }

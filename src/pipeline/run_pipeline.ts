@@ -51,8 +51,9 @@ interface PipelineData {
 
 /**
  * Runs the pipeline `given` describes (see {@link pipelineOptions} for the defaults); writes the
- * logs, checkpoints, `report.html`, the t-SNE PNGs and `before_after.json` into
- * `<logs>/<name>/` and, when it embedded a dataset, `embeddings.safetensors`.
+ * logs, checkpoints, `report.html` with its charts' PNGs and `before_after.json` into
+ * `<logs>/<name>/` and, when it embedded a dataset, `embeddings.safetensors` (and the report's
+ * t-SNE pictures coloured by finding too).
  * @example
  * ```ts
  * import { syntheticEmbeddings } from "../data/synthetic_embeddings.ts";
@@ -90,7 +91,9 @@ export async function runPipeline(
   }
   const gpu = hooks.gpu ?? await getGpu();
   const { head, params, inputNorm, history } = training;
-  const evaluation = await beforeAfter(gpu, data.set, head, params, inputNorm, o.seed, "test");
+  const evaluation = await beforeAfter(gpu, data.set, head, params, inputNorm, o.seed, "test", {
+    findings: data.set.studies?.map((s) => s.findings),
+  });
   const table = await writeRunReport(
     training.logDir,
     evaluation,
