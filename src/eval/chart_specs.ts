@@ -289,7 +289,8 @@ export function metricBarsChart(
         type: "nominal",
         sort: metrics,
         title: null,
-        axis: { labelAngle: 0, labelFontSize: 12 },
+        // Slanted: names such as "findings nDCG@10" overlap when level.
+        axis: { labelAngle: -30, labelFontSize: 12 },
         scale: { paddingInner: 0.25 },
       },
       xOffset: { field: "model", type: "nominal", sort: groups.map((g) => g.name) },

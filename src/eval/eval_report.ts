@@ -19,9 +19,9 @@ export const BAR_METRICS: readonly (readonly [string, string])[] = [
   ["R@5", "R@5"],
   ["R@10", "R@10"],
   ["MRR", "MRR"],
-  ["P@10", "label_P@10"],
-  ["mAP@10", "label_mAP@10"],
-  ["nDCG@10", "label_nDCG@10"],
+  ["label P@10", "label_P@10"],
+  ["label mAP@10", "label_mAP@10"],
+  ["label nDCG@10", "label_nDCG@10"],
   ["findings mAP@10", "findings_mAP@10"],
   ["findings nDCG@10", "findings_nDCG@10"],
 ];
