@@ -78,6 +78,31 @@ export function queriesPerChunk(
   return Math.min(byBytes, byGrid);
 }
 
+/**
+ * Checks that a collection of `n` items fits the device and the options; returns the query chunk.
+ */
+function checkCollection(
+  method: string,
+  projector: Projector,
+  n: number,
+  options: RetrieverOptions,
+): number {
+  const { head, gpu } = projector;
+  if (n === 0) throw new RangeError(`${method}: the collection is empty (no ids)`);
+  const bytes = bindableBytes(gpu.limits), need = 4 * n * Math.max(head.inDim, head.outDim);
+  if (need > bytes) {
+    throw new RangeError(
+      `${method}: ${n} items need ${need} bytes in one buffer (inDim ${head.inDim}), ` +
+        `the device binds at most ${bytes}; split the collection`,
+    );
+  }
+  const most = options.maxQueriesPerChunk;
+  if (most !== undefined && !(Number.isInteger(most) && most >= 1)) {
+    throw new RangeError(`${method}: maxQueriesPerChunk must be an integer >= 1, got ${most}`);
+  }
+  return Math.min(most ?? Infinity, queriesPerChunk(gpu.limits, n, head));
+}
+
 /** The largest buffer a kernel can bind, in bytes. */
 function bindableBytes(limits: ChunkLimits): number {
   return Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
@@ -159,24 +184,54 @@ export class Retriever {
     ids: string[],
     options: RetrieverOptions = {},
   ): Promise<Retriever> {
-    const { head, gpu } = projector, n = ids.length;
-    if (n === 0) throw new RangeError("Retriever.create: the collection is empty (no ids)");
-    const bytes = bindableBytes(gpu.limits), need = 4 * n * Math.max(head.inDim, head.outDim);
-    if (need > bytes) {
-      throw new RangeError(
-        `Retriever.create: ${n} items need ${need} bytes in one buffer (inDim ${head.inDim}), ` +
-          `the device binds at most ${bytes}; split the collection`,
-      );
-    }
-    const most = options.maxQueriesPerChunk;
-    if (most !== undefined && !(Number.isInteger(most) && most >= 1)) {
-      throw new RangeError(
-        `Retriever.create: maxQueriesPerChunk must be an integer >= 1, got ${most}`,
-      );
-    }
-    const chunk = Math.min(most ?? Infinity, queriesPerChunk(gpu.limits, n, head));
-    const z = await projector.projectToGpu(tower, embeddings, n);
+    const chunk = checkCollection("Retriever.create", projector, ids.length, options);
+    const z = await projector.projectToGpu(tower, embeddings, ids.length);
     return new Retriever(projector, tower, z, ids, chunk);
+  }
+
+  /**
+   * Uploads a collection already projected by `projector`'s `tower` head: `projections`
+   * [ids.length, outDim], unit rows (what {@link Projector.project} returns; a cached index).
+   * @example
+   * ```ts
+   * import { initialParameters } from "../model/init.ts";
+   * import { ParameterLayout } from "../model/parameters.ts";
+   * import { Projector } from "../model/projector.ts";
+   * import { tryGetGpu } from "../gpu/context.ts";
+   * const gpu = await tryGetGpu(); // null where there is no WebGPU adapter
+   * if (gpu) {
+   *   const head = { inDim: 4, hidden: 8, outDim: 4, layers: 2, dropout: 0 };
+   *   const identity = { mean: new Float32Array(4), std: new Float32Array(4).fill(1) };
+   *   const params = initialParameters(new ParameterLayout(head), 42);
+   *   const projector = new Projector(gpu, head, params, { image: identity, text: identity });
+   *   const reports = new Float32Array([1, 0, 0, 0, 0, 1, 0, 0]); // 2 report embeddings
+   *   const z = await projector.project("text", reports, 2); // computed once, stored anywhere
+   *   using index = await Retriever.fromProjections(projector, "text", z, ["r1", "r2"]);
+   *   const hits = await index.query(new Float32Array([1, 0, 0, 0]), 1); // the same hits as create's
+   * }
+   * ```
+   */
+  static fromProjections(
+    projector: Projector,
+    tower: Tower,
+    projections: Float32Array,
+    ids: string[],
+    options: RetrieverOptions = {},
+  ): Promise<Retriever> {
+    const chunk = checkCollection("Retriever.fromProjections", projector, ids.length, options);
+    const outDim = projector.head.outDim;
+    if (projections.length !== ids.length * outDim) {
+      throw new RangeError(
+        `Retriever.fromProjections: projections must be [${ids.length}, outDim = ${outDim}], ` +
+          `got ${projections.length} values`,
+      );
+    }
+    // Uploaded as they are; only a view of a SharedArrayBuffer is copied first.
+    const host = projections.buffer instanceof ArrayBuffer
+      ? projections as Float32Array<ArrayBuffer>
+      : Float32Array.from(projections);
+    const z = projector.gpu.storage(host, `${tower} projections`);
+    return Promise.resolve(new Retriever(projector, tower, z, ids, chunk));
   }
 
   /** Number of items. */
