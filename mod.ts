@@ -46,6 +46,8 @@ export {
   type DemoCollectionOptions,
   trainDemoCollection,
 } from "./src/retrieval/demo_collection.ts";
+export { type ApiHit, type AppOptions, searchApp } from "./src/serve/app.ts";
+export { type ServeOptions, serveSearch } from "./src/serve/server.ts";
 export * from "./src/model/config.ts";
 export { ParameterLayout } from "./src/model/parameters.ts";
 export { type InputNorm, type Moments } from "./src/model/input_norm.ts";

@@ -11,10 +11,7 @@ gpuTest(
   "searchByImage: a study's own report is in its image's top 10 far more often than chance",
   async () => {
     const demo = await demoFixture();
-    await using search = await openSearch({
-      checkpoint: demo.checkpoint,
-      collection: demo.collection,
-    });
+    await using search = await openSearch(demo);
     const n = demo.imagePaths.length, queries = n / 2;
     let own = 0, chance = 0;
     for (let i = 0; i < n; i += 2) {
@@ -43,7 +40,7 @@ gpuTest(
   async () => {
     const demo = await demoFixture();
     const set = await loadEmbeddings(demo.collection);
-    const open = () => openSearch({ checkpoint: demo.checkpoint, collection: demo.collection });
+    const open = () => openSearch(demo);
     const image = demo.imagePaths[3], report = "Small left pleural effusion.";
     let first;
     {
@@ -142,10 +139,7 @@ gpuTest("search: clear errors for missing files, bad images, empty reports, bad 
     () => openSearch({ checkpoint: demo.checkpoint, collection: missing }),
     `${missing}: no such collection file`,
   );
-  await using search = await openSearch({
-    checkpoint: demo.checkpoint,
-    collection: demo.collection,
-  });
+  await using search = await openSearch(demo);
   const input = async (f: () => Promise<unknown>, text: string) => {
     await assert.rejects(f, (e: Error) => {
       assert.ok(e instanceof SearchInputError, `${e.name}: ${e.message}`);
@@ -204,7 +198,7 @@ gpuTest("openSearch embeds a dataset through the cache and searches it", async (
     collection,
     weights: "weights/demo",
   });
-  await using file = await openSearch({ checkpoint: demo.checkpoint, collection: demo.collection });
+  await using file = await openSearch(demo);
   assert.equal(search.info.studies, 120);
   assert.deepEqual(
     await search.searchByImage(demo.imagePaths[5], 5),

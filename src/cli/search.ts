@@ -19,6 +19,21 @@ export const DEMO_SEARCH = {
   collection: "logs/demo/embeddings.safetensors",
 } as const;
 
+/**
+ * The flags naming what is searched (`parseArgs` options), shared with `deno task serve`.
+ * @example
+ * ```ts
+ * import { parseArgs } from "node:util";
+ * const { values } = parseArgs({ args: ["--weights", "weights/demo"], options: SEARCH_FLAGS });
+ * values.checkpoint; // "logs/demo/checkpoints/best.safetensors"
+ * ```
+ */
+export const SEARCH_FLAGS = {
+  checkpoint: { type: "string", default: DEMO_SEARCH.checkpoint },
+  collection: { type: "string", default: DEMO_SEARCH.collection },
+  weights: { type: "string" },
+} as const;
+
 const USAGE = `usage: deno task search (--image <x.png|jpg> | --text "<report>") [--k 10] [--json]
        [--checkpoint ${DEMO_SEARCH.checkpoint}]
        [--collection ${DEMO_SEARCH.collection}] [--weights <folder>]`;
@@ -99,9 +114,7 @@ if (import.meta.main) {
     const { values } = parseArgs({
       args: Deno.args,
       options: {
-        checkpoint: { type: "string", default: DEMO_SEARCH.checkpoint },
-        collection: { type: "string", default: DEMO_SEARCH.collection },
-        weights: { type: "string" },
+        ...SEARCH_FLAGS,
         image: { type: "string" },
         text: { type: "string" },
         k: { type: "string", default: "10" },
