@@ -55,6 +55,7 @@ export { type InputNorm, type Moments } from "./src/model/input_norm.ts";
 // The whole pipeline: data, embedding, training, before/after evaluation and report
 export * from "./src/pipeline/options.ts";
 export * from "./src/pipeline/run_pipeline.ts";
+export * from "./src/pipeline/dataset_embeddings.ts";
 
 // Embeddings files and datasets
 export * from "./src/io/embeddings.ts";
@@ -118,17 +119,17 @@ export * from "./src/metrics/clinical.ts";
 export * from "./src/metrics/screening.ts";
 export * from "./src/eval/run_report.ts";
 export { tsne, type TsneMetric, type TsneOptions, type TsneProgress } from "./src/eval/tsne.ts";
-export {
-  type LineChartInput,
-  lineChartPng,
-  PALETTE,
-  type ScatterInput,
-  scatterPng,
-} from "./src/eval/plot_png.ts";
+export * from "./src/eval/chart_render.ts";
+export * from "./src/eval/chart_specs.ts";
+export * from "./src/eval/tsne_panels.ts";
+export * from "./src/eval/eval_report.ts";
 export { metricsTable } from "./src/eval/metrics_table.ts";
 export * from "./src/eval/evaluate_models.ts";
+export * from "./src/eval/eval_inputs.ts";
 export * from "./src/eval/eval_output.ts";
-export { renderReport, type ReportInput, writeReport } from "./src/eval/report_html.ts";
+export * from "./src/eval/ablation.ts";
+export * from "./src/eval/seed_stats.ts";
+export * from "./src/eval/report_html.ts";
 
 // GPU runtime and kernels
 export * from "./src/gpu/context.ts";

@@ -39,9 +39,16 @@ gpuTest(
     const ba = JSON.parse(await Deno.readTextFile(join(run, "before_after.json")));
     assert.deepEqual(Object.keys(ba.metrics), Object.values(COLUMNS));
     const html = await Deno.readTextFile(join(run, "report.html"));
-    assert.ok(html.includes("text_to_image_R@10") && html.includes("data:image/png;base64,"));
+    assert.ok(html.includes("text_to_image_R@10") && html.includes("<svg"));
+    // The synthetic records' findings colour a second set of t-SNE pictures.
+    const tsne = ["image_raw", "image_trained", "report_raw", "report_trained"];
+    const charts = ["loss", "validation", ...tsne.map((t) => `tsne_${t}`)];
     for (
-      const f of ["tsne_raw.png", "tsne_trained.png", "embeddings.safetensors", "results.jsonl"]
+      const f of [
+        ...[...charts, ...tsne.map((t) => `tsne_${t}_findings`)].map((c) => `${c}.png`),
+        "embeddings.safetensors",
+        "results.jsonl",
+      ]
     ) {
       await Deno.stat(join(run, f));
     }

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { Buffer } from "node:buffer";
+import { renderChart } from "../src/eval/chart_render.ts";
+import { lineChart, tsneChart } from "../src/eval/chart_specs.ts";
 import { formatMetric, metricOrder } from "../src/eval/metric_format.ts";
 import { metricsTable } from "../src/eval/metrics_table.ts";
 import { renderReport, type ReportInput, writeReport } from "../src/eval/report_html.ts";
@@ -32,16 +33,27 @@ const SAMPLE: ReportInput = {
     "untrained head": metrics(0.01, 55.5),
     "trained head": metrics(0.1234, 12.75),
   },
-  history: [0, 1, 2, 3].map((e) => ({
-    epoch: e,
-    trainLoss: e === 0 ? undefined : 2 / e,
-    val: { mean_recall: 0.1 * e },
-  })),
-  tsne: [{
-    title: "trained head",
-    points: new Float64Array([0, 0, 1, 1, 5, 5, 6, 5]),
-    labels: new Int32Array([0, 0, 1, 1]),
+  figures: [{
+    heading: "Training curves",
+    figures: [
+      await renderChart(
+        lineChart("loss", "Training loss", { x: "epoch", y: "loss" }, [
+          { name: "train loss", x: [1, 2, 3], y: [2, 1, 0.7] },
+        ], "a caption <b>"),
+      ),
+    ],
+  }, {
+    heading: "t-SNE of the embeddings",
+    intro: "before & after",
+    figures: [
+      await renderChart(tsneChart("tsne_image_trained", {
+        title: "image embeddings, trained head",
+        points: new Float64Array([0, 0, 1, 1, 5, 5, 6, 5]),
+        labels: new Int32Array([0, 0, 1, 1]),
+      })),
+    ],
   }],
+  definitions: [["R@k", "share of queries < k"]],
   config: { lr: 0.001, loss: { wClip: 1 }, name: "<script>" },
   notes: ["a note"],
 };
@@ -50,7 +62,8 @@ const SAMPLE: ReportInput = {
 function assertBalanced(html: string): void {
   const voids = new Set(["meta", "img", "br", "hr", "link", "input", "!doctype"]);
   const stack: string[] = [];
-  const body = html.replace(/<style>[\s\S]*?<\/style>/, "<style></style>");
+  const body = html.replace(/<style>[\s\S]*?<\/style>/, "<style></style>")
+    .replace(/<svg[\s\S]*?<\/svg>/g, "<svg></svg>");
   for (const [, close, name] of body.matchAll(/<(\/?)([a-zA-Z!][a-zA-Z0-9]*)[^>]*>/g)) {
     const tag = name.toLowerCase();
     if (voids.has(tag)) continue;
@@ -78,17 +91,20 @@ Deno.test("renderReport: every section, the table values, escaped text, balanced
       "<code>image_to_text_median_rank</code>",
       "Training curves",
       "t-SNE of the embeddings",
+      "<p>before &#38; after</p>",
+      "a caption &#60;b&#62;",
+      "<dt>R@k</dt><dd>share of queries &#60; k</dd>",
       "<code>loss.wClip</code>",
       "&#60;script&#62;",
       "a note",
+      "@font-face { font-family: Inter;",
     ]
   ) assert.ok(html.includes(text), `missing ${text}`);
   assert.ok(!html.includes("<script>"));
-  const images = [...html.matchAll(/src="data:image\/png;base64,([A-Za-z0-9+/=]+)"/g)];
-  assert.equal(images.length, 3, "loss, validation recall and one t-SNE picture");
-  for (const [, b64] of images) {
-    assert.deepEqual([...Buffer.from(b64, "base64").subarray(1, 4)], [0x50, 0x4e, 0x47]); // PNG
-  }
+  // The charts inline, in order, each an SVG document without its own prolog; nothing external.
+  const figures = [...html.matchAll(/<figure data-chart="([^"]+)"[^>]*><svg /g)].map((m) => m[1]);
+  assert.deepEqual(figures, ["loss", "tsne_image_trained"]);
+  assert.ok(!/<\?xml|src="http|href="http|url\(http/.test(html));
   // Rows in open_clip order, image_to_text first.
   const rows = [...html.matchAll(/<code>((?:image|text)_to_\w+(?:@\d+)?)<\/code>/g)].map((m) =>
     m[1]
@@ -109,23 +125,29 @@ Deno.test("renderReport: minimal input and bad input", () => {
     metrics: { only: { "image_to_text_R@1": 0.5 } },
   });
   assertBalanced(html);
-  assert.ok(!html.includes("Training curves") && !html.includes("<img"));
+  assert.ok(!html.includes("Training curves") && !html.includes("<figure"));
   assert.throws(
     () => renderReport({ ...SAMPLE, metrics: {} }),
     /metrics must have at least one column/,
   );
 });
 
-Deno.test("writeReport writes atomically", async () => {
+Deno.test("writeReport writes the report and each chart's PNG, atomically", async () => {
   const dir = await Deno.makeTempDir();
-  const path = `${dir}/report.html`;
-  await writeReport(path, SAMPLE);
-  assert.equal(await Deno.readTextFile(path), renderReport(SAMPLE));
-  assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["report.html"]);
-  await assert.rejects(
-    () => writeReport(`${dir}/missing/report.html`, SAMPLE),
-    /missing\/report\.html: cannot write/,
+  const paths = await writeReport(`${dir}/out`, SAMPLE);
+  assert.deepEqual(
+    paths,
+    ["report.html", "loss.png", "tsne_image_trained.png"].map((f) => `${dir}/out/${f}`),
   );
+  assert.equal(await Deno.readTextFile(paths[0]), renderReport(SAMPLE));
+  assert.deepEqual(await Deno.readFile(paths[1]), SAMPLE.figures![0].figures[0].png);
+  assert.deepEqual([...Deno.readDirSync(`${dir}/out`)].map((e) => e.name).sort(), [
+    "loss.png",
+    "report.html",
+    "tsne_image_trained.png",
+  ]);
+  const twice = { ...SAMPLE, figures: [SAMPLE.figures![0], SAMPLE.figures![0]] };
+  await assert.rejects(() => writeReport(dir, twice), /two figures are named loss/);
   await Deno.remove(dir, { recursive: true });
 });
 

@@ -34,6 +34,7 @@ import {
 } from "./skipped_inputs.ts";
 import { openTokenizer } from "./clip_import.ts";
 import { encoderIds } from "./encoder_ids.ts";
+import { encoderFamilyName } from "./manifest.ts";
 
 /** Options of {@link embedRecords}. */
 export interface EmbedOptions {
@@ -108,7 +109,7 @@ export async function embedRecords(
   const enc = await openBiomedClip(opts.weightsDir, { numThreads: opts.numThreads, batchSize });
   try {
     const tokenizer = await openTokenizer(opts.weightsDir, enc.manifest);
-    const ids = encoderIds(enc.manifest);
+    const ids = encoderIds(enc.manifest), familyName = encoderFamilyName(enc.manifest);
     const size = enc.image.imageSize, context = enc.text.contextLength;
     const imageEmbedder: Embedder<Float32Array> & { name: string } = {
       name: "images",
@@ -248,6 +249,7 @@ export async function embedRecords(
       metadata: {
         image_encoder: imageEmbedder.id,
         text_encoder: textEmbedder.id,
+        ...(familyName ? { encoder_name: familyName } : {}),
         synthetic: String(rows.every((r) => r.meta?.synthetic === true)),
       },
       studies: kept.map(({ record: r, paths }) => ({

@@ -8,8 +8,9 @@
  */
 
 import { join } from "node:path";
-import { type BiomedClipConfig, checkConfig } from "./biomedclip_config.ts";
-import { checkClipConfig, type ClipConfig } from "./clip_config.ts";
+import { isDeepStrictEqual } from "node:util";
+import { BIOMEDCLIP_CONFIG, type BiomedClipConfig, checkConfig } from "./biomedclip_config.ts";
+import { checkClipConfig, CLIP_VIT_B_16_CONFIG, type ClipConfig } from "./clip_config.ts";
 
 /**
  * The model families a weights folder may hold: BiomedCLIP (ViT + BERT, WordPiece `vocab.txt`)
@@ -71,6 +72,24 @@ export type WeightsManifest = BiomedClipManifest | ClipManifest;
  */
 export function modelFamily(m: WeightsManifest): ModelFamily {
   return m.family ?? "biomedclip";
+}
+
+/**
+ * The published model a manifest records, by its family and its towers' config: "BiomedCLIP"
+ * (no family, or "biomedclip", at BiomedCLIP's full size) or "CLIP ViT-B/16" ("openai-clip" at
+ * ViT-B/16's size); null otherwise (the demo's small towers, a custom size). The manifest says
+ * which importer read the checkpoint and that its shapes are the published model's; nothing is
+ * inferred from an encoder id.
+ * @example
+ * ```ts
+ * encoderFamilyName(await readManifest("weights/demo")); // null: small random towers
+ * ```
+ */
+export function encoderFamilyName(m: WeightsManifest): string | null {
+  if (m.family === "openai-clip") {
+    return isDeepStrictEqual(m.config, CLIP_VIT_B_16_CONFIG) ? "CLIP ViT-B/16" : null;
+  }
+  return isDeepStrictEqual(m.config, BIOMEDCLIP_CONFIG) ? "BiomedCLIP" : null;
 }
 
 /**

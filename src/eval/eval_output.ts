@@ -8,7 +8,7 @@
 import { join } from "node:path";
 import { writeFileAtomic } from "../util/atomic_write.ts";
 import type { EvalResult } from "./evaluate_models.ts";
-import { formatMetric } from "./metric_format.ts";
+import { metricCell } from "./seed_stats.ts";
 
 /** The table's columns: header and metric name (every metric is in `eval.json`). */
 export const TABLE_COLUMNS: readonly (readonly [string, string])[] = [
@@ -22,6 +22,8 @@ export const TABLE_COLUMNS: readonly (readonly [string, string])[] = [
       [`${short} label P@10`, `${d}_label_P@10`],
       [`${short} label mAP@10`, `${d}_label_mAP@10`],
       [`${short} label nDCG@10`, `${d}_label_nDCG@10`],
+      [`${short} findings mAP@10`, `${d}_findings_mAP@10`],
+      [`${short} findings nDCG@10`, `${d}_findings_nDCG@10`],
     ] as const;
   }),
   ["image acc", "image_screening_accuracy"],
@@ -32,7 +34,9 @@ export const TABLE_COLUMNS: readonly (readonly [string, string])[] = [
 
 /**
  * The markdown table of {@link TABLE_COLUMNS}, a row per model in `result.rows` order; a metric a
- * row lacks (screening without a head) is `–`.
+ * row lacks (screening without a trained classifier) is `–`, a column no row has (findings metrics
+ * without finding labels, screening without checkpoints) is left out, and a row of several seeds
+ * shows `mean ± std`.
  * @example
  * ```ts
  * const table = evalTable({
@@ -44,11 +48,10 @@ export const TABLE_COLUMNS: readonly (readonly [string, string])[] = [
  * ```
  */
 export function evalTable(result: EvalResult): string {
+  const columns = TABLE_COLUMNS.filter(([, m]) => result.rows.some((r) => m in r.metrics));
   const cells = [
-    ["model", ...TABLE_COLUMNS.map(([h]) => h)],
-    ...result.rows.map((
-      r,
-    ) => [r.name, ...TABLE_COLUMNS.map(([, m]) => formatMetric(m, r.metrics[m]))]),
+    ["model", ...columns.map(([h]) => h)],
+    ...result.rows.map((r) => [r.name, ...columns.map(([, m]) => metricCell(r, m))]),
   ];
   const widths = cells[0].map((_, j) => Math.max(3, ...cells.map((row) => row[j].length)));
   const line = (row: string[]) =>

@@ -1,18 +1,19 @@
 /**
- * The evaluation report: one self-contained HTML file (inline CSS, PNGs as base64 data URLs)
- * with the dataset summary, the before/after retrieval metrics table, the training curves, the
- * t-SNE pictures and the run configuration. (The terminal shows the same table through
- * `metricsTable`.)
+ * The HTML reports of a run and of an evaluation: one self-contained file (inline CSS and fonts,
+ * the charts as inline SVG, no external request) with the dataset summary, the metrics table
+ * (a column per model), sections of charts, definitions, the run configuration and notes; the
+ * charts' PNG copies are written beside it. (The terminal shows the table through `metricsTable`.)
  *
  * @module
  */
 
-import { Buffer } from "node:buffer";
+import { join } from "node:path";
+import { type EmbeddingSet, splitRows } from "../io/embeddings.ts";
 import type { Metrics } from "../metrics/retrieval_metrics.ts";
 import { writeFileAtomic } from "../util/atomic_write.ts";
+import type { RenderedChart } from "./chart_render.ts";
 import { formatMetric, lowerIsBetter, metricOrder } from "./metric_format.ts";
-import { lineChartPng, scatterPng } from "./plot_png.ts";
-import { REPORT_CSS } from "./report_style.ts";
+import { reportCss } from "./report_style.ts";
 
 /** Pairs and labels of one split. */
 export interface SplitSummary {
@@ -38,43 +39,34 @@ export interface DatasetSummary {
   facts?: Record<string, string | number>;
 }
 
-/** One evaluated epoch (the trainer's `EpochResult` fits; `readResults` reads `results.jsonl`). */
-export interface TrainingEpoch {
-  /** Epochs finished (0 = before training). */
-  epoch: number;
-  /** Mean training loss of the epoch (absent at epoch 0). */
-  trainLoss?: number;
-  /** Validation metrics (`mean_recall`, or the `_R@k` metrics it is averaged from). */
-  val: Metrics;
+/**
+ * Pairs and labels of each split of an embeddings set (train, validation, test).
+ * @example
+ * ```ts
+ * import { syntheticEmbeddings } from "../data/synthetic_embeddings.ts";
+ * const o = { count: 40, dim: 4, latent: 2, noise: 0.1, validation: 0.25, test: 0.25, seed: 1 };
+ * splitSummaries(syntheticEmbeddings(o)).map((s) => s.name); // ["train", "validation", "test"]
+ * ```
+ */
+export function splitSummaries(set: EmbeddingSet): SplitSummary[] {
+  return (["train", "validation", "test"] as const).map((name) => {
+    const rows = splitRows(set, name);
+    const abnormal = rows.reduce((a, r) => a + set.label[r], 0);
+    return { name, pairs: rows.length, normal: rows.length - abnormal, abnormal };
+  });
 }
 
-/** One t-SNE picture: 2-D points colored by class. */
-export interface TsnePanel {
-  /** Caption title, e.g. `raw encoder (BiomedCLIP, no head)`. */
-  title: string;
-  /** count×2 coordinates from `tsne`. */
-  points: Float64Array;
-  /** Class index of each point. */
-  labels: Int32Array;
-  /** Class names (default `normal`, `abnormal`). */
-  classNames?: string[];
-  /** A sentence under the picture. */
-  caption?: string;
-  /** The picture already rendered by {@link tsnePng}, if any. */
-  png?: Uint8Array;
+/** A group of pictures under one heading. */
+export interface FigureSection {
+  /** The section's heading, e.g. `t-SNE of the embeddings`. */
+  heading: string;
+  /** A paragraph above the pictures. */
+  intro?: string;
+  /** The charts, drawn (`renderChart`). */
+  figures: RenderedChart[];
 }
 
-/** A ready picture (PNG bytes) to embed. */
-export interface ReportFigure {
-  /** What it shows (the image's alt text). */
-  title: string;
-  /** PNG bytes (drawn at about 540 pixels wide to show unscaled in the two-column grid). */
-  png: Uint8Array;
-  /** A sentence under the picture. */
-  caption?: string;
-}
-
-/** Everything the report shows; only `title`, `dataset` and `metrics` are required. */
+/** Everything a report shows; only `title` and `metrics` are required. */
 export interface ReportInput {
   /** Page title. */
   title: string;
@@ -83,30 +75,28 @@ export interface ReportInput {
   /** When the report was made (shown as given; omitted when absent, for reproducible output). */
   generatedAt?: string;
   /** The data. */
-  dataset: DatasetSummary;
+  dataset?: DatasetSummary;
   /**
-   * The before/after table: column name (e.g. `trained head`) → metrics by open_clip name
+   * The metrics table: column name (a model, e.g. `trained head`) → metrics by open_clip name
    * (`image_to_text_R@1`, `text_to_image_mean_rank`, …, plus any extra metric). Columns keep
    * their order; the best value of each row is set in bold.
    */
   metrics: Record<string, Metrics>;
   /** Which split the metrics were measured on (default `test`). */
   metricsSplit?: string;
-  /** Per-epoch training results (`results.jsonl`): loss and validation mean recall curves. */
-  history?: TrainingEpoch[];
-  /** t-SNE pictures, shown side by side (e.g. before and after training). */
-  tsne?: TsnePanel[];
-  /** Any other pictures. */
-  figures?: ReportFigure[];
+  /** A paragraph above the table instead of the default one on paired retrieval. */
+  metricsIntro?: string;
+  /** Charts, a section each, inlined as SVG (the PNG copies are written beside the report). */
+  figures?: FigureSection[];
+  /** Definitions of the terms and metrics shown: term → definition. */
+  definitions?: [string, string][];
   /** Run configuration (nested objects are flattened to dotted keys). */
   config?: Record<string, unknown>;
+  /** The configuration section's heading (default `Run configuration`). */
+  configHeading?: string;
   /** Free-form remarks, one paragraph each. */
   notes?: string[];
 }
-
-const DEFAULT_CLASSES = ["normal", "abnormal"];
-/** Picture sizes that show unscaled in the two-column grid. */
-const CHART_SIZE = { width: 540, height: 360 }, TSNE_SIZE = { width: 540, height: 500 };
 
 /**
  * The report as one self-contained HTML document.
@@ -123,12 +113,11 @@ export function renderReport(input: ReportInput): string {
   const columns = Object.keys(input.metrics);
   if (columns.length === 0) throw new Error("report: metrics must have at least one column");
   const sections = [
-    datasetSection(input.dataset),
-    metricsSection(input.metrics, input.metricsSplit ?? "test"),
-    input.history?.length ? curvesSection(input.history) : "",
-    input.tsne?.length ? tsneSection(input.tsne) : "",
-    input.figures?.length ? figuresSection(input.figures) : "",
-    input.config ? configSection(input.config) : "",
+    input.dataset ? datasetSection(input.dataset) : "",
+    metricsSection(input.metrics, input.metricsSplit ?? "test", input.metricsIntro),
+    ...(input.figures ?? []).map(figureSection),
+    input.definitions?.length ? definitionsSection(input.definitions) : "",
+    input.config ? configSection(input.config, input.configHeading ?? "Run configuration") : "",
     input.notes?.length
       ? `<section><h2>Notes</h2>${input.notes.map((n) => `<p>${esc(n)}</p>`).join("")}</section>`
       : "",
@@ -141,7 +130,7 @@ export function renderReport(input: ReportInput): string {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${esc(input.title)}</title>
-<style>${REPORT_CSS}</style>
+<style>${reportCss()}</style>
 </head>
 <body>
 <main>
@@ -154,20 +143,43 @@ ${sections.join("\n")}
 }
 
 /**
- * Writes {@link renderReport}'s HTML to `path` atomically, so a reader never sees half a report.
+ * Writes `dir/report.html` ({@link renderReport}) and each figure's PNG copy as
+ * `dir/<name>.png`, all atomically (creating `dir`); returns the paths written, the report first.
  * @example
  * ```ts
+ * import { renderChart } from "./chart_render.ts";
+ * import { lineChart } from "./chart_specs.ts";
  * const dir = await Deno.makeTempDir();
- * await writeReport(`${dir}/report.html`, {
+ * const loss = await renderChart(
+ *   lineChart("loss", "Training loss", { x: "epoch", y: "loss" }, [
+ *     { name: "train loss", x: [1, 2], y: [2, 1] },
+ *   ]),
+ * );
+ * const paths = await writeReport(dir, {
  *   title: "CXR retrieval",
- *   dataset: { name: "demo", splits: [{ name: "test", pairs: 10, normal: 4, abnormal: 6 }] },
  *   metrics: { "trained head": { "image_to_text_R@1": 0.5 } },
- * });
+ *   figures: [{ heading: "Training curves", figures: [loss] }],
+ * }); // [`${dir}/report.html`, `${dir}/loss.png`]
  * await Deno.remove(dir, { recursive: true });
  * ```
  */
-export async function writeReport(path: string, input: ReportInput): Promise<void> {
-  await writeFileAtomic(path, new TextEncoder().encode(renderReport(input)));
+export async function writeReport(dir: string, input: ReportInput): Promise<string[]> {
+  const figures = (input.figures ?? []).flatMap((s) => s.figures);
+  const names = new Set<string>();
+  for (const f of figures) {
+    if (names.has(f.name)) throw new Error(`report: two figures are named ${f.name}`);
+    names.add(f.name);
+  }
+  await Deno.mkdir(dir, { recursive: true });
+  const html = join(dir, "report.html");
+  await writeFileAtomic(html, new TextEncoder().encode(renderReport(input)));
+  const paths = [html];
+  for (const f of figures) {
+    const path = join(dir, `${f.name}.png`);
+    await writeFileAtomic(path, f.png);
+    paths.push(path);
+  }
+  return paths;
 }
 
 function datasetSection(d: DatasetSummary): string {
@@ -196,7 +208,7 @@ ${facts ? `<ul class="facts">${facts}</ul>` : ""}
 </section>`;
 }
 
-function metricsSection(metrics: Record<string, Metrics>, split: string): string {
+function metricsSection(metrics: Record<string, Metrics>, split: string, intro?: string): string {
   const columns = Object.keys(metrics);
   const rows = metricOrder(Object.values(metrics)).map((name) => {
     const values = columns.map((c) => metrics[c][name]);
@@ -213,10 +225,13 @@ function metricsSection(metrics: Record<string, Metrics>, split: string): string
       cells.join("")
     }</tr>`;
   });
-  return `<section><h2>Retrieval metrics</h2>
-<p>Paired retrieval on the <strong>${esc(split)}</strong> split (open_clip metric names; ranks
-are 1-based; R@k is the share of queries whose paired item is among the top k). Best of each row
-in bold; ↑ higher is better, ↓ lower is better.</p>
+  const text = intro
+    ? esc(intro)
+    : `Paired retrieval on the <strong>${esc(split)}</strong> split ` +
+      "(open_clip metric names; ranks are 1-based; R@k is the share of queries whose paired item " +
+      "is among the top k).";
+  return `<section><h2>Metrics</h2>
+<p>${text} Best of each row in bold; ↑ higher is better, ↓ lower is better.</p>
 <table class="num metrics"><thead><tr><th>metric</th>${
     columns.map((c) => `<th>${esc(c)}</th>`).join("")
   }</tr></thead>
@@ -224,96 +239,34 @@ in bold; ↑ higher is better, ↓ lower is better.</p>
 </section>`;
 }
 
-function curvesSection(history: TrainingEpoch[]): string {
-  const withLoss = history.filter((h) => h.trainLoss !== undefined);
-  const charts: ReportFigure[] = [];
-  if (withLoss.length > 0) {
-    charts.push({
-      title: "Training loss",
-      png: lineChartPng({
-        series: [{
-          name: "train loss (mean of the epoch)",
-          x: withLoss.map((h) => h.epoch),
-          values: withLoss.map((h) => h.trainLoss!),
-        }],
-        xLabel: "epoch",
-        yLabel: "loss",
-        title: "Training loss",
-        ...CHART_SIZE,
-      }),
-    });
-  }
-  charts.push({
-    title: "Validation mean recall",
-    caption: "Mean of R@1, R@5 and R@10 in both directions; epoch 0 is the untrained head.",
-    png: lineChartPng({
-      series: [{
-        name: "validation mean recall",
-        x: history.map((h) => h.epoch),
-        values: history.map((h) => meanRecall(h.val)),
-      }],
-      xLabel: "epoch",
-      yLabel: "mean recall",
-      title: "Validation mean recall",
-      ...CHART_SIZE,
-    }),
-  });
-  return `<section><h2>Training curves</h2>${grid(charts)}</section>`;
+function figureSection(section: FigureSection): string {
+  const figures = section.figures.map((f) =>
+    `<figure data-chart="${esc(f.name)}" aria-label="${esc(f.title)}">${inlineSvg(f.svg)}${
+      f.caption ? `<figcaption>${esc(f.caption)}</figcaption>` : ""
+    }</figure>`
+  );
+  return `<section><h2>${esc(section.heading)}</h2>${
+    section.intro ? `<p>${esc(section.intro)}</p>` : ""
+  }<div class="grid">${figures.join("")}</div></section>`;
 }
 
-/** `mean_recall` if present, else the mean of every `_R@k` metric. */
-function meanRecall(m: Metrics): number {
-  if (m.mean_recall !== undefined) return m.mean_recall;
-  const keys = Object.keys(m).filter((k) => k.includes("_R@"));
-  return keys.length ? keys.reduce((a, k) => a + m[k], 0) / keys.length : NaN;
+/** Vega's SVG document as inline markup: without an XML prolog, scaled by the page's CSS. */
+function inlineSvg(svg: string): string {
+  const start = svg.indexOf("<svg");
+  if (start < 0) throw new Error("report: a figure's svg has no <svg> element");
+  return svg.slice(start);
 }
 
-/**
- * The PNG of one t-SNE panel, as the report shows it (callers that also save the picture render
- * it once and pass it back in `TsnePanel.png`).
- * @example
- * ```ts
- * const png = tsnePng({
- *   title: "trained head",
- *   points: new Float64Array([0, 0, 1, 1, 0, 1, 1, 0]), // 4 points, as tsne() returns them
- *   labels: new Int32Array([0, 0, 1, 1]), // normal, normal, abnormal, abnormal
- * });
- * ```
- */
-export function tsnePng(p: TsnePanel): Uint8Array {
-  return p.png ?? scatterPng({
-    points: p.points,
-    labels: p.labels,
-    classNames: p.classNames ?? DEFAULT_CLASSES,
-    title: `t-SNE: ${p.title}`,
-    ...TSNE_SIZE,
-  });
+function definitionsSection(definitions: [string, string][]): string {
+  const items = definitions.map(([term, text]) => `<dt>${esc(term)}</dt><dd>${esc(text)}</dd>`);
+  return `<section><h2>Definitions</h2><dl class="definitions">${items.join("")}</dl></section>`;
 }
 
-function tsneSection(panels: TsnePanel[]): string {
-  const figures = panels.map((p) => ({ title: p.title, caption: p.caption, png: tsnePng(p) }));
-  return `<section><h2>t-SNE of the embeddings</h2>${grid(figures)}</section>`;
-}
-
-function figuresSection(figures: ReportFigure[]): string {
-  return `<section><h2>Figures</h2>${grid(figures)}</section>`;
-}
-
-function grid(figures: ReportFigure[]): string {
-  return `<div class="grid">${
-    figures.map((f) =>
-      `<figure><img alt="${esc(f.title)}" src="data:image/png;base64,${
-        Buffer.from(f.png).toString("base64")
-      }">${f.caption ? `<figcaption>${esc(f.caption)}</figcaption>` : ""}</figure>`
-    ).join("")
-  }</div>`;
-}
-
-function configSection(config: Record<string, unknown>): string {
+function configSection(config: Record<string, unknown>, heading: string): string {
   const rows = flatten(config).map(([k, v]) =>
     `<tr><th scope="row"><code>${esc(k)}</code></th><td><code>${esc(v)}</code></td></tr>`
   );
-  return `<section><h2>Run configuration</h2>
+  return `<section><h2>${esc(heading)}</h2>
 <table class="config"><tbody>${rows.join("")}</tbody></table></section>`;
 }
 

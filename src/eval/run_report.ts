@@ -1,8 +1,9 @@
 /**
  * The before/after evaluation of a trained run on a held-out split: the raw frozen-encoder
  * embeddings (pretrained BiomedCLIP, no head), the untrained head and the trained head, each by
- * image-to-text and text-to-image retrieval on the GPU; t-SNE pictures of the image embeddings
- * before and after, coloured normal/abnormal; and the HTML report with the training curves.
+ * image-to-text and text-to-image retrieval on the GPU; t-SNE pictures of the image and report
+ * embeddings before and after, coloured normal/abnormal (and by finding where the data has
+ * findings); and the HTML report with the training curves.
  *
  * @module
  */
@@ -18,15 +19,15 @@ import type { InputNorm } from "../model/input_norm.ts";
 import { ParameterLayout } from "../model/parameters.ts";
 import { Projector } from "../model/projector.ts";
 import { writeFileAtomic } from "../util/atomic_write.ts";
+import type { EpochResult } from "../train/results_log.ts";
+import { type Chart, renderChart } from "./chart_render.ts";
+import { lineChart, type TsnePanel } from "./chart_specs.ts";
 import { metricsTable } from "./metrics_table.ts";
-import {
-  type ReportInput,
-  type TrainingEpoch,
-  type TsnePanel,
-  tsnePng,
-  writeReport,
-} from "./report_html.ts";
-import { tsne } from "./tsne.ts";
+import { type ReportInput, splitSummaries, writeReport } from "./report_html.ts";
+import { TSNE_MAX_POINTS, tsneCharts, tsnePanels } from "./tsne_panels.ts";
+
+/** One evaluated epoch of the run (`results.jsonl`). */
+type TrainingEpoch = Pick<EpochResult, "epoch" | "trainLoss" | "val">;
 
 /** Column names of the before/after table. */
 export const COLUMNS = {
@@ -43,13 +44,25 @@ export interface BeforeAfter {
   count: number;
   /** Metrics per column (see {@link COLUMNS}). */
   metrics: Record<string, Metrics>;
-  /** t-SNE panels of the split's image embeddings, raw and trained. */
+  /**
+   * t-SNE panels of the split's embeddings: image and report with no head, then image and report
+   * through the trained head.
+   */
   tsne: TsnePanel[];
+}
+
+/** Options of {@link beforeAfter}. */
+export interface BeforeAfterOptions {
+  /** At most this many points per t-SNE picture (default {@link TSNE_MAX_POINTS}). */
+  tsnePoints?: number;
+  /** Each row's findings in the set, where the data has them: extra pictures coloured by them. */
+  findings?: string[][];
 }
 
 /**
  * Evaluates raw embeddings, the untrained head (the trainer's initialization for `seed`) and
- * the trained head on `split`, and computes t-SNE pictures (at most `tsnePoints` points).
+ * the trained head on `split`, and computes the t-SNE pictures of the image and report
+ * embeddings with no head and through the trained head, on the GPU.
  * @example
  * ```ts
  * import { syntheticEmbeddings } from "../data/synthetic_embeddings.ts";
@@ -75,7 +88,7 @@ export async function beforeAfter(
   inputNorm: InputNorm,
   seed: number,
   split: SplitName,
-  tsnePoints = 1500,
+  options: BeforeAfterOptions = {},
 ): Promise<BeforeAfter> {
   const rows = splitRows(set, split);
   if (rows.length < 2) {
@@ -90,6 +103,7 @@ export async function beforeAfter(
   const metrics: Record<string, Metrics> = {
     [COLUMNS.raw]: await retrievalMetrics(gpu, rawImage, rawText, n, set.dim, scale, labels),
   };
+  for (const b of [scale, rawImage, rawText]) b.buffer.destroy();
   const untrained = new Projector(
     gpu,
     head,
@@ -97,7 +111,7 @@ export async function beforeAfter(
     inputNorm,
   );
   const trainedProjector = new Projector(gpu, head, trained, inputNorm);
-  let trainedImage: Float32Array | null = null;
+  let projected = { image: new Float32Array(), text: new Float32Array() };
   for (
     const [name, p] of [[COLUMNS.untrained, untrained], [
       COLUMNS.trained,
@@ -106,31 +120,83 @@ export async function beforeAfter(
   ) {
     const zi = await p.projectToGpu("image", image, n), zt = await p.projectToGpu("text", text, n);
     metrics[name] = await retrievalMetrics(gpu, zi, zt, n, head.outDim, p.logitScale, labels);
-    if (p === trainedProjector) trainedImage = await gpu.read(zi);
+    if (p === trainedProjector) projected = { image: await gpu.read(zi), text: await gpu.read(zt) };
     zi.buffer.destroy();
     zt.buffer.destroy();
+    p.params.buffer.destroy();
   }
-  const take = Math.min(n, tsnePoints);
-  const tsneLabels = labels.subarray(0, take);
-  const panels: TsnePanel[] = [
-    {
-      title: `image embeddings, ${COLUMNS.raw}`,
-      points: tsne(await gpu.read(rawImage), take, set.dim, { metric: "cosine", seed }),
-      labels: tsneLabels,
-    },
-    {
-      title: `image embeddings, ${COLUMNS.trained}`,
-      points: tsne(trainedImage!, take, head.outDim, { metric: "cosine", seed }),
-      labels: tsneLabels,
-    },
+  const tsneOptions = {
+    maxPoints: options.tsnePoints ?? TSNE_MAX_POINTS,
+    seed,
+    findings: options.findings && Array.from(rows, (r) => options.findings![r]),
+  };
+  const tsne = [
+    ...await tsnePanels(
+      gpu,
+      { name: "no head", image, text, count: n, dim: set.dim },
+      labels,
+      tsneOptions,
+    ),
+    ...await tsnePanels(
+      gpu,
+      { name: COLUMNS.trained, ...projected, count: n, dim: head.outDim },
+      labels,
+      tsneOptions,
+    ),
   ];
-  for (const b of [scale, rawImage, rawText]) b.buffer.destroy();
-  return { split, count: n, metrics, tsne: panels };
+  return { split, count: n, metrics, tsne };
+}
+
+/** Validation curves drawn from `results.jsonl`: metric → legend name. */
+const VALIDATION_SERIES: [string, string][] = [
+  ["image_to_text_R@10", "image → report R@10"],
+  ["text_to_image_R@10", "report → image R@10"],
+  ["image_to_text_label_P@10", "image → report label P@10"],
+  ["text_to_image_label_P@10", "report → image label P@10"],
+];
+
+/** The training loss and validation charts of a run's history. */
+function curveCharts(history: TrainingEpoch[]): Chart[] {
+  const charts: Chart[] = [];
+  const withLoss = history.filter((h) => h.trainLoss !== undefined);
+  if (withLoss.length > 0) {
+    charts.push(lineChart("loss", "Training loss", { x: "epoch", y: "loss" }, [{
+      name: "train loss (mean of the epoch)",
+      x: withLoss.map((h) => h.epoch),
+      y: withLoss.map((h) => h.trainLoss!),
+    }], "The composite loss (CLIP + SupCon + BCE, weighted), averaged over each epoch's steps."));
+  }
+  const epochs = history.map((h) => h.epoch);
+  const series = [
+    { name: "mean recall", x: epochs, y: history.map((h) => meanRecall(h.val)) },
+    ...VALIDATION_SERIES.filter(([m]) => history.some((h) => h.val[m] !== undefined)).map((
+      [m, name],
+    ) => ({ name, x: epochs, y: history.map((h) => h.val[m] ?? NaN) })),
+  ];
+  charts.push(
+    lineChart(
+      "validation",
+      "Validation retrieval",
+      { x: "epoch", y: "value" },
+      series,
+      "Mean recall is the mean of R@1, R@5 and R@10 in both directions; epoch 0 is the " +
+        "untrained head.",
+    ),
+  );
+  return charts;
+}
+
+/** `mean_recall` if present, else the mean of every `_R@k` metric. */
+function meanRecall(m: Metrics): number {
+  if (m.mean_recall !== undefined) return m.mean_recall;
+  const keys = Object.keys(m).filter((k) => k.includes("_R@"));
+  return keys.length ? keys.reduce((a, k) => a + m[k], 0) / keys.length : NaN;
 }
 
 /**
- * Writes `report.html`, the t-SNE PNGs and `before_after.json` into `dir`; returns the terminal
- * table.
+ * Writes `report.html` with its charts' PNGs beside it (`loss`, `validation`, `tsne_image_raw`,
+ * `tsne_image_trained`, `tsne_report_raw`, `tsne_report_trained`, and with findings
+ * `tsne_*_findings`) and `before_after.json` into `dir`; returns the terminal table.
  * @example
  * ```ts
  * import { syntheticEmbeddings } from "../data/synthetic_embeddings.ts";
@@ -145,7 +211,7 @@ export async function beforeAfter(
  *   const r = await train({ trainData: set, ...config, logs, quiet: true }, { gpu });
  *   const ba = await beforeAfter(gpu, set, r.head, r.params, r.inputNorm, 0, "test");
  *   const table = await writeRunReport(r.logDir, ba, r.history, set, "synthetic", config);
- *   console.log(table); // report.html, the t-SNE PNGs and before_after.json are in r.logDir
+ *   console.log(table); // report.html, its PNGs and before_after.json are in r.logDir
  *   await Deno.remove(logs, { recursive: true });
  * }
  * ```
@@ -159,30 +225,41 @@ export async function writeRunReport(
   config: Record<string, unknown>,
   notes: string[] = [],
 ): Promise<string> {
-  const splits = (["train", "validation", "test"] as const).map((name) => {
-    const rows = splitRows(set, name);
-    const abnormal = rows.reduce((a, r) => a + set.label[r], 0);
-    return { name, pairs: rows.length, normal: rows.length - abnormal, abnormal };
-  });
-  const panels = ba.tsne.map((panel) => ({ ...panel, png: tsnePng(panel) }));
+  const [rawImage, rawReport, trainedImage, trainedReport] = ba.tsne;
+  const tsne = tsneCharts([
+    ["tsne_image_raw", rawImage],
+    ["tsne_image_trained", trainedImage],
+    ["tsne_report_raw", rawReport],
+    ["tsne_report_trained", trainedReport],
+  ]);
+  const render = (charts: Chart[]) => Promise.all(charts.map(renderChart));
   const input: ReportInput = {
     title: "Chest X-ray image–report retrieval",
     subtitle: `${datasetName}: projector heads trained with CLIP + SupCon + BCE`,
-    dataset: { name: datasetName, splits, facts: { "embedding size": set.dim } },
+    dataset: {
+      name: datasetName,
+      splits: splitSummaries(set),
+      facts: { "embedding size": set.dim },
+    },
     metrics: ba.metrics,
     metricsSplit: ba.split,
-    history,
-    tsne: panels,
+    figures: [
+      ...(history.length
+        ? [{ heading: "Training curves", figures: await render(curveCharts(history)) }]
+        : []),
+      {
+        heading: "t-SNE of the embeddings",
+        intro: `The ${ba.split} split's image and report embeddings before (the frozen ` +
+          "encoder's, no head) and after (through the trained head), laid out by t-SNE " +
+          "(cosine distances, perplexity 30); clearer normal/abnormal clusters after training " +
+          "mean the heads learnt the label.",
+        figures: await render(tsne),
+      },
+    ],
     config,
     notes,
   };
-  await writeReport(join(dir, "report.html"), input);
-  for (const [i, panel] of panels.entries()) {
-    await writeFileAtomic(
-      join(dir, `tsne_${i === 0 ? "raw" : "trained"}.png`),
-      panel.png as Uint8Array<ArrayBuffer>,
-    );
-  }
+  await writeReport(dir, input);
   await writeFileAtomic(
     join(dir, "before_after.json"),
     new TextEncoder().encode(

@@ -1,8 +1,9 @@
 /**
  * Clinical-relevance metrics of top-k lists: a result counts when it is clinically like the query
  * (same normal/abnormal label, or overlapping findings), not only when it is the paired item.
- * Queries and candidates are studies indexed alike (per-study evaluation: row i is study i's image
- * and report), so relevance looks both up by index. Definitions are in the README ("Metrics").
+ * Relevance is defined between studies; per-study evaluation indexes queries and candidates alike
+ * (row i is study i's image and report), per-image evaluation maps images to their studies
+ * ({@link imageRelevance}). Definitions are in the README ("Metrics").
  *
  * @module
  */
@@ -15,17 +16,35 @@ export const CLINICAL_AT = [10, 20] as const;
 /** The top-k length the clinical metrics need: the largest cut-off. */
 export const CLINICAL_TOP_K = 20;
 
-/** How relevant each candidate is to each query (both are study indices in `[0, size)`). */
+/**
+ * How relevant each candidate is to each query (per study both are study indices in
+ * `[0, size)`; per image see {@link imageRelevance}).
+ */
 export interface Relevance {
   /** Metric name part: `label` or `findings`. */
   readonly name: string;
-  /** Studies (queries = candidates). */
+  /** Candidates (per study: studies, queries = candidates). */
   readonly size: number;
   /** Gain in [0, 1] of `candidate` for `query`; relevant when > 0. */
   gain(query: number, candidate: number): number;
   /** Every candidate's gain for `query`, highest first (the ideal ranking). */
   ideal(query: number): Float64Array;
 }
+
+/**
+ * What each relevance means and when a candidate counts as relevant (P@K, mAP@K, MRR), as
+ * `eval.json` states it.
+ * @example
+ * ```ts
+ * RELEVANCE_RULES.findings; // "gain = Jaccard overlap … relevant when the gain is > 0"
+ * ```
+ */
+export const RELEVANCE_RULES: Readonly<Record<string, string>> = {
+  label: "gain 1 when the candidate's normal/abnormal label equals the query's, else 0; " +
+    "relevant when the gain is 1",
+  findings: "gain = Jaccard overlap |F_q ∩ F_c| / |F_q ∪ F_c| of the studies' finding sets " +
+    "(1 when both have none), graded in nDCG; relevant when the gain is > 0",
+};
 
 /**
  * Binary relevance: a candidate is relevant (gain 1) when its label (0 normal, 1 abnormal) equals
@@ -99,6 +118,57 @@ export function findingsRelevance(findings: readonly (readonly string[])[]): Rel
         }
         list = Float64Array.from(gains).sort().reverse();
         ideals.set(keys[q], list);
+      }
+      return list;
+    },
+  };
+}
+
+/**
+ * Per-image relevance from a study relevance: image→text queries are images (`queryStudy`: each
+ * image's study), text→image candidates are images (`candidateStudy`); an image is as relevant as
+ * its study. Give one of the two maps: the other side stays studies. The ideal ranking of a
+ * report query lists every image, so a study with three images counts three times.
+ * @example
+ * ```ts
+ * const byLabel = labelRelevance(new Int32Array([0, 1]));
+ * const textToImage = imageRelevance(byLabel, { candidateStudy: Int32Array.of(0, 0, 1) });
+ * textToImage.size; // 3 images
+ * textToImage.gain(0, 1); // 1: image 1 is study 0's
+ * textToImage.ideal(0); // Float64Array [1, 1, 0]
+ * ```
+ */
+export function imageRelevance(
+  relevance: Relevance,
+  map: { queryStudy?: ArrayLike<number>; candidateStudy?: ArrayLike<number> },
+): Relevance {
+  const { queryStudy, candidateStudy } = map;
+  if (!queryStudy === !candidateStudy) {
+    throw new Error("imageRelevance: give queryStudy (image queries) or candidateStudy, not both");
+  }
+  if (queryStudy) {
+    return {
+      name: relevance.name,
+      size: relevance.size,
+      gain: (q, c) => relevance.gain(queryStudy[q], c),
+      ideal: (q) => relevance.ideal(queryStudy[q]),
+    };
+  }
+  const studyOf = candidateStudy!;
+  const ideals = new Map<number, Float64Array>();
+  return {
+    name: relevance.name,
+    size: studyOf.length,
+    gain: (q, c) => relevance.gain(q, studyOf[c]),
+    ideal(q) {
+      let list = ideals.get(q);
+      if (!list) {
+        const perStudy = Float64Array.from(
+          { length: relevance.size },
+          (_, s) => relevance.gain(q, s),
+        );
+        list = Float64Array.from(studyOf, (s) => perStudy[s]).sort().reverse();
+        ideals.set(q, list);
       }
       return list;
     },

@@ -8,13 +8,11 @@
  */
 
 import { join } from "node:path";
-import { loadDataset } from "../data/load_dataset.ts";
-import { embedRecords } from "../encoders/embed_dataset.ts";
-import { summarizeSkipped } from "../encoders/skipped_inputs.ts";
 import { type BeforeAfter, beforeAfter, writeRunReport } from "../eval/run_report.ts";
 import { getGpu, type GpuContext } from "../gpu/context.ts";
 import { type EmbeddingSet, loadEmbeddings, saveEmbeddings, splitRows } from "../io/embeddings.ts";
 import { train, type TrainResult } from "../train/trainer.ts";
+import { datasetRecords, defaultWeights, embedWith } from "./dataset_embeddings.ts";
 import { isDemo, type PipelineInput, type PipelineOptions, pipelineOptions } from "./options.ts";
 
 const DEMO_BANNER = "SYNTHETIC demo: generated chest-radiograph-like images and templated " +
@@ -53,8 +51,9 @@ interface PipelineData {
 
 /**
  * Runs the pipeline `given` describes (see {@link pipelineOptions} for the defaults); writes the
- * logs, checkpoints, `report.html`, the t-SNE PNGs and `before_after.json` into
- * `<logs>/<name>/` and, when it embedded a dataset, `embeddings.safetensors`.
+ * logs, checkpoints, `report.html` with its charts' PNGs and `before_after.json` into
+ * `<logs>/<name>/` and, when it embedded a dataset, `embeddings.safetensors` (and the report's
+ * t-SNE pictures coloured by finding too).
  * @example
  * ```ts
  * import { syntheticEmbeddings } from "../data/synthetic_embeddings.ts";
@@ -92,7 +91,9 @@ export async function runPipeline(
   }
   const gpu = hooks.gpu ?? await getGpu();
   const { head, params, inputNorm, history } = training;
-  const evaluation = await beforeAfter(gpu, data.set, head, params, inputNorm, o.seed, "test");
+  const evaluation = await beforeAfter(gpu, data.set, head, params, inputNorm, o.seed, "test", {
+    findings: data.set.studies?.map((s) => s.findings),
+  });
   const table = await writeRunReport(
     training.logDir,
     evaluation,
@@ -112,38 +113,14 @@ async function embedDataset(
   log: (line: string) => void,
 ): Promise<PipelineData> {
   const dataset = o.dataset!;
-  const dataDir = o.dataDir ??
-    (dataset === "synthetic" ? join(".cache", "demo", "synthetic") : null);
-  if (!dataDir) throw new Error(`--dataset ${dataset} needs --data-dir (see --help)`);
-  const t0 = performance.now();
-  const { records, problems } = await loadDataset({
-    dataset,
-    dataDir,
-    imagesDir: o.imagesDir,
-    labelFromText: o.labelFromText,
-    seed: o.seed,
-    syntheticCount: o.syntheticCount,
-    strict: o.strict,
-  });
-  log(
-    `${dataset}: ${records.length} studies (${problems.length} rows skipped) ` +
-      `in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
-  );
-  const embedded = await embedRecords(records, {
-    weightsDir: o.weights ?? (dataset === "synthetic" ? "weights/demo" : "weights"),
-    cacheDir: o.cacheDir,
-    strict: o.strict,
-  });
-  log(
-    `embedded ${embedded.embedded.images} images and ${embedded.embedded.reports} reports ` +
-      `(the rest from the cache ${o.cacheDir})`,
-  );
+  const { records, dataDir } = await datasetRecords({ ...o, dataset }, log);
+  const { set, skipped } = await embedWith(records, o.weights ?? defaultWeights(dataset), o, log);
   const file = join(logDir, "embeddings.safetensors");
-  await saveEmbeddings(file, embedded.set);
+  await saveEmbeddings(file, set);
   return {
-    set: embedded.set,
+    set,
     name: dataset === "synthetic" ? "SYNTHETIC demo set" : `${dataset} (${dataDir})`,
     file,
-    skipped: summarizeSkipped(embedded.skipped, embedded.dropped, embedded.set.count),
+    skipped,
   };
 }

@@ -507,10 +507,15 @@ function validateOptions(o: TrainOptions): void {
   if (!(temperature > 0)) throw new Error(`temperature must be > 0, got ${temperature}`);
 }
 
-/** The run's configuration as recorded in params.json and checkpoints. */
+/**
+ * The run's configuration as recorded in params.json and checkpoints; `dataset` keeps the
+ * encoder ids the embeddings record, so an evaluation can refuse other encoders' embeddings.
+ */
 function configRecord(o: TrainOptions, head: HeadConfig, set: EmbeddingSet, source: string) {
   const { trainData: _, quiet: __, ...flags } = o;
-  return { ...flags, trainData: source, head, dataset: { count: set.count, dim: set.dim } };
+  const { image_encoder, text_encoder } = set.metadata;
+  const dataset = { count: set.count, dim: set.dim, image_encoder, text_encoder };
+  return { ...flags, trainData: source, head, dataset };
 }
 
 /** The rows of epoch `epoch`: a seeded shuffle of the training rows, cut to whole batches. */
