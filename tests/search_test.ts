@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { dirname, join } from "node:path";
 import { loadEmbeddings, saveEmbeddings } from "../src/io/embeddings.ts";
+import { loadCheckpoint, saveCheckpoint } from "../src/model/checkpoint.ts";
 import { indexPath } from "../src/retrieval/projected_index.ts";
 import { openSearch, SearchInputError } from "../src/retrieval/search.ts";
 import { gpuTest } from "./util/check.ts";
@@ -180,6 +181,16 @@ gpuTest("openSearch refuses a collection embedded by other towers, naming both i
   await rejectsWith(
     () => openSearch({ checkpoint: demo.checkpoint, collection, weights: "weights/demo" }),
     `${collection} was embedded by image encoder ${other}, but weights/demo holds image encoder`,
+  );
+  // A checkpoint trained on other towers' embeddings of the same width.
+  const c = await loadCheckpoint(demo.checkpoint), checkpoint = join(dir, "other.safetensors");
+  const dataset = { ...c.config.dataset as object, image_encoder: other };
+  await saveCheckpoint(checkpoint, { ...c, config: { ...c.config, dataset } });
+  await rejectsWith(
+    () => openSearch({ checkpoint, collection: demo.collection }),
+    `${checkpoint} was trained on embeddings of ${other}, but ${demo.collection} was embedded ` +
+      `by ${set.metadata.image_encoder}; use a checkpoint trained on embeddings of the ` +
+      "collection's encoder",
   );
   await Deno.remove(dir, { recursive: true });
 });

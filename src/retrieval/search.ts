@@ -25,6 +25,7 @@ import { preprocessImage } from "../encoders/preprocess_image.ts";
 import { reportProblem } from "../encoders/skipped_inputs.ts";
 import { getGpu } from "../gpu/context.ts";
 import { type EmbeddingSet, loadEmbeddings } from "../io/embeddings.ts";
+import { type Checkpoint, loadCheckpoint } from "../model/checkpoint.ts";
 import { Projector } from "../model/projector.ts";
 import { openProjectedIndex } from "./projected_index.ts";
 import { TOP_K_MAX } from "../ops/retrieval.ts";
@@ -159,13 +160,10 @@ export async function openSearch(o: SearchOptions): Promise<CollectionSearch> {
   );
   if (warning) log(warning);
   await mustExist(o.checkpoint, "checkpoint");
-  const projector = await Projector.load(o.checkpoint, await getGpu());
-  if (projector.head.inDim !== set.dim) {
-    throw new Error(
-      `${o.checkpoint}: the heads take ${projector.head.inDim}-wide embeddings, ${name} holds ` +
-        `${set.dim}-wide ones; use a checkpoint trained on this encoder's embeddings`,
-    );
-  }
+  const checkpoint = await loadCheckpoint(o.checkpoint);
+  checkTrainedOn(checkpoint, o.checkpoint, set, name);
+  const { head, params, inputNorm } = checkpoint;
+  const projector = new Projector(await getGpu(), head, params, inputNorm);
   const images = set.images?.values ?? set.image;
   const index = await openProjectedIndex(
     projector,
@@ -188,6 +186,31 @@ export async function openSearch(o: SearchOptions): Promise<CollectionSearch> {
   };
   const parts = { set, projector, encoders, reports, pictures, imageStudy, imagePaths, info };
   return new CollectionSearch(parts);
+}
+
+/**
+ * Throws unless the checkpoint's heads take `set`'s embeddings: the same width and, where the
+ * checkpoint records the encoders it was trained on, the same towers.
+ */
+function checkTrainedOn(c: Checkpoint, path: string, set: EmbeddingSet, name: string): void {
+  const fix = "use a checkpoint trained on embeddings of the collection's encoder";
+  if (c.head.inDim !== set.dim) {
+    throw new Error(
+      `${path}: the heads take ${c.head.inDim}-wide embeddings, ${name} holds ${set.dim}-wide ` +
+        `ones; ${fix}`,
+    );
+  }
+  const trainedOn = (c.config.dataset ?? {}) as Record<string, unknown>;
+  const other = (["image_encoder", "text_encoder"] as const).find((key) =>
+    typeof trainedOn[key] === "string" && set.metadata[key] !== undefined &&
+    trainedOn[key] !== set.metadata[key]
+  );
+  if (other) {
+    throw new Error(
+      `${path} was trained on embeddings of ${trainedOn[other]}, but ${name} was embedded by ` +
+        `${set.metadata[other]}; ${fix}`,
+    );
+  }
 }
 
 /** Throws a clear error when `path` is not a readable file. */
