@@ -313,7 +313,7 @@ export class Retriever {
    */
   async queryBatch(queries: Float32Array<ArrayBuffer>, count: number, k: number): Promise<Hit[][]> {
     this.#live("queryBatch");
-    const p = this.#projector, gpu = p.gpu, n = this.size, inDim = p.head.inDim;
+    const p = this.#projector, n = this.size, inDim = p.head.inDim;
     const most = Math.min(n, TOP_K_MAX);
     if (!(Number.isInteger(k) && k >= 1 && k <= most)) {
       throw new RangeError(`Retriever.queryBatch: k must be an integer in 1..${most}, got ${k}`);
