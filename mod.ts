@@ -40,6 +40,14 @@ export { type Checkpoint, loadCheckpoint, saveCheckpoint } from "./src/model/che
 export { parseResultLine, readResults, resultLine } from "./src/train/results_log.ts";
 export * from "./src/model/projector.ts";
 export { type Hit, Retriever } from "./src/retrieval/retriever.ts";
+export * from "./src/retrieval/search.ts";
+export {
+  type DemoCollection,
+  type DemoCollectionOptions,
+  trainDemoCollection,
+} from "./src/retrieval/demo_collection.ts";
+export { type ApiHit, type AppOptions, searchApp } from "./src/serve/app.ts";
+export { type ServeOptions, serveSearch } from "./src/serve/server.ts";
 export * from "./src/model/config.ts";
 export { ParameterLayout } from "./src/model/parameters.ts";
 export { type InputNorm, type Moments } from "./src/model/input_norm.ts";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { runQuery } from "../src/cli/query.ts";
+import { runSearch } from "../src/cli/search.ts";
 import { generateSyntheticCxr } from "../src/data/synthetic_cxr.ts";
 import { embedRecords } from "../src/encoders/embed_dataset.ts";
 import { checkEncoders, encoderIds } from "../src/encoders/encoder_ids.ts";
@@ -67,26 +67,32 @@ async function foreignCollection(dir: string): Promise<string> {
   return path;
 }
 
-Deno.test("runQuery refuses a collection from another encoder before loading anything else", async () => {
+Deno.test("runSearch refuses a collection from another encoder before loading anything else", async () => {
   const dir = await Deno.makeTempDir();
   const collection = await foreignCollection(dir);
   await rejectsWith(
     () =>
-      runQuery({ checkpoint: join(dir, "none.safetensors"), collection, weights, text: "x", k: 5 }),
+      runSearch({
+        checkpoint: join(dir, "none.safetensors"),
+        collection,
+        weights,
+        text: "x",
+        k: 5,
+      }),
     `${collection} was embedded by image encoder image-0123456789abcdef-open_clip-bicubic-v1-224, ` +
       `but ${weights} holds image encoder ${encoderIds(await readManifest(weights)).image}`,
   );
   await Deno.remove(dir, { recursive: true });
 });
 
-Deno.test("deno task query with a collection from another encoder exits 1 naming both ids", async () => {
+Deno.test("deno task search with a collection from another encoder exits 1 naming both ids", async () => {
   const dir = await Deno.makeTempDir();
   const collection = await foreignCollection(dir);
   const out = await new Deno.Command(Deno.execPath(), {
     args: [
       "run",
       "-A",
-      new URL("../src/cli/query.ts", import.meta.url).pathname,
+      new URL("../src/cli/search.ts", import.meta.url).pathname,
       ...["--checkpoint", join(dir, "none.safetensors"), "--collection", collection],
       ...["--weights", weights, "--text", "Small left pleural effusion."],
     ],

@@ -5,8 +5,8 @@ import { fileURLToPath } from "node:url";
 /**
  * The rooms of src/, lowest first: a module may import from its own room or a lower one, never a
  * higher one. Utilities and IO sit below everything; the GPU stack (kernel twins, runtime, ops,
- * model) below the flow data → encoders → metrics → train → eval → retrieval; the pipeline and
- * the CLIs on top.
+ * model) below the flow data → encoders → metrics → train → eval → retrieval → serve; the
+ * pipeline and the CLIs on top.
  */
 const LAYERS = [
   "util",
@@ -21,6 +21,7 @@ const LAYERS = [
   "train",
   "eval",
   "retrieval",
+  "serve",
   "pipeline",
   "cli",
 ];

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { runQuery } from "../src/cli/query.ts";
+import { runSearch } from "../src/cli/search.ts";
 import { parseTrainArgs } from "../src/cli/train.ts";
 import { COLUMNS } from "../src/eval/run_report.ts";
 import { isDemo, pipelineOptions } from "../src/pipeline/options.ts";
@@ -52,7 +52,7 @@ gpuTest(
     ) {
       await Deno.stat(join(run, f));
     }
-    // deno task query: an image of the set against its reports, and a report against its images.
+    // deno task search: an image of the set against its reports, and a report against its images.
     const query = {
       checkpoint: join(run, "checkpoints", "best.safetensors"),
       collection: join(run, "embeddings.safetensors"),
@@ -62,9 +62,9 @@ gpuTest(
     const manifest = await Deno.readTextFile(join(dir, "data", "manifest.jsonl"));
     const ids = manifest.trim().split("\n").map((l) => JSON.parse(l).id as string);
     for (
-      const hits of [
-        await runQuery({ ...query, image: join(dir, "data", `${ids[0]}.png`) }),
-        await runQuery({ ...query, text: "Moderate right-sided pneumothorax." }),
+      const { hits } of [
+        await runSearch({ ...query, image: join(dir, "data", `${ids[0]}.png`) }),
+        await runSearch({ ...query, text: "Moderate right-sided pneumothorax." }),
       ]
     ) {
       assert.equal(hits.length, 5);

@@ -73,11 +73,13 @@ gpuTest(
     reports.set(half);
     reports.set(half, half.length);
     const queries = embeddings(11);
-    // Each chunk projects its own queries: record the chunk sizes.
-    const project = projector.projectToGpu.bind(projector), chunks: number[] = [];
-    projector.projectToGpu = (tower, x, count) => {
-      if (tower === "image") chunks.push(count);
-      return project(tower, x, count);
+    // Each chunk uploads its own queries: record the chunk sizes.
+    const storage = gpu.storage.bind(gpu), chunks: number[] = [];
+    gpu.storage = (data, label) => {
+      if (label === "image queries" && typeof data !== "number") {
+        chunks.push(data.length / head.inDim);
+      }
+      return storage(data, label);
     };
     using whole = await Retriever.create(projector, "text", reports, ids(70));
     using split = await Retriever.create(projector, "text", reports, ids(70), {
@@ -85,8 +87,14 @@ gpuTest(
     });
     assert.ok(whole.queriesPerChunk >= 11, `default chunk ${whole.queriesPerChunk}`);
     assert.equal(split.queriesPerChunk, 3);
-    const expected = await whole.queryBatch(queries, 11, 10);
-    assert.deepEqual(await split.queryBatch(queries, 11, 10), expected);
+    let expected, again;
+    try {
+      expected = await whole.queryBatch(queries, 11, 10);
+      again = await split.queryBatch(queries, 11, 10);
+    } finally {
+      gpu.storage = storage;
+    }
+    assert.deepEqual(again, expected);
     assert.deepEqual(chunks, [11, 3, 3, 3, 2]);
     assert.equal(expected.length, 11);
     let ties = 0;
@@ -101,6 +109,48 @@ gpuTest(
     }
     assert.ok(ties >= 11 * 4, `only ${ties} ties`);
     assert.deepEqual(await split.queryBatch(new Float32Array(0), 0, 1), []);
+  },
+);
+
+gpuTest(
+  "Retriever: a collection scored in shards gives the hits of one pass (ties, NaN, short tail)",
+  async (gpu) => {
+    const { projector, embeddings } = setup(gpu);
+    // Items 150..299 repeat items 0..149; shards of 64 leave a tail of 44, fewer than k = 50.
+    const half = embeddings(150), reports = new Float32Array(300 * head.inDim);
+    reports.set(half);
+    reports.set(half, half.length);
+    const queries = embeddings(5);
+    using whole = await Retriever.create(projector, "text", reports, ids(300));
+    using shards = await Retriever.create(projector, "text", reports, ids(300), {
+      maxItemsPerShard: 64,
+    });
+    const expected = await whole.queryBatch(queries, 5, 50);
+    assert.deepEqual(await shards.queryBatch(queries, 5, 50), expected);
+    assert.ok(
+      expected.every((hits) => hits.some((h, r) => r > 0 && h.score === hits[r - 1].score)),
+    );
+    const z = await projector.project("text", reports, 300);
+    using stored = await Retriever.fromProjections(projector, "text", z, ids(300), {
+      maxItemsPerShard: 100, // rounded down to 64
+    });
+    assert.deepEqual(await stored.queryBatch(queries, 5, 50), expected);
+
+    // 10 finite items among 130: the non-finite ones follow them, by index, across shards.
+    const broken = embeddings(130);
+    for (let i = 0; i < 130; i++) if (i % 13 !== 5) broken[i * head.inDim] = NaN;
+    using a = await Retriever.create(projector, "text", broken, ids(130));
+    using b = await Retriever.create(projector, "text", broken, ids(130), { maxItemsPerShard: 64 });
+    const hits = await b.queryBatch(queries, 5, 20);
+    assert.deepEqual(hits, await a.queryBatch(queries, 5, 20));
+    for (const list of hits) {
+      assert.deepEqual(list.slice(10).map((h) => h.index), [0, 1, 2, 3, 4, 6, 7, 8, 9, 10]);
+      assert.ok(list.slice(0, 10).every((h) => h.index % 13 === 5 && Number.isFinite(h.score)));
+    }
+    await assert.rejects(
+      () => Retriever.create(projector, "text", reports, ids(300), { maxItemsPerShard: 0.5 }),
+      /Retriever\.create: maxItemsPerShard must be an integer >= 1, got 0\.5/,
+    );
   },
 );
 

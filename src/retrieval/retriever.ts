@@ -5,8 +5,10 @@
  * @module
  */
 
+import type { Command } from "../gpu/context.ts";
 import type { GpuView } from "../gpu/kernel.ts";
-import type { Tower } from "../model/head_graph.ts";
+import { allocateHeadActivations, headForward, type Tower } from "../model/head_graph.ts";
+import { standardize } from "../model/input_norm.ts";
 import { similarityForward } from "../ops/similarity.ts";
 import { TOP_K_MAX, topK } from "../ops/retrieval.ts";
 import type { Projector } from "../model/projector.ts";
@@ -31,6 +33,12 @@ export interface RetrieverOptions {
    * limits allow, see {@link queriesPerChunk}); lower it to bound the GPU memory a batch takes.
    */
   maxQueriesPerChunk?: number;
+  /**
+   * Most items one similarity pass scores (default: as many projections as one storage binding
+   * holds, a multiple of 64). A larger collection is scored in shards whose top-k lists are merged
+   * on the GPU; lower it to bound the score buffer of a query.
+   */
+  maxItemsPerShard?: number;
 }
 
 /** The device limits that bound a chunk of queries. */
@@ -78,6 +86,55 @@ export function queriesPerChunk(
   return Math.min(byBytes, byGrid);
 }
 
+/** How a collection is scored: queries per submit and items per similarity pass. */
+interface Plan {
+  chunk: number;
+  shardRows: number;
+}
+
+/**
+ * Checks that a collection of `n` items fits the device and the options: its projections (and
+ * its `inDim` embeddings, when `projects`) in one buffer, each shard of them in one binding.
+ */
+function planCollection(
+  method: string,
+  projector: Projector,
+  n: number,
+  options: RetrieverOptions,
+  projects: boolean,
+): Plan {
+  const { head, gpu } = projector;
+  if (n === 0) throw new RangeError(`${method}: the collection is empty (no ids)`);
+  const width = projects ? Math.max(head.inDim, head.outDim) : head.outDim;
+  const need = 4 * n * width, most = gpu.limits.maxBufferSize;
+  if (need > most) {
+    throw new RangeError(
+      `${method}: ${n} items need ${need} bytes in one buffer (${width} floats each), the ` +
+        `device allows ${most}; split the collection`,
+    );
+  }
+  for (const key of ["maxQueriesPerChunk", "maxItemsPerShard"] as const) {
+    const v = options[key];
+    if (v !== undefined && !(Number.isInteger(v) && v >= 1)) {
+      throw new RangeError(`${method}: ${key} must be an integer >= 1, got ${v}`);
+    }
+  }
+  // Shards start at multiples of 64 rows: 256-byte aligned binding offsets for any outDim.
+  const fit = Math.floor(bindableBytes(gpu.limits) / (4 * head.outDim) / 64) * 64;
+  const wanted = options.maxItemsPerShard ?? Infinity;
+  const shardRows = Math.min(n, Math.max(64, Math.floor(Math.min(fit, wanted) / 64) * 64));
+  const chunk = Math.min(
+    options.maxQueriesPerChunk ?? Infinity,
+    queriesPerChunk(gpu.limits, shardRows, { ...head, inDim: Math.max(head.inDim, head.hidden) }),
+  );
+  return { chunk, shardRows };
+}
+
+/** The factor the similarity kernel applies, exp(logit_scale) capped at 100 as in training. */
+async function logitScale(projector: Projector): Promise<number> {
+  return Math.min(Math.exp((await projector.gpu.read(projector.logitScale))[0]), 100);
+}
+
 /** The largest buffer a kernel can bind, in bytes. */
 function bindableBytes(limits: ChunkLimits): number {
   return Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
@@ -86,7 +143,8 @@ function bindableBytes(limits: ChunkLimits): number {
 /**
  * Top-k retrieval over a collection of one modality. It owns the collection's projections on the
  * GPU until {@link Retriever.dispose} (or the end of a `using` block); the projector stays the
- * caller's.
+ * caller's (its logit scale is read once, when the Retriever is made). A collection larger than
+ * one storage binding is scored in shards whose top-k lists merge on the GPU.
  * @example
  * ```ts
  * import { initialParameters } from "../model/init.ts";
@@ -113,6 +171,9 @@ export class Retriever {
   readonly #tower: Tower;
   readonly #ids: string[];
   readonly #chunk: number;
+  readonly #shardRows: number;
+  /** The logit scale the similarity multiplies by, read once: scores are divided by it. */
+  readonly #scale: number;
   #z: GpuView | null;
 
   private constructor(
@@ -120,13 +181,15 @@ export class Retriever {
     tower: Tower,
     z: GpuView,
     ids: string[],
-    chunk: number,
+    plan: Plan & { scale: number },
   ) {
     this.#projector = projector;
     this.#tower = tower;
     this.#z = z;
     this.#ids = ids;
-    this.#chunk = chunk;
+    this.#chunk = plan.chunk;
+    this.#shardRows = plan.shardRows;
+    this.#scale = plan.scale;
   }
 
   /**
@@ -159,24 +222,57 @@ export class Retriever {
     ids: string[],
     options: RetrieverOptions = {},
   ): Promise<Retriever> {
-    const { head, gpu } = projector, n = ids.length;
-    if (n === 0) throw new RangeError("Retriever.create: the collection is empty (no ids)");
-    const bytes = bindableBytes(gpu.limits), need = 4 * n * Math.max(head.inDim, head.outDim);
-    if (need > bytes) {
+    const plan = planCollection("Retriever.create", projector, ids.length, options, true);
+    const scale = await logitScale(projector);
+    const z = await projector.projectToGpu(tower, embeddings, ids.length);
+    return new Retriever(projector, tower, z, ids, { ...plan, scale });
+  }
+
+  /**
+   * Uploads a collection already projected by `projector`'s `tower` head: `projections`
+   * [ids.length, outDim], unit rows (what {@link Projector.project} returns; a cached index).
+   * @example
+   * ```ts
+   * import { initialParameters } from "../model/init.ts";
+   * import { ParameterLayout } from "../model/parameters.ts";
+   * import { Projector } from "../model/projector.ts";
+   * import { tryGetGpu } from "../gpu/context.ts";
+   * const gpu = await tryGetGpu(); // null where there is no WebGPU adapter
+   * if (gpu) {
+   *   const head = { inDim: 4, hidden: 8, outDim: 4, layers: 2, dropout: 0 };
+   *   const identity = { mean: new Float32Array(4), std: new Float32Array(4).fill(1) };
+   *   const params = initialParameters(new ParameterLayout(head), 42);
+   *   const projector = new Projector(gpu, head, params, { image: identity, text: identity });
+   *   const reports = new Float32Array([1, 0, 0, 0, 0, 1, 0, 0]); // 2 report embeddings
+   *   const z = await projector.project("text", reports, 2); // computed once, stored anywhere
+   *   using index = await Retriever.fromProjections(projector, "text", z, ["r1", "r2"]);
+   *   const hits = await index.query(new Float32Array([1, 0, 0, 0]), 1); // the same hits as create's
+   * }
+   * ```
+   */
+  static async fromProjections(
+    projector: Projector,
+    tower: Tower,
+    projections: Float32Array,
+    ids: string[],
+    options: RetrieverOptions = {},
+  ): Promise<Retriever> {
+    const method = "Retriever.fromProjections";
+    const plan = planCollection(method, projector, ids.length, options, false);
+    const outDim = projector.head.outDim;
+    if (projections.length !== ids.length * outDim) {
       throw new RangeError(
-        `Retriever.create: ${n} items need ${need} bytes in one buffer (inDim ${head.inDim}), ` +
-          `the device binds at most ${bytes}; split the collection`,
+        `Retriever.fromProjections: projections must be [${ids.length}, outDim = ${outDim}], ` +
+          `got ${projections.length} values`,
       );
     }
-    const most = options.maxQueriesPerChunk;
-    if (most !== undefined && !(Number.isInteger(most) && most >= 1)) {
-      throw new RangeError(
-        `Retriever.create: maxQueriesPerChunk must be an integer >= 1, got ${most}`,
-      );
-    }
-    const chunk = Math.min(most ?? Infinity, queriesPerChunk(gpu.limits, n, head));
-    const z = await projector.projectToGpu(tower, embeddings, n);
-    return new Retriever(projector, tower, z, ids, chunk);
+    // Uploaded as they are; only a view of a SharedArrayBuffer is copied first.
+    const host = projections.buffer instanceof ArrayBuffer
+      ? projections as Float32Array<ArrayBuffer>
+      : Float32Array.from(projections);
+    const scale = await logitScale(projector);
+    const z = projector.gpu.storage(host, `${tower} projections`);
+    return new Retriever(projector, tower, z, ids, { ...plan, scale });
   }
 
   /** Number of items. */
@@ -217,7 +313,7 @@ export class Retriever {
    */
   async queryBatch(queries: Float32Array<ArrayBuffer>, count: number, k: number): Promise<Hit[][]> {
     this.#live("queryBatch");
-    const p = this.#projector, gpu = p.gpu, n = this.size, inDim = p.head.inDim;
+    const p = this.#projector, n = this.size, inDim = p.head.inDim;
     const most = Math.min(n, TOP_K_MAX);
     if (!(Number.isInteger(k) && k >= 1 && k <= most)) {
       throw new RangeError(`Retriever.queryBatch: k must be an integer in 1..${most}, got ${k}`);
@@ -237,12 +333,11 @@ export class Retriever {
       );
     }
     if (count === 0) return [];
-    const scale = Math.min(Math.exp((await gpu.read(p.logitScale))[0]), 100);
     const hits: Hit[][] = [];
     for (let start = 0; start < count; start += this.#chunk) {
       const rows = Math.min(this.#chunk, count - start);
       const part = queries.subarray(start * inDim, (start + rows) * inDim);
-      hits.push(...await this.#queryChunk(part, rows, k, scale));
+      hits.push(...await this.#queryChunk(part, rows, k, this.#scale));
     }
     return hits;
   }
@@ -305,37 +400,94 @@ export class Retriever {
     this.dispose();
   }
 
-  /** Scores `rows` queries against the collection in one submit; `scale` undoes the logit scale. */
+  /**
+   * Scores `rows` queries against the collection in one submit; `scale` undoes the logit scale.
+   * A collection of several shards: each shard's top k (its first `min(k, shard size)`) goes to a
+   * slot of one candidate row per query, and a last top-k pass picks the k best candidates; a
+   * candidate's position names its shard and its rank there, whose local index is read back.
+   * Equal scores stay in index order: slots follow the shards, and ranks the indices within one.
+   */
   async #queryChunk(
     queries: Float32Array<ArrayBuffer>,
     rows: number,
     k: number,
     scale: number,
   ): Promise<Hit[][]> {
-    const p = this.#projector, gpu = p.gpu, n = this.size;
+    const p = this.#projector, gpu = p.gpu, n = this.size, dim = p.head.outDim;
     const other: Tower = this.#tower === "image" ? "text" : "image";
-    const q = await p.projectToGpu(other, queries, rows);
+    const shards = Array.from({ length: Math.ceil(n / this.#shardRows) }, (_, s) => {
+      const start = s * this.#shardRows, cols = Math.min(this.#shardRows, n - start);
+      return { start, cols, k: Math.min(k, cols), slot: 0 };
+    });
+    shards.forEach((s, i) => (s.slot = i === 0 ? 0 : shards[i - 1].slot + shards[i - 1].k));
+    const width = shards.at(-1)!.slot + shards.at(-1)!.k; // candidates per query
     const index = gpu.storage(rows * k, "top-k index"),
-      score = gpu.storage(rows * k, "top-k score");
+      score = gpu.storage(rows * k, "top-k score"),
+      local = shards.length === 1 ? null : gpu.storage(rows * width, "top-k shard indices");
     try {
       // Checked again here: dispose() may have run while the projection was awaited.
       await gpu.runOnce(() => {
-        const z = this.#live("queryBatch"), scores = gpu.storage(rows * n, "retrieval scores");
-        const shape = { rows, cols: n, dim: p.head.outDim };
-        return [
-          ...similarityForward(gpu, q, z, p.logitScale, scores, shape),
-          ...topK(gpu, scores, index, score, { rows, cols: n, k }),
-        ];
+        const z = this.#live("queryBatch");
+        // The queries' projection runs in the same submit as their scoring.
+        const head = { ...p.head, dropout: 0 };
+        const x = gpu.storage(standardize(queries, p.inputNorm[other]), `${other} queries`);
+        const acts = allocateHeadActivations(gpu, head, rows), q = acts.z;
+        const project = headForward(gpu, p.layout, p.params, other, head, x, acts, null);
+        const scores = gpu.storage(rows * shards[0].cols, "retrieval scores");
+        if (shards.length === 1) {
+          return [
+            ...project,
+            ...similarityForward(gpu, q, z, p.logitScale, scores, { rows, cols: n, dim }),
+            ...topK(gpu, scores, index, score, { rows, cols: n, k }),
+          ];
+        }
+        const candidates = gpu.storage(rows * width, "top-k shard scores");
+        const bestIndex = gpu.storage(rows * k, "shard top-k index"),
+          bestScore = gpu.storage(rows * k, "shard top-k score");
+        const commands: Command[] = [...project];
+        for (const s of shards) {
+          const items = {
+            buffer: z.buffer,
+            offset: z.offset + s.start * dim * 4,
+            length: s.cols * dim,
+          };
+          const part = { ...scores, length: rows * s.cols };
+          const top = { rows, cols: s.cols, k: s.k };
+          commands.push(
+            ...similarityForward(gpu, q, items, p.logitScale, part, { rows, cols: s.cols, dim }),
+            ...topK(gpu, part, bestIndex, bestScore, top),
+          );
+          for (let r = 0; r < rows; r++) {
+            const from = (v: GpuView) => ({ ...v, offset: v.offset + r * s.k * 4, length: s.k });
+            const to = (v: GpuView) => ({
+              ...v,
+              offset: v.offset + (r * width + s.slot) * 4,
+              length: s.k,
+            });
+            commands.push(
+              { copy: { src: from(bestScore), dst: to(candidates) } },
+              { copy: { src: from(bestIndex), dst: to(local!) } },
+            );
+          }
+        }
+        commands.push(...topK(gpu, candidates, index, score, { rows, cols: width, k }));
+        return commands;
       });
-      const [ib, sb] = await gpu.readBytes([index, score]);
+      const [ib, sb, lb] = await gpu.readBytes(local ? [index, score, local] : [index, score]);
       const idx = new Uint32Array(ib), sc = new Float32Array(sb);
+      const at = lb ? new Uint32Array(lb) : null;
+      const item = (r: number, c: number) => {
+        if (!at) return c;
+        const s = shards.findLast((s) => s.slot <= c)!;
+        return s.start + at[r * width + c];
+      };
       return Array.from({ length: rows }, (_, r) =>
         Array.from({ length: k }, (_, j) => {
-          const i = idx[r * k + j];
+          const i = item(r, idx[r * k + j]);
           return { id: this.#ids[i], index: i, score: sc[r * k + j] / scale };
         }));
     } finally {
-      for (const b of [q, index, score]) b.buffer.destroy();
+      for (const b of [index, score, local]) b?.buffer.destroy();
     }
   }
 
