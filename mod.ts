@@ -40,6 +40,10 @@ export { type Checkpoint, loadCheckpoint, saveCheckpoint } from "./src/model/che
 export { parseResultLine, readResults, resultLine } from "./src/train/results_log.ts";
 export * from "./src/model/projector.ts";
 export { type Hit, Retriever } from "./src/retrieval/retriever.ts";
+export * from "./src/retrieval/pgvector_index.ts";
+export * from "./src/retrieval/pgvector_write.ts";
+export * from "./src/retrieval/pgvector_schema.ts";
+export { connect as connectPostgres, describeServer } from "./src/retrieval/pg_connection.ts";
 export * from "./src/model/config.ts";
 export { ParameterLayout } from "./src/model/parameters.ts";
 export { type InputNorm, type Moments } from "./src/model/input_norm.ts";
