@@ -48,6 +48,10 @@ export {
 } from "./src/retrieval/demo_collection.ts";
 export { type ApiHit, type AppOptions, searchApp } from "./src/serve/app.ts";
 export { type ServeOptions, serveSearch } from "./src/serve/server.ts";
+export * from "./src/retrieval/pgvector_index.ts";
+export * from "./src/retrieval/pgvector_write.ts";
+export * from "./src/retrieval/pgvector_schema.ts";
+export { connect as connectPostgres, describeServer } from "./src/retrieval/pg_connection.ts";
 export * from "./src/model/config.ts";
 export { ParameterLayout } from "./src/model/parameters.ts";
 export { type InputNorm, type Moments } from "./src/model/input_norm.ts";
