@@ -119,8 +119,11 @@ fn top_k_pass(
   // k well-ordered entries; k <= cols keeps them out of the final list.
   var best: array<f32, K_MAX>;
   var index: array<u32, K_MAX>;
+  // -inf made at run time: WGSL makes a non-finite constant expression a shader-creation error
+  // (browsers' compilers enforce it), and `k & 0u` is no constant.
+  let minus_inf = bitcast<f32>(0xff800000u | (k & 0u));
   for (var r = 0u; r < k; r = r + 1u) {
-    best[r] = bitcast<f32>(0xff800000u);
+    best[r] = minus_inf;
     index[r] = 0xffffffffu;
   }
   // The last entry's key and column, kept in registers: most candidates only meet this test.

@@ -17,7 +17,7 @@ import type {
   UniformValues,
 } from "./kernel.ts";
 import { DispatchRecords, KernelContractError, packUniforms, uniformBytes } from "./kernel.ts";
-import { type CompiledKernel, PipelineCache } from "./pipeline_cache.ts";
+import { type CompiledKernel, type KernelReader, PipelineCache } from "./pipeline_cache.ts";
 import { providePrivateRuntimeDir } from "./runtime_dir.ts";
 import { preferWideSoftwareVectors } from "./software_vectors.ts";
 
@@ -67,6 +67,11 @@ export interface GpuOptions {
    * kernels' variants without them (tests run both on the same device).
    */
   subgroups?: boolean;
+  /**
+   * Where the kernels' WGSL comes from (default: the `kernels/` folder, read by Deno); a page
+   * passes the sources it fetched.
+   */
+  kernels?: KernelReader;
 }
 
 /** Thrown when no WebGPU adapter can be found; its message names the fix. */
@@ -118,13 +123,14 @@ export class GpuContext {
   #uncaptured: string[] = [];
   #collectors: GPUResource[][] = [];
 
-  private constructor(device: GPUDevice, info: GpuInfo) {
+  private constructor(device: GPUDevice, info: GpuInfo, kernels?: KernelReader) {
     this.device = device;
     this.info = info;
     this.pipelines = new PipelineCache(
       device,
       info,
       `backend ${info.backend}, adapter ${info.name}`,
+      kernels,
     );
     this.pool = new BufferPool(device);
     device.addEventListener("uncapturederror", (e) => {
@@ -137,16 +143,21 @@ export class GpuContext {
    * the `subgroups` feature when the adapter has it and it is wanted. The first call of a process
    * asks for the Vulkan backend where a Vulkan driver is installed and the user chose none
    * ({@link preferVulkanBackend}), and on a CPU with AVX-512 for llvmpipe's 512-bit vectors
-   * ({@link preferWideSoftwareVectors}).
+   * ({@link preferWideSoftwareVectors}). In a browser none of that applies: the backend is the
+   * browser's (`"browser"`).
    * @throws {GpuUnavailableError} when there is no adapter.
    */
   static async create(options: GpuOptions = {}): Promise<GpuContext> {
-    providePrivateRuntimeDir();
-    preferWideSoftwareVectors();
-    const chosen = preferVulkanBackend();
-    const backend = Deno.env.get(BACKEND_VARIABLE) ?? (onlyGl() ? "gl" : "auto");
+    const inDeno = "Deno" in globalThis;
+    let chosen: string | null = null, backend = "browser";
+    if (inDeno) {
+      providePrivateRuntimeDir();
+      preferWideSoftwareVectors();
+      chosen = preferVulkanBackend();
+      backend = Deno.env.get(BACKEND_VARIABLE) ?? (onlyGl() ? "gl" : "auto");
+    }
     if (!("gpu" in navigator) || !navigator.gpu) {
-      throw new GpuUnavailableError("this Deno has no navigator.gpu");
+      throw new GpuUnavailableError(`this ${inDeno ? "Deno" : "browser"} has no navigator.gpu`);
     }
     const requestAdapter = () =>
       navigator.gpu.requestAdapter({ powerPreference: "high-performance" });
@@ -189,13 +200,16 @@ export class GpuContext {
     }
     const isFallback = adapter.info.isFallbackAdapter ?? false;
     const info: GpuInfo = {
-      name: adapter.info.description || adapter.info.vendor || "unknown adapter",
+      // Browsers leave the description empty: vendor and architecture (e.g. google swiftshader).
+      name: adapter.info.description ||
+        [adapter.info.vendor, adapter.info.architecture].filter(Boolean).join(" ") ||
+        "unknown adapter",
       backend,
       isFallback,
       softwareGl: isFallback && backend === "gl",
       subgroupSize: device.features.has("subgroups") ? minSubgroup : 0,
     };
-    return new GpuContext(device, info);
+    return new GpuContext(device, info, options.kernels);
   }
 
   /** Device limits in force. */

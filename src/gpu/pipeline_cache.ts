@@ -13,7 +13,8 @@ import {
   type WgslInterface,
 } from "./wgsl_contract.ts";
 
-const KERNEL_DIR = new URL("../../kernels/", import.meta.url);
+/** The folder of the WGSL kernels. */
+export const KERNEL_DIR: URL = new URL("../../kernels/", import.meta.url);
 
 const LAYOUT: Record<BindingKind, Omit<GPUBindGroupLayoutEntry, "binding" | "visibility">> = {
   read: { buffer: { type: "read-only-storage" } },
@@ -21,6 +22,12 @@ const LAYOUT: Record<BindingKind, Omit<GPUBindGroupLayoutEntry, "binding" | "vis
   "read-texture": { storageTexture: { access: "read-only", format: "rgba32float" } },
   "write-texture": { storageTexture: { access: "write-only", format: "rgba32float" } },
 };
+
+/**
+ * Returns the WGSL text of one file of `kernels/` by its name (e.g. `gelu.wgsl`): Deno reads the
+ * folder ({@link readKernelFile}); a page gives the sources it fetched.
+ */
+export type KernelReader = (file: string) => string;
 
 /** A compiled pipeline, the layout its bind groups use and where each binding goes. */
 export interface CompiledKernel {
@@ -62,6 +69,7 @@ export class PipelineCache {
   readonly #device: GPUDevice;
   readonly #info: GpuInfo;
   readonly #where: string;
+  readonly #read: KernelReader;
   #builds: Promise<string | null>[] = [];
   readonly #sources = new Map<string, { code: string; wgsl: WgslInterface }>();
   readonly #modules = new Map<string, GPUShaderModule>();
@@ -72,11 +80,18 @@ export class PipelineCache {
    * @param info the device's info, from which kernels choose their variants
    * @param where the backend and adapter, as build errors name them (e.g. `backend gl, adapter
    * llvmpipe (LLVM 15.0.6, 256 bits)`)
+   * @param read where the WGSL comes from (default: the `kernels/` folder beside this module)
    */
-  constructor(device: GPUDevice, info: GpuInfo, where = "this device") {
+  constructor(
+    device: GPUDevice,
+    info: GpuInfo,
+    where = "this device",
+    read: KernelReader = readKernelFile,
+  ) {
     this.#device = device;
     this.#info = info;
     this.#where = where;
+    this.#read = read;
   }
 
   /** Number of compiled pipelines. */
@@ -111,7 +126,7 @@ export class PipelineCache {
     const key = files.join("+");
     let source = this.#sources.get(key);
     if (!source) {
-      const code = kernelSource(files);
+      const code = kernelSource(files, this.#read);
       source = { code, wgsl: parseWgsl(code) };
       this.#sources.set(key, source);
     }
@@ -220,18 +235,30 @@ export function resolveKernel(spec: KernelSpec, info: GpuInfo): ResolvedKernel {
 }
 
 /**
- * The WGSL of `files` under `kernels/`, concatenated in order (WGSL has no include).
+ * The WGSL of `files`, concatenated in order (WGSL has no include), each read by `read`.
  * @example
  * ```ts
  * kernelSource(["gelu.wgsl", "grid.wgsl"]).includes("fn flat_index"); // true
  * ```
  */
-export function kernelSource(files: readonly string[]): string {
-  return files.map((file) => {
-    const url = new URL(file, KERNEL_DIR);
-    if (url.protocol !== "file:") {
-      throw new Error(`kernel ${file}: WGSL sources must be local files, got ${url.href}`);
-    }
-    return Deno.readTextFileSync(url);
-  }).join("\n");
+export function kernelSource(
+  files: readonly string[],
+  read: KernelReader = readKernelFile,
+): string {
+  return files.map(read).join("\n");
+}
+
+/**
+ * The text of `kernels/<file>`, read from the folder beside this module (Deno only).
+ * @example
+ * ```ts
+ * readKernelFile("gelu.wgsl").includes("fn gelu_forward"); // true
+ * ```
+ */
+export function readKernelFile(file: string): string {
+  const url = new URL(file, KERNEL_DIR);
+  if (url.protocol !== "file:") {
+    throw new Error(`kernel ${file}: WGSL sources must be local files, got ${url.href}`);
+  }
+  return Deno.readTextFileSync(url);
 }

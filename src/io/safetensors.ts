@@ -94,7 +94,7 @@ export function tensor(
 export function encodeSafetensors(
   tensors: Map<string, Tensor>,
   metadata: Record<string, string> = {},
-): Uint8Array {
+): Uint8Array<ArrayBuffer> {
   const header: Record<string, unknown> = {};
   if (Object.keys(metadata).length > 0) header.__metadata__ = metadata;
   let offset = 0;

@@ -369,6 +369,31 @@ export class Retriever {
   }
 
   /**
+   * The collection's projections [size, outDim] read back from the GPU (what
+   * {@link Retriever.fromProjections} takes): to hand the index to another place that searches.
+   * @example
+   * ```ts
+   * import { initialParameters } from "../model/init.ts";
+   * import { ParameterLayout } from "../model/parameters.ts";
+   * import { Projector } from "../model/projector.ts";
+   * import { tryGetGpu } from "../gpu/context.ts";
+   * const gpu = await tryGetGpu(); // null where there is no WebGPU adapter
+   * if (gpu) {
+   *   const head = { inDim: 4, hidden: 8, outDim: 4, layers: 2, dropout: 0 };
+   *   const identity = { mean: new Float32Array(4), std: new Float32Array(4).fill(1) };
+   *   const params = initialParameters(new ParameterLayout(head), 42);
+   *   const projector = new Projector(gpu, head, params, { image: identity, text: identity });
+   *   const reports = new Float32Array([1, 0, 0, 0, 0, 1, 0, 0]); // 2 report embeddings
+   *   using index = await Retriever.create(projector, "text", reports, ["r1", "r2"]);
+   *   (await index.projections()).length; // 8: 2 unit rows of outDim 4
+   * }
+   * ```
+   */
+  projections(): Promise<Float32Array<ArrayBuffer>> {
+    return this.#projector.gpu.read(this.#live("projections"));
+  }
+
+  /**
    * Frees the collection's GPU buffer; later queries throw. Calling it again does nothing.
    * @example
    * ```ts

@@ -27,9 +27,18 @@ import { getGpu } from "../gpu/context.ts";
 import { type EmbeddingSet, loadEmbeddings } from "../io/embeddings.ts";
 import { type Checkpoint, loadCheckpoint } from "../model/checkpoint.ts";
 import { Projector } from "../model/projector.ts";
+import {
+  answerQuery,
+  type CollectionRows,
+  type ProjectedCollection,
+  SearchInputError,
+  type SearchResult,
+} from "./answer.ts";
 import { openProjectedIndex } from "./projected_index.ts";
-import { TOP_K_MAX } from "../ops/retrieval.ts";
 import { Retriever } from "./retriever.ts";
+
+export { SearchInputError } from "./answer.ts";
+export type { SearchHit, SearchResult } from "./answer.ts";
 
 /** Weights folders tried, in order, when none is given: the real import, then the demo's. */
 export const DEFAULT_WEIGHTS = ["weights", "weights/demo"] as const;
@@ -53,47 +62,6 @@ export interface SearchOptions {
   weights?: string;
   /** Receives warnings (an uncached index, a collection without encoder ids); `console.warn`. */
   log?: (message: string) => void;
-}
-
-/** A query the search cannot take: a missing file, an undecodable image, an empty report, a bad k. */
-export class SearchInputError extends Error {
-  /** @param message what is wrong with the query, naming it */
-  constructor(message: string) {
-    super(message);
-    this.name = "SearchInputError";
-  }
-}
-
-/** One study found, best first. */
-export interface SearchHit {
-  /** 1 for the best. */
-  rank: number;
-  /** The study's id. */
-  id: string;
-  /** The study's row in the collection. */
-  row: number;
-  /** Cosine similarity to the query in the projected space. */
-  score: number;
-  /** The study's label. */
-  label: "normal" | "abnormal";
-  /** The study's finding tags ([] when the collection has none). */
-  findings: string[];
-  /** The study's report (null when the collection keeps no report text). */
-  report: string | null;
-  /** The study's image files ([] when the collection keeps none). */
-  imagePaths: string[];
-  /** The image that matched (report queries), null for a report hit or when unknown. */
-  imagePath: string | null;
-}
-
-/** What a query found. */
-export interface SearchResult {
-  /** The query's modality; the hits are of the other one. */
-  query: "image" | "text";
-  /** The query's probability of abnormal, from the BCE head's classifier. */
-  abnormal: number;
-  /** The `k` best, best first. */
-  hits: SearchHit[];
 }
 
 /** What was opened. */
@@ -175,7 +143,7 @@ export async function openSearch(o: SearchOptions): Promise<CollectionSearch> {
   const reports = await Retriever.fromProjections(projector, "text", index.text, set.ids);
   const pictures = await Retriever.fromProjections(projector, "image", index.image, imageIds);
   const encoders = await openBiomedClip(weights);
-  const imagePaths = imagePathsByRow(set);
+  const rows = { ...set, imageStudy, imagePaths: imagePathsByRow(set) };
   const info: SearchInfo = {
     checkpoint: o.checkpoint,
     collection: name,
@@ -184,7 +152,7 @@ export async function openSearch(o: SearchOptions): Promise<CollectionSearch> {
     images: imageIds.length,
     index: { path: index.path, cached: index.cached },
   };
-  const parts = { set, projector, encoders, reports, pictures, imageStudy, imagePaths, info };
+  const parts = { set, projected: { projector, reports, pictures, rows }, encoders, info };
   return new CollectionSearch(parts);
 }
 
@@ -245,13 +213,8 @@ async function weightsFor(set: EmbeddingSet, name: string): Promise<string> {
 /** What {@link CollectionSearch} holds. */
 interface Parts {
   set: EmbeddingSet;
-  projector: Projector;
+  projected: ProjectedCollection & { rows: CollectionRows };
   encoders: BiomedClipEncoders;
-  reports: Retriever;
-  pictures: Retriever;
-  imageStudy: Int32Array;
-  /** The file of each image row, where the collection keeps paths. */
-  imagePaths: (string | null)[];
   info: SearchInfo;
 }
 
@@ -277,6 +240,8 @@ export class CollectionSearch {
   readonly info: SearchInfo;
   /** The collection searched (its embeddings, labels and, when kept, studies). */
   readonly collection: EmbeddingSet;
+  /** The heads and the projected collection on the GPU, and the rows that describe hits. */
+  readonly projected: ProjectedCollection;
   readonly #p: Parts;
   #tokenizer: ReturnType<typeof openTokenizer> | null = null;
   #queue: Promise<unknown> = Promise.resolve();
@@ -287,6 +252,7 @@ export class CollectionSearch {
     this.#p = parts;
     this.info = parts.info;
     this.collection = parts.set;
+    this.projected = parts.projected;
   }
 
   /**
@@ -370,7 +336,7 @@ export class CollectionSearch {
     return this.#serial(async () => {
       if (this.#closed) return;
       this.#closed = true;
-      const { encoders, reports, pictures, projector } = this.#p;
+      const { encoders, projected: { reports, pictures, projector } } = this.#p;
       reports.dispose();
       pictures.dispose();
       projector.params.buffer.destroy();
@@ -397,42 +363,8 @@ export class CollectionSearch {
   }
 
   /** Top k of the other modality for one frozen embedding, with the query's estimate. */
-  async #search(
-    query: "image" | "text",
-    embedding: Float32Array,
-    k: number,
-  ): Promise<SearchResult> {
-    const { set, projector, reports, pictures, imageStudy, imagePaths } = this.#p;
-    const retriever = query === "image" ? reports : pictures;
-    const most = Math.min(TOP_K_MAX, retriever.size);
-    if (!(Number.isInteger(k) && k >= 1 && k <= most)) {
-      throw new SearchInputError(`k must be an integer from 1 to ${most}, got ${k}`);
-    }
-    if (embedding.length !== set.dim) {
-      throw new Error(
-        `${this.info.weights}: the ${query} encoder gives ${embedding.length}-wide embeddings, ` +
-          `the collection holds ${set.dim}-wide ones`,
-      );
-    }
-    const x = Float32Array.from(embedding);
-    const [abnormal] = await projector.classify(query, x, 1);
-    const found = await retriever.query(x, k);
-    const hits = found.map((h, i): SearchHit => {
-      const row = query === "image" ? h.index : imageStudy[h.index];
-      const study = set.studies?.[row];
-      return {
-        rank: i + 1,
-        id: set.ids[row],
-        row,
-        score: h.score,
-        label: set.label[row] === 1 ? "abnormal" : "normal",
-        findings: study?.findings ?? [],
-        report: study?.report ?? null,
-        imagePaths: study?.imagePaths ?? [],
-        imagePath: query === "text" ? imagePaths[h.index] ?? null : null,
-      };
-    });
-    return { query, abnormal, hits };
+  #search(query: "image" | "text", embedding: Float32Array, k: number): Promise<SearchResult> {
+    return answerQuery(this.#p.projected, query, embedding, k, this.info.weights);
   }
 }
 

@@ -10,13 +10,16 @@
  *   study's images);
  * - `GET /image/<n>`: image n of the collection (the files its studies list, in order) and no
  *   other file;
- * - `GET /api/status`: what is searched, and the server's memory.
+ * - `GET /api/status`: what is searched, and the server's memory;
+ * - `GET /local/…`: what the page's private search downloads to run queries in the browser
+ *   (`local_files.ts`): its script, the kernels, the heads and projected collection, the towers.
  *
  * @module
  */
 
 import type { CollectionSearch, SearchHit } from "../retrieval/search.ts";
 import { SearchInputError } from "../retrieval/search.ts";
+import { localFiles } from "./local_files.ts";
 import { imageType, parseSearchRequest, RequestError } from "./upload.ts";
 
 /** Options of {@link searchApp}. */
@@ -44,9 +47,13 @@ const BASE_HEADERS = {
   "referrer-policy": "no-referrer",
 };
 
-/** Only this origin's resources; the page's inline script and style; uploads shown as blobs. */
-const PAGE_CSP = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; " +
-  "img-src 'self' blob:; connect-src 'self'; base-uri 'none'; form-action 'none'";
+/**
+ * Only this origin's resources; the page's inline script and style, the private search's script
+ * and its WebAssembly; uploads shown as blobs.
+ */
+const PAGE_CSP = "default-src 'none'; script-src 'self' 'unsafe-inline' 'wasm-unsafe-eval'; " +
+  "style-src 'unsafe-inline'; img-src 'self' blob:; connect-src 'self'; base-uri 'none'; " +
+  "form-action 'none'";
 
 /**
  * The handler of the web app over `search`.
@@ -91,6 +98,7 @@ export function searchApp(
     imageUrl: h.imagePath === null ? null : url(h.imagePath),
     imageUrls: h.imagePaths.map(url).filter((u) => u !== null),
   });
+  const local = localFiles(search, url);
 
   const routes = async (request: Request, path: string): Promise<Response> => {
     const get = request.method === "GET" || request.method === "HEAD";
@@ -130,6 +138,7 @@ export function searchApp(
         headers: { "content-type": type, "cache-control": "private, max-age=3600" },
       });
     }
+    if (path.startsWith("/local/") && get) return await local(path);
     if (path === "/api/status" && get) {
       const { synthetic } = search.collection.metadata;
       return json({ ...search.info, synthetic: synthetic === "true", memory: Deno.memoryUsage() });

@@ -152,15 +152,30 @@ export async function parseSearchRequest(
 
 /** An image request, after checking that the bytes are a PNG or JPEG. */
 function checkedImage(bytes: Uint8Array, name: string, k: number): SearchRequest {
-  if (bytes.length === 0) throw new RequestError(400, `${name} is empty`);
-  if (imageType(bytes) === null) {
-    throw new RequestError(
-      415,
-      `${name} is not a PNG or JPEG image (judged by its content, not its name); ` +
-        `upload a chest X-ray as PNG or JPEG`,
-    );
-  }
+  const problem = uploadProblem(bytes, name);
+  if (problem) throw new RequestError(problem.status, problem.message);
   return { kind: "image", bytes, name, k };
+}
+
+/**
+ * What is wrong with an uploaded image `name`: empty (400), or not a PNG or JPEG by its content
+ * (415); null when it is one. The page's private search checks its files with it too.
+ * @example
+ * ```ts
+ * uploadProblem(new TextEncoder().encode("hello"), "notes.png")?.status; // 415
+ * ```
+ */
+export function uploadProblem(
+  bytes: Uint8Array,
+  name: string,
+): { status: 400 | 415; message: string } | null {
+  if (bytes.length === 0) return { status: 400, message: `${name} is empty` };
+  if (imageType(bytes) !== null) return null;
+  return {
+    status: 415,
+    message: `${name} is not a PNG or JPEG image (judged by its content, not its name); ` +
+      `upload a chest X-ray as PNG or JPEG`,
+  };
 }
 
 /** k from a request, or the default; the search checks its range. */

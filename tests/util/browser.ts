@@ -33,7 +33,7 @@ export function chromiumPath(): string | null {
 
 /**
  * Starts headless Chromium at `path` without its sandbox (tests run as root in containers, where
- * the sandbox cannot start).
+ * the sandbox cannot start), with the command-line switches `args` besides.
  * @example
  * ```ts
  * const path = chromiumPath();
@@ -45,22 +45,36 @@ export function chromiumPath(): string | null {
  * }
  * ```
  */
-export function launchBrowser(path: string): Promise<Browser> {
-  return chromium.launch({ executablePath: path, args: ["--no-sandbox"], timeout: 60_000 });
+export function launchBrowser(path: string, args: string[] = []): Promise<Browser> {
+  return chromium.launch({
+    executablePath: path,
+    args: ["--no-sandbox", ...args],
+    timeout: 60_000,
+  });
 }
 
 /**
- * Registers a test that gets a started browser and closes it afterwards. Without a browser it is
- * skipped with a message, or fails when `CXR_REQUIRE_BROWSER=1`.
+ * Registers a test that gets a started browser (launched with the switches `args`) and closes it
+ * afterwards. Without a browser it is skipped with a message, or fails when
+ * `CXR_REQUIRE_BROWSER=1`.
  * @example
  * ```ts
  * browserTest("a page renders", async (browser) => {
  *   const page = await browser.newPage();
  *   await page.setContent("<p>hi</p>");
  * });
+ * // WebGPU in chromium-headless-shell (SwiftShader) needs a switch:
+ * browserTest("a page with WebGPU", async (browser) => {
+ *   const page = await browser.newPage();
+ *   await page.evaluate(() => "gpu" in navigator); // true
+ * }, ["--enable-unsafe-webgpu"]);
  * ```
  */
-export function browserTest(name: string, fn: (browser: Browser) => Promise<void>): void {
+export function browserTest(
+  name: string,
+  fn: (browser: Browser) => Promise<void>,
+  args: string[] = [],
+): void {
   const path = chromiumPath();
   const required = Deno.env.get("CXR_REQUIRE_BROWSER") === "1";
   const where = Deno.env.get("CXR_CHROMIUM") || DEFAULT_CHROMIUM;
@@ -78,7 +92,7 @@ export function browserTest(name: string, fn: (browser: Browser) => Promise<void
     sanitizeOps: false,
     fn: async () => {
       if (!path) throw new Error(`CXR_REQUIRE_BROWSER=1 but no headless Chromium at ${where}`);
-      const browser = await launchBrowser(path);
+      const browser = await launchBrowser(path, args);
       try {
         await fn(browser);
       } finally {

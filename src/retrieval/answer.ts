@@ -1,0 +1,141 @@
+/**
+ * One query's answer from a projected collection: the query's estimate from the BCE head, its top
+ * k of the other modality on the GPU, and each hit described by the collection's rows. Shared by
+ * the server's search (`search.ts`) and the page's private one (`../serve/local_search.ts`), so
+ * both rank, score and describe hits alike.
+ *
+ * @module
+ */
+
+import type { Projector } from "../model/projector.ts";
+import { TOP_K_MAX } from "../ops/retrieval.ts";
+import type { Retriever } from "./retriever.ts";
+
+/** A query the search cannot take: a missing file, an undecodable image, an empty report, a bad k. */
+export class SearchInputError extends Error {
+  /** @param message what is wrong with the query, naming it */
+  constructor(message: string) {
+    super(message);
+    this.name = "SearchInputError";
+  }
+}
+
+/** One study found, best first. */
+export interface SearchHit {
+  /** 1 for the best. */
+  rank: number;
+  /** The study's id. */
+  id: string;
+  /** The study's row in the collection. */
+  row: number;
+  /** Cosine similarity to the query in the projected space. */
+  score: number;
+  /** The study's label. */
+  label: "normal" | "abnormal";
+  /** The study's finding tags ([] when the collection has none). */
+  findings: string[];
+  /** The study's report (null when the collection keeps no report text). */
+  report: string | null;
+  /** The study's image files ([] when the collection keeps none). */
+  imagePaths: string[];
+  /** The image that matched (report queries), null for a report hit or when unknown. */
+  imagePath: string | null;
+}
+
+/** What a query found. */
+export interface SearchResult {
+  /** The query's modality; the hits are of the other one. */
+  query: "image" | "text";
+  /** The query's probability of abnormal, from the BCE head's classifier. */
+  abnormal: number;
+  /** The `k` best, best first. */
+  hits: SearchHit[];
+}
+
+/** What a hit is described with: the collection's studies and image rows. */
+export interface CollectionRows {
+  /** Study ids. */
+  ids: readonly string[];
+  /** Each study's label, 0 normal, 1 abnormal. */
+  label: ArrayLike<number>;
+  /** Each study's findings, report and image files, when the collection keeps them. */
+  studies?: readonly { findings: string[]; report: string; imagePaths: string[] }[];
+  /** The study of each image row a report query searches. */
+  imageStudy: ArrayLike<number>;
+  /** The file of each image row (null or missing where unknown). */
+  imagePaths: readonly (string | null)[];
+}
+
+/** A projected collection ready to answer queries of either modality. */
+export interface ProjectedCollection {
+  /** The trained heads. */
+  projector: Projector;
+  /** The studies' reports, searched by an image. */
+  reports: Retriever;
+  /** The image rows, searched by a report. */
+  pictures: Retriever;
+  /** What hits are described with. */
+  rows: CollectionRows;
+}
+
+/**
+ * The `k` best of the other modality for one frozen `embedding` of modality `query`, and the
+ * query's probability of abnormal. Throws {@link SearchInputError} for a k outside
+ * 1..min(64, collection size), and an error naming `encoder` when the embedding's width is not
+ * the heads'.
+ * @example
+ * ```ts
+ * import { tryGetGpu } from "../gpu/context.ts";
+ * import { trainDemoCollection } from "./demo_collection.ts";
+ * import { openSearch } from "./search.ts";
+ * if (await tryGetGpu()) {
+ *   const f = await trainDemoCollection();
+ *   await using search = await openSearch({ checkpoint: f.checkpoint, collection: f.collection });
+ *   const { reports, pictures, projector } = search.projected;
+ *   const image = search.collection.image.slice(0, 128); // study 0's frozen image embedding
+ *   const rows = search.projected.rows;
+ *   const { hits } = await answerQuery({ projector, reports, pictures, rows }, "image", image, 3);
+ *   hits.map((h) => h.id); // 3 studies, best first
+ *   await f.remove();
+ * }
+ * ```
+ */
+export async function answerQuery(
+  c: ProjectedCollection,
+  query: "image" | "text",
+  embedding: Float32Array,
+  k: number,
+  encoder = "the encoder",
+): Promise<SearchResult> {
+  const { projector, reports, pictures, rows } = c;
+  const retriever = query === "image" ? reports : pictures;
+  const most = Math.min(TOP_K_MAX, retriever.size);
+  if (!(Number.isInteger(k) && k >= 1 && k <= most)) {
+    throw new SearchInputError(`k must be an integer from 1 to ${most}, got ${k}`);
+  }
+  if (embedding.length !== projector.head.inDim) {
+    throw new Error(
+      `${encoder}: the ${query} encoder gives ${embedding.length}-wide embeddings, the ` +
+        `collection holds ${projector.head.inDim}-wide ones`,
+    );
+  }
+  const x = Float32Array.from(embedding);
+  const [abnormal] = await projector.classify(query, x, 1);
+  const found = await retriever.query(x, k);
+  const hits = found.map((h, i): SearchHit => {
+    const row = query === "image" ? h.index : rows.imageStudy[h.index];
+    const study = rows.studies?.[row];
+    return {
+      rank: i + 1,
+      id: rows.ids[row],
+      row,
+      score: h.score,
+      label: rows.label[row] === 1 ? "abnormal" : "normal",
+      findings: study?.findings ?? [],
+      report: study?.report ?? null,
+      imagePaths: study?.imagePaths ?? [],
+      imagePath: query === "text" ? rows.imagePaths[h.index] ?? null : null,
+    };
+  });
+  return { query, abnormal, hits };
+}
