@@ -43,7 +43,7 @@ export interface EmbedOptions {
   cacheDir: string;
   /** Items per encoder call (default 16). */
   batchSize?: number;
-  /** onnxruntime-web WASM threads (default 1, as `EncoderOptions.numThreads`: more hung). */
+  /** onnxruntime-web WASM threads (default every core, as `EncoderOptions.numThreads`). */
   numThreads?: number;
   /** Items between cache flushes (default 256). */
   flushEvery?: number;

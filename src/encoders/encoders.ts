@@ -10,7 +10,9 @@
  * from the package folder with `node:fs`. So no `env.wasm.wasmPaths` / `wasmBinary` is needed.
  * `env.wasm.numThreads` is read once, when the first session initializes the runtime; N threads
  * are the calling thread plus N-1 Emscripten pthreads on `node:worker_threads` (they show up as
- * `worker-1` … in /proc/<pid>/task) sharing a SharedArrayBuffer heap.
+ * `worker-1` … in /proc/<pid>/task) sharing a SharedArrayBuffer heap. That heap is created at
+ * its full size ({@link withSizedWasmHeap}): under Deno a heap that grows while threads run
+ * inside it hangs the run.
  *
  * @module
  */
@@ -19,13 +21,13 @@ import * as ort from "onnxruntime-web";
 import { join } from "node:path";
 import { IMAGE_IO, TEXT_IO } from "./biomedclip_config.ts";
 import { readManifest, type WeightsManifest } from "./manifest.ts";
+import { withSizedWasmHeap } from "./wasm_heap.ts";
 
 /** Options shared by both encoders. */
 export interface EncoderOptions {
   /**
-   * WASM worker threads (default 1: with 2 or 4 threads, Deno 2.9 + onnxruntime-web 1.30 hung on
-   * an 8-image batch of the demo image tower in our runs, while 1 thread ran it in 0.4 s). onnxruntime-web
-   * fixes this when its runtime first initializes, so every encoder in a process must agree.
+   * WASM threads (default: every core, `navigator.hardwareConcurrency`). onnxruntime-web fixes
+   * this when its runtime first initializes, so every encoder in a process must agree.
    */
   numThreads?: number;
   /** Items per `session.run` (default 8). */
@@ -38,11 +40,12 @@ async function openSession(
   model: string | Uint8Array,
   opts: EncoderOptions,
 ): Promise<ort.InferenceSession> {
-  const threads = opts.numThreads ?? 1;
+  const threads = opts.numThreads ?? navigator.hardwareConcurrency;
   if (!Number.isInteger(threads) || threads < 1) {
     throw new Error(`numThreads must be a positive integer, got ${threads}`);
   }
-  if (ortThreads === undefined) {
+  const starting = ortThreads === undefined;
+  if (starting) {
     ort.env.wasm.numThreads = threads;
     ortThreads = threads;
   } else if (threads !== ortThreads) {
@@ -53,10 +56,12 @@ async function openSession(
   }
   const bytes = typeof model === "string" ? await Deno.readFile(model) : model;
   try {
-    return await ort.InferenceSession.create(bytes, {
-      executionProviders: ["wasm"],
-      graphOptimizationLevel: "all",
-    });
+    const create = () =>
+      ort.InferenceSession.create(bytes, {
+        executionProviders: ["wasm"],
+        graphOptimizationLevel: "all",
+      });
+    return await (starting && threads > 1 ? withSizedWasmHeap(create) : create());
   } catch (e) {
     const what = typeof model === "string" ? model : "ONNX model";
     throw new Error(`${what}: onnxruntime-web cannot load it: ${(e as Error).message}`);
