@@ -10,6 +10,7 @@
 import { parseArgs } from "node:util";
 import { type DatasetKind, DATASETS, loadDataset } from "../data/load_dataset.ts";
 import { embedRecords } from "../encoders/embed_dataset.ts";
+import { parseEncoderRuntime } from "../encoders/onnx_runtime.ts";
 import { saveEmbeddings } from "../io/embeddings.ts";
 
 const USAGE = `usage: deno task embed --dataset <${
@@ -17,6 +18,7 @@ const USAGE = `usage: deno task embed --dataset <${
 }> --data-dir <path> --out <file>
        [--weights weights/] [--images-dir <dir>] [--cache-dir .cache/embeddings]
        [--batch-size 16] [--flush-every 256] [--seed 0] [--synthetic-count 2000]
+       [--encoder-runtime auto|native|wasm|webgpu] [--threads <cores>]
        [--label-from-text] [--strict]`;
 
 /**
@@ -44,6 +46,8 @@ export async function runEmbed(args: string[]): Promise<{ images: number; report
       "cache-dir": { type: "string", default: ".cache/embeddings" },
       "batch-size": { type: "string", default: "16" },
       "flush-every": { type: "string", default: "256" },
+      "encoder-runtime": { type: "string", default: "auto" },
+      threads: { type: "string" },
       seed: { type: "string", default: "0" },
       "synthetic-count": { type: "string", default: "2000" },
       "label-from-text": { type: "boolean", default: false },
@@ -71,6 +75,8 @@ export async function runEmbed(args: string[]): Promise<{ images: number; report
     weightsDir: values.weights ?? (dataset === "synthetic" ? "weights/demo" : "weights"),
     cacheDir: values["cache-dir"],
     batchSize: Number(values["batch-size"]),
+    runtime: parseEncoderRuntime(values["encoder-runtime"]),
+    numThreads: values.threads === undefined ? undefined : Number(values.threads),
     flushEvery: Number(values["flush-every"]),
     strict: values.strict,
   });

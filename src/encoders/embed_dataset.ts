@@ -24,6 +24,7 @@ import {
   EmbeddingCache,
 } from "./embedding_cache.ts";
 import { openBiomedClip } from "./encoders.ts";
+import { type EncoderRuntime, resolveRuntime } from "./onnx_runtime.ts";
 import { preprocessImage } from "./preprocess_image.ts";
 import {
   type DroppedStudy,
@@ -43,7 +44,9 @@ export interface EmbedOptions {
   cacheDir: string;
   /** Items per encoder call (default 16). */
   batchSize?: number;
-  /** onnxruntime-web WASM threads (default every core, as `EncoderOptions.numThreads`). */
+  /** Where the encoders run (default `auto`: native onnxruntime where it loads, else WASM). */
+  runtime?: EncoderRuntime;
+  /** Encoder CPU threads (default every core, as `EncoderOptions.numThreads`). */
   numThreads?: number;
   /** Items between cache flushes (default 256). */
   flushEvery?: number;
@@ -53,6 +56,8 @@ export interface EmbedOptions {
   strict?: boolean;
   /** Receives the end-of-run summary of skipped inputs; default `console.warn`. */
   log?: (message: string) => void;
+  /** Receives the line naming the runtime at the start (default `console.error` with progress). */
+  info?: (message: string) => void;
 }
 
 /** What {@link embedRecords} did, besides the set. */
@@ -105,7 +110,14 @@ export async function embedRecords(
     if (strict) throw new Error(`${formatSkipped(s)} (strict: bad input is fatal)`);
     skipped.push(s);
   };
-  const enc = await openBiomedClip(opts.weightsDir, { numThreads: opts.numThreads, batchSize });
+  const { runtime, reason } = await resolveRuntime(opts.runtime);
+  const threads = opts.numThreads ?? navigator.hardwareConcurrency;
+  const enc = await openBiomedClip(opts.weightsDir, { runtime, numThreads: threads, batchSize });
+  const info = opts.info ?? (show ? console.error : () => {});
+  info(
+    `encoders: ${runtime}, ${runtime === "webgpu" ? "GPU" : `${threads} thread(s)`}, batch ` +
+      `${batchSize}${reason ? ` (${reason})` : ""}`,
+  );
   try {
     const tokenizer = await openTokenizer(opts.weightsDir, enc.manifest);
     const ids = encoderIds(enc.manifest);

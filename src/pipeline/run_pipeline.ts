@@ -132,7 +132,9 @@ async function embedDataset(
   const embedded = await embedRecords(records, {
     weightsDir: o.weights ?? (dataset === "synthetic" ? "weights/demo" : "weights"),
     cacheDir: o.cacheDir,
+    runtime: o.encoderRuntime,
     strict: o.strict,
+    info: log,
   });
   log(
     `embedded ${embedded.embedded.images} images and ${embedded.embedded.reports} reports ` +
