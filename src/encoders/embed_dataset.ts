@@ -72,6 +72,78 @@ export interface EmbedReport {
   dropped: DroppedStudy[];
 }
 
+/** Part `index` of `count` (0-based) of a dataset's items, for {@link embedShard}. */
+export interface Shard {
+  /** Which part, 0 ≤ index < count. */
+  index: number;
+  /** How many parts. */
+  count: number;
+}
+
+/**
+ * Reads `i/n` (as `--shard` takes it), checking 0 ≤ i < n; the error names the flag.
+ * @example
+ * ```ts
+ * parseShard("1/4"); // { index: 1, count: 4 }
+ * ```
+ */
+export function parseShard(value: string, flag = "--shard"): Shard {
+  const m = /^(\d+)\/(\d+)$/.exec(value);
+  const index = Number(m?.[1]), count = Number(m?.[2]);
+  if (!m || count < 1 || index >= count) {
+    throw new Error(`${flag}: expected i/n with 0 <= i < n (e.g. 0/4), got "${value}"`);
+  }
+  return { index, count };
+}
+
+/**
+ * Whether the item with content key `key` (hex SHA-256) is in `shard`: by the key's first 48
+ * bits, so the parts depend only on the items' content, not on the dataset's order.
+ * @example
+ * ```ts
+ * const key = "0".repeat(64);
+ * inShard(key, { index: 0, count: 3 }); // true
+ * ```
+ */
+export function inShard(key: string, shard: Shard): boolean {
+  return parseInt(key.slice(0, 12), 16) % shard.count === shard.index;
+}
+
+/** What {@link embedShard} did. */
+export interface ShardReport {
+  /** Images and reports of the shard embedded in this call (the rest were cached). */
+  embedded: { images: number; reports: number };
+  /** Inputs of the shard that could not be embedded. */
+  skipped: SkippedInput[];
+}
+
+/**
+ * Embeds one part of the items of `records` into the cache and writes no embeddings set: each
+ * machine of a large job runs one shard into its own cache folder; the folders are merged
+ * ({@link mergeEmbeddingCaches}) and a last {@link embedRecords} over all records finds every
+ * item cached and writes the set, the same as one run would (`deno task embed --shard i/n`, then
+ * `--merge-cache`). Every report that tokenizes is
+ * embedded (one run embeds only the reports of studies with an image left).
+ * @example
+ * ```ts
+ * import { generateSyntheticCxr } from "../data/synthetic_cxr.ts";
+ * const dir = await Deno.makeTempDir();
+ * const { records } = await generateSyntheticCxr({ count: 4, seed: 1, outDir: dir, size: 64 });
+ * const opts = { weightsDir: "weights/demo", cacheDir: `${dir}/cache`, progress: false };
+ * const a = await embedShard(records, opts, { index: 0, count: 2 });
+ * const b = await embedShard(records, opts, { index: 1, count: 2 });
+ * console.log(a.embedded.images + b.embedded.images); // 4: each image in exactly one shard
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export async function embedShard(
+  records: readonly StudyRecord[],
+  opts: EmbedOptions,
+  shard: Shard,
+): Promise<ShardReport> {
+  return await embedRun(records, opts, shard) as ShardReport;
+}
+
 /**
  * Embeds `records` (every record needs a split). Items already in the cache under the same
  * encoder are not embedded again. Bad images and reports are skipped and returned (see the
@@ -96,6 +168,15 @@ export async function embedRecords(
   records: readonly StudyRecord[],
   opts: EmbedOptions,
 ): Promise<EmbedReport> {
+  return await embedRun(records, opts, null) as EmbedReport;
+}
+
+/** {@link embedRecords}, or with a shard {@link embedShard}. */
+async function embedRun(
+  records: readonly StudyRecord[],
+  opts: EmbedOptions,
+  shard: Shard | null,
+): Promise<EmbedReport | ShardReport> {
   if (records.length === 0) throw new Error("embed: no records");
   const unsplit = records.find((r) => r.split === null);
   if (unsplit) {
@@ -173,7 +254,9 @@ export async function embedRecords(
       hashing?.update(i + 1);
     }
     hashing?.done();
-    const imageItems = [...imageKey].map(([p, key]) => ({ key, load: () => decodeImage(p, size) }));
+    const imageItems = [...imageKey]
+      .filter(([, key]) => !shard || inShard(key, shard))
+      .map(([p, key]) => ({ key, load: () => decodeImage(p, size) }));
 
     const fill = async <T>(
       embedder: Embedder<T> & { name: string },
@@ -201,6 +284,21 @@ export async function embedRecords(
         skip({ kind: "image", path: p, ids: studiesOf.get(p)!, reason: e.message });
       }
     });
+    if (shard) {
+      const keys = await Promise.all(withText.map((r) => contentHash(r.report)));
+      const reports = withText.map((r, i) => ({ key: keys[i], load: () => r.report }))
+        .filter((it) => inShard(it.key, shard));
+      const texts = await fill(textEmbedder, reports);
+      if (skipped.length > 0) {
+        (opts.log ?? console.warn)(
+          [
+            `embed: shard ${shard.index}/${shard.count} skipped ${skipped.length} input(s)`,
+            ...skipped.map((x) => `  ${formatSkipped(x)}`),
+          ].join("\n"),
+        );
+      }
+      return { embedded: { images: images.n, reports: texts.n }, skipped };
+    }
     const kept: { record: StudyRecord; images: Float32Array[] }[] = [];
     for (const r of withText) {
       const good = r.imagePaths.flatMap((p) => {
