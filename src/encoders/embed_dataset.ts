@@ -15,7 +15,7 @@
 import type { StudyRecord } from "../data/record.ts";
 import type { EmbeddingSet } from "../io/embeddings.ts";
 import { SPLIT_CODES } from "../io/embeddings.ts";
-import { Progress } from "../util/progress.ts";
+import { formatDuration, Progress } from "../util/progress.ts";
 import {
   BadItemError,
   type CacheItem,
@@ -25,7 +25,8 @@ import {
 } from "./embedding_cache.ts";
 import { openBiomedClip } from "./encoders.ts";
 import { type EncoderRuntime, resolveRuntime } from "./onnx_runtime.ts";
-import { preprocessImage } from "./preprocess_image.ts";
+import { loadImageFile, readImageFile } from "./image_file.ts";
+import { PreprocessPool } from "./preprocess_pool.ts";
 import {
   type DroppedStudy,
   formatSkipped,
@@ -48,6 +49,11 @@ export interface EmbedOptions {
   runtime?: EncoderRuntime;
   /** Encoder CPU threads (default every core, as `EncoderOptions.numThreads`). */
   numThreads?: number;
+  /**
+   * Worker threads that decode and preprocess images while the encoder runs (default: one per
+   * core, at most 8; 0 decodes in this thread).
+   */
+  preprocessWorkers?: number;
   /** Items between cache flushes (default 256). */
   flushEvery?: number;
   /** Show progress lines (default true). */
@@ -199,6 +205,8 @@ async function embedRun(
     `encoders: ${runtime}, ${runtime === "webgpu" ? "GPU" : `${threads} thread(s)`}, batch ` +
       `${batchSize}${reason ? ` (${reason})` : ""}`,
   );
+  const workers = opts.preprocessWorkers ?? Math.min(navigator.hardwareConcurrency, 8);
+  const pool = workers > 0 ? new PreprocessPool(workers) : null;
   try {
     const tokenizer = await openTokenizer(opts.weightsDir, enc.manifest);
     const ids = encoderIds(enc.manifest);
@@ -241,7 +249,7 @@ async function embedRun(
     const hashing = show ? new Progress("hash images", paths.length, "images") : null;
     const imageKey = new Map<string, string>(), pathsOf = new Map<string, string[]>();
     for (const [i, p] of paths.entries()) {
-      const bytes = await readImage(p).catch((e) => {
+      const bytes = await readImageFile(p).catch((e) => {
         if (!(e instanceof BadItemError)) throw e;
         skip({ kind: "image", path: p, ids: studiesOf.get(p)!, reason: e.message });
         return null;
@@ -256,19 +264,66 @@ async function embedRun(
     hashing?.done();
     const imageItems = [...imageKey]
       .filter(([, key]) => !shard || inShard(key, shard))
-      .map(([p, key]) => ({ key, load: () => decodeImage(p, size) }));
+      .map(([p, key]) => ({
+        key,
+        load: () => pool ? pool.load(p, size) : loadImageFile(p, size),
+      }));
+
+    const reportKey = new Map<string, string>();
+    for (const r of withText) reportKey.set(r.id, await contentHash(r.report));
+    const reportItems = withText
+      .map((r) => ({ key: reportKey.get(r.id)!, load: () => r.report }))
+      .filter((it) => !shard || inShard(it.key, shard));
+    const imageCache = await EmbeddingCache.open(
+      opts.cacheDir,
+      imageEmbedder.id,
+      imageEmbedder.dim,
+    );
+    const textCache = await EmbeddingCache.open(opts.cacheDir, textEmbedder.id, textEmbedder.dim);
+
+    // The estimate: reports at the rate of one batch timed now, images at the fill's.
+    const todo = {
+      images: uncached(imageCache, imageItems),
+      reports: uncached(textCache, reportItems),
+    };
+    const rate = { images: 0, reports: 0 };
+    if (todo.reports.length > 0) {
+      const sample = await Promise.all(todo.reports.slice(0, batchSize).map((it) => it.load()));
+      const t0 = performance.now();
+      await textEmbedder.embed(sample);
+      rate.reports = sample.length / ((performance.now() - t0) / 1000);
+    }
+    let announced = todo.images.length + todo.reports.length === 0;
+    const announce = () => {
+      if (!announced) info(estimateLine(todo.images.length, todo.reports.length, rate));
+      announced = true;
+    };
+    if (todo.images.length === 0) announce();
 
     const fill = async <T>(
+      cache: EmbeddingCache,
       embedder: Embedder<T> & { name: string },
       items: CacheItem<T>[],
       onSkip?: (item: CacheItem<T>, error: BadItemError) => void,
     ) => {
-      const cache = await EmbeddingCache.open(opts.cacheDir, embedder.id, embedder.dim);
       let progress: Progress | null = null;
+      let first: { done: number; at: number } | null = null;
+      const t0 = performance.now();
       const n = await cache.fill(items, embedder, {
         batchSize,
         flushEvery,
         onProgress: (done, total) => {
+          // Images at the second batch's rate (the first one also starts the workers).
+          if (embedder === imageEmbedder && done > 0 && !announced) {
+            const now = performance.now();
+            if (first) {
+              rate.images = (done - first.done) / ((now - first.at) / 1000);
+              announce();
+            } else if (done === total) {
+              rate.images = done / ((now - t0) / 1000);
+              announce();
+            } else first = { done, at: now };
+          }
           if (!show) return;
           progress ??= new Progress(`embed ${embedder.name}`, total, embedder.name);
           progress.update(done);
@@ -279,16 +334,13 @@ async function embedRun(
       return { cache, n };
     };
     // Files with the same bytes share one cache item; each of them is named.
-    const images = await fill(imageEmbedder, imageItems, (item, e) => {
+    const images = await fill(imageCache, imageEmbedder, imageItems, (item, e) => {
       for (const p of pathsOf.get(item.key)!) {
         skip({ kind: "image", path: p, ids: studiesOf.get(p)!, reason: e.message });
       }
     });
     if (shard) {
-      const keys = await Promise.all(withText.map((r) => contentHash(r.report)));
-      const reports = withText.map((r, i) => ({ key: keys[i], load: () => r.report }))
-        .filter((it) => inShard(it.key, shard));
-      const texts = await fill(textEmbedder, reports);
+      const texts = await fill(textCache, textEmbedder, reportItems);
       if (skipped.length > 0) {
         (opts.log ?? console.warn)(
           [
@@ -314,8 +366,9 @@ async function embedRun(
     const order = new Map(records.map((r, i) => [r.id, i]));
     dropped.sort((a, b) => order.get(a.id)! - order.get(b.id)!);
     const rows = kept.map((k) => k.record);
-    const textKeys = await Promise.all(rows.map((r) => contentHash(r.report)));
+    const textKeys = rows.map((r) => reportKey.get(r.id)!);
     const texts = await fill(
+      textCache,
       textEmbedder,
       rows.map((r, i) => ({ key: textKeys[i], load: () => r.report })),
     );
@@ -355,38 +408,38 @@ async function embedRun(
     };
     return { set, embedded: { images: images.n, reports: texts.n }, skipped, dropped };
   } finally {
+    pool?.close();
     await enc.image.release();
     await enc.text.release();
   }
+}
+
+/** The items not in `cache`, each key once. */
+function uncached<T>(cache: EmbeddingCache, items: readonly CacheItem<T>[]): CacheItem<T>[] {
+  const seen = new Set<string>();
+  return items.filter((it) => !cache.has(it.key) && !seen.has(it.key) && seen.add(it.key));
+}
+
+/** The start line's estimate of the whole embedding, from the rates of the first batches. */
+function estimateLine(images: number, reports: number, rate: { images: number; reports: number }) {
+  const parts: string[] = [];
+  let seconds = 0;
+  for (
+    const [n, r, unit] of [[images, rate.images, "images"], [
+      reports,
+      rate.reports,
+      "reports",
+    ]] as const
+  ) {
+    if (n === 0) continue;
+    parts.push(`${n} ${unit} at ${r.toFixed(1)} ${unit}/s`);
+    seconds += n / r;
+  }
+  return `embed: ${parts.join(" and ")} (measured): about ${formatDuration(seconds)}`;
 }
 
 function append(map: Map<string, string[]>, key: string, value: string) {
   const list = map.get(key);
   if (list) list.push(value);
   else map.set(key, [value]);
-}
-
-/** Reads an image file; a file that cannot be read is a bad item. */
-async function readImage(path: string): Promise<Uint8Array<ArrayBuffer>> {
-  try {
-    return await Deno.readFile(path);
-  } catch (e) {
-    throw new BadItemError(`cannot read image (${(e as Error).message})`);
-  }
-}
-
-/**
- * Reads and preprocesses an image for the image tower; an undecodable file is a bad item. The
- * reason leaves the file name out: every file with these bytes shares it.
- */
-async function decodeImage(path: string, size: number): Promise<Float32Array> {
-  const bytes = await readImage(path);
-  try {
-    return preprocessImage(bytes, { size, name: path });
-  } catch (e) {
-    const message = (e as Error).message;
-    throw new BadItemError(
-      message.startsWith(`${path}: `) ? message.slice(path.length + 2) : message,
-    );
-  }
 }

@@ -169,7 +169,8 @@ export class EmbeddingCache {
 
   /**
    * Embeds every item not yet cached (duplicates of a key once), `batchSize` at a time, writing
-   * a shard every `flushEvery` items; reports progress after each batch. An item whose load
+   * a shard every `flushEvery` items; reports progress after each batch. The next batch's items
+   * load while a batch embeds. An item whose load
    * throws a {@link BadItemError} is skipped and passed to `onSkip` (default: the error is
    * rethrown) after the rest of its batch is embedded. Whatever ends the fill early (a throw
    * from `onSkip`, a failing encoder), what was embedded before is written first. Returns how
@@ -208,10 +209,17 @@ export class EmbeddingCache {
     };
     let embedded = 0;
     if (missing.length > 0) opts.onProgress?.(0, missing.length);
+    const loadBatch = (start: number) =>
+      Promise.allSettled(
+        missing.slice(start, start + opts.batchSize).map(async (it) => await it.load()),
+      );
+    let next = loadBatch(0);
     try {
       for (let start = 0; start < missing.length; start += opts.batchSize) {
         const batch = missing.slice(start, start + opts.batchSize);
-        const settled = await Promise.allSettled(batch.map(async (it) => await it.load()));
+        const settled = await next;
+        // The next batch loads (in workers, where the loader uses them) while this one embeds.
+        if (start + opts.batchSize < missing.length) next = loadBatch(start + opts.batchSize);
         const good: string[] = [], loaded: T[] = [];
         const bad: [CacheItem<T>, BadItemError][] = [];
         settled.forEach((s, i) => {
