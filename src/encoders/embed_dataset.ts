@@ -313,16 +313,16 @@ async function embedRun(
         batchSize,
         flushEvery,
         onProgress: (done, total) => {
-          // Images at the second batch's rate (the first one also starts the workers).
+          // Images at the rate of batches 2-4 (the first one also starts the workers and JIT).
           if (embedder === imageEmbedder && done > 0 && !announced) {
             const now = performance.now();
-            if (first) {
+            if (first && (done - first.done >= 3 * batchSize || done === total)) {
               rate.images = (done - first.done) / ((now - first.at) / 1000);
               announce();
-            } else if (done === total) {
+            } else if (!first && done === total) {
               rate.images = done / ((now - t0) / 1000);
               announce();
-            } else first = { done, at: now };
+            } else first ??= { done, at: now };
           }
           if (!show) return;
           progress ??= new Progress(`embed ${embedder.name}`, total, embedder.name);
