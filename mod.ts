@@ -1,5 +1,5 @@
 /**
- * Chest X-ray image–report retrieval: BiomedCLIP's frozen encoders (ONNX, onnxruntime-web), a
+ * Chest X-ray image–report retrieval: BiomedCLIP's frozen encoders (ONNX, onnxruntime), a
  * lightweight projector head per modality trained on the GPU with hand-written WGSL kernels
  * (CLIP + supervised contrastive + BCE loss, arXiv 2601.05399), and retrieval by image or report.
  *
@@ -87,6 +87,8 @@ export {
   TextEncoder,
   type TokenArray,
 } from "./src/encoders/encoders.ts";
+export * from "./src/encoders/onnx_runtime.ts";
+export { withSizedWasmHeap } from "./src/encoders/wasm_heap.ts";
 export { type ManifestFile, readManifest, type WeightsManifest } from "./src/encoders/manifest.ts";
 export * from "./src/encoders/encoder_ids.ts";
 export { type ImportOptions, importWeights } from "./src/encoders/import_weights.ts";

@@ -49,7 +49,7 @@ async function importTo(ckpt = checkpoint, cfg = config): Promise<string> {
   return out;
 }
 
-Deno.test(`clip ${name} towers: onnxruntime-web matches the PyTorch oracle`, async () => {
+Deno.test(`clip ${name} towers: onnxruntime matches the PyTorch oracle`, async () => {
   const t0 = performance.now();
   const dir = await importTo();
   const importS = (performance.now() - t0) / 1000;

@@ -1,9 +1,10 @@
 /**
- * The imported ONNX towers, run by onnxruntime-web, against the PyTorch oracle
+ * The imported ONNX towers, run by onnxruntime-web's WASM build, against the PyTorch oracle
  * (tests/oracle/biomedclip_oracle.py): max abs error <= 1e-4 and cosine >= 0.99999 per
  * embedding. By default on the committed tiny fixture; `CXR_ORACLE_DIR=<dir>` runs the same
  * check on another oracle folder (e.g. the full-size model written by
- * `--config full --out <dir>`), printing errors and times.
+ * `--config full --out <dir>`), printing errors and times; `CXR_ENCODER_RUNTIME=native` (or
+ * `webgpu`) runs it on another runtime (tests/encoder_runtimes_test.ts compares them all).
  */
 
 import assert from "node:assert/strict";
@@ -13,6 +14,7 @@ import { WEIGHT_FILES } from "../src/encoders/weights_folder.ts";
 import type { BiomedClipConfig } from "../src/encoders/biomedclip_config.ts";
 import { ImageEncoder, openBiomedClip, TextEncoder } from "../src/encoders/encoders.ts";
 import { readManifest } from "../src/encoders/manifest.ts";
+import type { RuntimeName } from "../src/encoders/onnx_runtime.ts";
 import { safetensorsStateDict } from "../src/encoders/safetensors_reader.ts";
 import { compareRows, oracleParity } from "./util/compare_rows.ts";
 import { rejectsWith } from "./util/errors.ts";
@@ -29,6 +31,8 @@ const io = safetensorsStateDict(
   "io.safetensors",
 );
 const THREADS = Number(Deno.env.get("CXR_ORT_THREADS") ?? 2);
+const RUNTIME = (Deno.env.get("CXR_ENCODER_RUNTIME") ?? "wasm") as RuntimeName;
+const ORT = { runtime: RUNTIME, numThreads: THREADS };
 
 async function importTo(checkpointPath: string): Promise<string> {
   const out = await Deno.makeTempDir({ prefix: "cxr-weights-" });
@@ -41,24 +45,26 @@ async function importTo(checkpointPath: string): Promise<string> {
   return out;
 }
 
-Deno.test(`${name} towers: onnxruntime-web matches the PyTorch oracle`, async () => {
+Deno.test(`${name} towers: onnxruntime (${RUNTIME}) matches the PyTorch oracle`, async () => {
   const t0 = performance.now();
   const dir = await importTo(join(oracleDir, checkpoint.name));
   const importS = (performance.now() - t0) / 1000;
   const { image, text, manifest } = await openBiomedClip(dir, {
-    numThreads: THREADS,
+    ...ORT,
     batchSize: 2,
   });
   assert.deepEqual(manifest.config, config);
 
   const { image: img, summary } = await oracleParity(image, text, io, config.embedDim);
-  console.log(`${name}: import ${importS.toFixed(1)} s; ${summary}; ${THREADS} WASM threads`);
+  console.log(
+    `${name}: import ${importS.toFixed(1)} s; ${summary}; ${RUNTIME}, ${THREADS} threads`,
+  );
 
   // Batching does not change results: one item per run gives the same rows.
   if (name === "tiny") {
     const one = await ImageEncoder.create(join(dir, WEIGHT_FILES.image), {
       batchSize: 1,
-      numThreads: THREADS,
+      ...ORT,
     });
     const pixels = io.get("pixel_values")!.data as Float32Array;
     assert.ok(compareRows(await one.encode(pixels), img, config.embedDim).maxAbs < 1e-6);
@@ -135,29 +141,32 @@ Deno.test({
   fn: async () => {
     const dir = await importTo(join(TINY, checkpoint.name));
     await rejectsWith(
-      () => ImageEncoder.create(join(dir, WEIGHT_FILES.text), { numThreads: THREADS }),
+      () => ImageEncoder.create(join(dir, WEIGHT_FILES.text), ORT),
       "not a BiomedCLIP image tower:\n  inputs are [input_ids, attention_mask], expected [pixel_values]",
     );
     await rejectsWith(
-      () => TextEncoder.create(join(dir, WEIGHT_FILES.image), { numThreads: THREADS }),
+      () => TextEncoder.create(join(dir, WEIGHT_FILES.image), ORT),
       "outputs are [image_embeds], expected [text_embeds]",
     );
+    if (RUNTIME === "wasm") {
+      await rejectsWith(
+        () =>
+          ImageEncoder.create(join(dir, WEIGHT_FILES.image), { ...ORT, numThreads: THREADS + 1 }),
+        "cannot switch",
+      );
+    }
     await rejectsWith(
-      () => ImageEncoder.create(join(dir, WEIGHT_FILES.image), { numThreads: THREADS + 1 }),
-      "cannot switch",
+      () => ImageEncoder.create(new Uint8Array([1, 2, 3]), ORT),
+      `onnxruntime (${RUNTIME}) cannot load it`,
     );
-    await rejectsWith(
-      () => ImageEncoder.create(new Uint8Array([1, 2, 3]), { numThreads: THREADS }),
-      "onnxruntime-web cannot load it",
-    );
-    const image = await ImageEncoder.create(join(dir, WEIGHT_FILES.image), { numThreads: THREADS });
+    const image = await ImageEncoder.create(join(dir, WEIGHT_FILES.image), ORT);
     await rejectsWith(() => image.encode(new Float32Array(100)), "3x32x32 images");
     await rejectsWith(
-      () => TextEncoder.create(join(dir, WEIGHT_FILES.text), { numThreads: THREADS }),
+      () => TextEncoder.create(join(dir, WEIGHT_FILES.text), ORT),
       "dynamic sequence axis: pass contextLength",
     );
     const text = await TextEncoder.create(join(dir, WEIGHT_FILES.text), {
-      numThreads: THREADS,
+      ...ORT,
       contextLength: config.text.contextLength,
       vocabSize: config.text.vocabSize,
     });

@@ -33,7 +33,7 @@ gpuTest(
     assert.equal(evaluation?.split, "test");
     assert.match(
       lines.join("\n"),
-      /^synthetic: 160 studies .*\nembedded \d+ images and \d+ reports/,
+      /^synthetic: 160 studies .*\nencoders: (native|wasm), .*\nembed: 160 images at .* about [\d:]+\nembedded \d+ images and \d+ reports/,
     );
     const run = join(dir, "smoke");
     const ba = JSON.parse(await Deno.readTextFile(join(run, "before_after.json")));

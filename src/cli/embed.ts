@@ -2,14 +2,19 @@
  * `deno task embed`: runs the frozen encoders over a dataset, through the embedding cache, and
  * writes the embeddings file the trainer reads (`--out`, atomically). Incremental: items already
  * in the cache are not embedded again; a killed run resumes where its last cache flush left off.
- * Bad images and reports are skipped and listed at the end; `--strict` makes them fatal.
+ * Bad images and reports are skipped and listed at the end; `--strict` makes them fatal. For the
+ * largest datasets, `--shard i/n` embeds one deterministic part into the cache (no `--out`) on
+ * each machine, `--merge-cache <dir>` merges the other machines' caches into `--cache-dir`, and a
+ * last run without `--shard` finds every item cached and writes the file.
  *
  * @module
  */
 
 import { parseArgs } from "node:util";
 import { type DatasetKind, DATASETS, loadDataset } from "../data/load_dataset.ts";
-import { embedRecords } from "../encoders/embed_dataset.ts";
+import { embedRecords, embedShard, parseShard } from "../encoders/embed_dataset.ts";
+import { mergeEmbeddingCaches } from "../encoders/embedding_cache.ts";
+import { parseEncoderRuntime } from "../encoders/onnx_runtime.ts";
 import { saveEmbeddings } from "../io/embeddings.ts";
 
 const USAGE = `usage: deno task embed --dataset <${
@@ -17,7 +22,10 @@ const USAGE = `usage: deno task embed --dataset <${
 }> --data-dir <path> --out <file>
        [--weights weights/] [--images-dir <dir>] [--cache-dir .cache/embeddings]
        [--batch-size 16] [--flush-every 256] [--seed 0] [--synthetic-count 2000]
-       [--label-from-text] [--strict]`;
+       [--encoder-runtime auto|native|wasm|webgpu] [--threads <cores>]
+       [--shard i/n] [--merge-cache <other cache dir>]... [--label-from-text] [--strict]
+  --shard i/n embeds part i of n into the cache only (--out not needed); --merge-cache merges
+  caches (e.g. other machines' shards) into --cache-dir before embedding (or alone).`;
 
 /**
  * Parses the flags and embeds; returns how many images and reports were embedded (not cached).
@@ -44,6 +52,10 @@ export async function runEmbed(args: string[]): Promise<{ images: number; report
       "cache-dir": { type: "string", default: ".cache/embeddings" },
       "batch-size": { type: "string", default: "16" },
       "flush-every": { type: "string", default: "256" },
+      "encoder-runtime": { type: "string", default: "auto" },
+      threads: { type: "string" },
+      shard: { type: "string" },
+      "merge-cache": { type: "string", multiple: true },
       seed: { type: "string", default: "0" },
       "synthetic-count": { type: "string", default: "2000" },
       "label-from-text": { type: "boolean", default: false },
@@ -55,7 +67,13 @@ export async function runEmbed(args: string[]): Promise<{ images: number; report
     console.log(USAGE);
     return { images: 0, reports: 0 };
   }
-  if (!values.dataset || !values["data-dir"] || !values.out) throw new Error(USAGE);
+  const cacheDir = values["cache-dir"];
+  for (const from of values["merge-cache"] ?? []) {
+    console.log(`merged ${await mergeEmbeddingCaches(cacheDir, from)} embeddings from ${from}`);
+  }
+  if (!values.dataset && values["merge-cache"]) return { images: 0, reports: 0 };
+  const shard = values.shard === undefined ? null : parseShard(values.shard);
+  if (!values.dataset || !values["data-dir"] || (!values.out && !shard)) throw new Error(USAGE);
   const dataset = values.dataset as DatasetKind;
   const { records, problems } = await loadDataset({
     dataset,
@@ -67,14 +85,25 @@ export async function runEmbed(args: string[]): Promise<{ images: number; report
     strict: values.strict,
   });
   console.log(`${dataset}: ${records.length} studies (${problems.length} rows skipped)`);
-  const { set, embedded, skipped, dropped } = await embedRecords(records, {
+  const options = {
     weightsDir: values.weights ?? (dataset === "synthetic" ? "weights/demo" : "weights"),
-    cacheDir: values["cache-dir"],
+    cacheDir,
     batchSize: Number(values["batch-size"]),
+    runtime: parseEncoderRuntime(values["encoder-runtime"]),
+    numThreads: values.threads === undefined ? undefined : Number(values.threads),
     flushEvery: Number(values["flush-every"]),
     strict: values.strict,
-  });
-  await saveEmbeddings(values.out, set);
+  };
+  if (shard) {
+    const { embedded } = await embedShard(records, options, shard);
+    console.log(
+      `shard ${values.shard}: embedded ${embedded.images} images and ${embedded.reports} reports ` +
+        `into ${cacheDir}`,
+    );
+    return embedded;
+  }
+  const { set, embedded, skipped, dropped } = await embedRecords(records, options);
+  await saveEmbeddings(values.out!, set);
   const bad = skipped.length > 0
     ? `; skipped ${skipped.length} bad input(s), dropped ${dropped.length} studies (listed above)`
     : "";

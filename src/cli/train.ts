@@ -12,6 +12,7 @@
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { type DatasetKind, DATASETS } from "../data/load_dataset.ts";
+import { parseEncoderRuntime } from "../encoders/onnx_runtime.ts";
 import { DEFAULT_PIPELINE_OPTIONS, type PipelineInput } from "../pipeline/options.ts";
 import { runPipeline } from "../pipeline/run_pipeline.ts";
 import type { TrainOptions } from "../train/trainer.ts";
@@ -46,6 +47,11 @@ const FLAGS = {
     help: "encoder weights folder (default weights/, weights/demo for synthetic)",
   },
   "cache-dir": { type: "string", default: D.cacheDir, help: "embedding cache" },
+  "encoder-runtime": {
+    type: "string",
+    default: D.encoderRuntime,
+    help: "auto | native | wasm | webgpu: where the encoders run (auto: native where it loads)",
+  },
   strict: {
     type: "boolean",
     default: false,
@@ -177,6 +183,9 @@ export function parseTrainArgs(args: string[]): PipelineInput & { help: boolean 
     syntheticCount: num("synthetic-count"),
     weights: str("weights"),
     cacheDir: str("cache-dir"),
+    encoderRuntime: str("encoder-runtime") === undefined
+      ? undefined
+      : parseEncoderRuntime(str("encoder-runtime")!),
     strict: bool("strict"),
     trainData: str("train-data"),
     batchSize: num("batch-size"),

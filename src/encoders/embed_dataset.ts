@@ -15,7 +15,7 @@
 import type { StudyRecord } from "../data/record.ts";
 import type { EmbeddingSet } from "../io/embeddings.ts";
 import { SPLIT_CODES } from "../io/embeddings.ts";
-import { Progress } from "../util/progress.ts";
+import { formatDuration, Progress } from "../util/progress.ts";
 import {
   BadItemError,
   type CacheItem,
@@ -24,7 +24,9 @@ import {
   EmbeddingCache,
 } from "./embedding_cache.ts";
 import { openBiomedClip } from "./encoders.ts";
-import { preprocessImage } from "./preprocess_image.ts";
+import { type EncoderRuntime, resolveRuntime } from "./onnx_runtime.ts";
+import { loadImageFile, readImageFile } from "./image_file.ts";
+import { PreprocessPool } from "./preprocess_pool.ts";
 import {
   type DroppedStudy,
   formatSkipped,
@@ -44,8 +46,15 @@ export interface EmbedOptions {
   cacheDir: string;
   /** Items per encoder call (default 16). */
   batchSize?: number;
-  /** onnxruntime-web WASM threads (default 1, as `EncoderOptions.numThreads`: more hung). */
+  /** Where the encoders run (default `auto`: native onnxruntime where it loads, else WASM). */
+  runtime?: EncoderRuntime;
+  /** Encoder CPU threads (default every core, as `EncoderOptions.numThreads`). */
   numThreads?: number;
+  /**
+   * Worker threads that decode and preprocess images while the encoder runs (default: one per
+   * core, at most 8; 0 decodes in this thread).
+   */
+  preprocessWorkers?: number;
   /** Items between cache flushes (default 256). */
   flushEvery?: number;
   /** Show progress lines (default true). */
@@ -54,6 +63,8 @@ export interface EmbedOptions {
   strict?: boolean;
   /** Receives the end-of-run summary of skipped inputs; default `console.warn`. */
   log?: (message: string) => void;
+  /** Receives the line naming the runtime at the start (default `console.error` with progress). */
+  info?: (message: string) => void;
 }
 
 /** What {@link embedRecords} did, besides the set. */
@@ -66,6 +77,78 @@ export interface EmbedReport {
   skipped: SkippedInput[];
   /** Studies left out: no image could be embedded, or the report was skipped. */
   dropped: DroppedStudy[];
+}
+
+/** Part `index` of `count` (0-based) of a dataset's items, for {@link embedShard}. */
+export interface Shard {
+  /** Which part, 0 ≤ index < count. */
+  index: number;
+  /** How many parts. */
+  count: number;
+}
+
+/**
+ * Reads `i/n` (as `--shard` takes it), checking 0 ≤ i < n; the error names the flag.
+ * @example
+ * ```ts
+ * parseShard("1/4"); // { index: 1, count: 4 }
+ * ```
+ */
+export function parseShard(value: string, flag = "--shard"): Shard {
+  const m = /^(\d+)\/(\d+)$/.exec(value);
+  const index = Number(m?.[1]), count = Number(m?.[2]);
+  if (!m || count < 1 || index >= count) {
+    throw new Error(`${flag}: expected i/n with 0 <= i < n (e.g. 0/4), got "${value}"`);
+  }
+  return { index, count };
+}
+
+/**
+ * Whether the item with content key `key` (hex SHA-256) is in `shard`: by the key's first 48
+ * bits, so the parts depend only on the items' content, not on the dataset's order.
+ * @example
+ * ```ts
+ * const key = "0".repeat(64);
+ * inShard(key, { index: 0, count: 3 }); // true
+ * ```
+ */
+export function inShard(key: string, shard: Shard): boolean {
+  return parseInt(key.slice(0, 12), 16) % shard.count === shard.index;
+}
+
+/** What {@link embedShard} did. */
+export interface ShardReport {
+  /** Images and reports of the shard embedded in this call (the rest were cached). */
+  embedded: { images: number; reports: number };
+  /** Inputs of the shard that could not be embedded. */
+  skipped: SkippedInput[];
+}
+
+/**
+ * Embeds one part of the items of `records` into the cache and writes no embeddings set: each
+ * machine of a large job runs one shard into its own cache folder; the folders are merged
+ * ({@link mergeEmbeddingCaches}) and a last {@link embedRecords} over all records finds every
+ * item cached and writes the set, the same as one run would (`deno task embed --shard i/n`, then
+ * `--merge-cache`). Every report that tokenizes is
+ * embedded (one run embeds only the reports of studies with an image left).
+ * @example
+ * ```ts
+ * import { generateSyntheticCxr } from "../data/synthetic_cxr.ts";
+ * const dir = await Deno.makeTempDir();
+ * const { records } = await generateSyntheticCxr({ count: 4, seed: 1, outDir: dir, size: 64 });
+ * const opts = { weightsDir: "weights/demo", cacheDir: `${dir}/cache`, progress: false };
+ * const a = await embedShard(records, opts, { index: 0, count: 2 });
+ * const b = await embedShard(records, opts, { index: 1, count: 2 });
+ * console.log(a.embedded.images + b.embedded.images); // 4: each image in exactly one shard
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export async function embedShard(
+  records: readonly StudyRecord[],
+  opts: EmbedOptions,
+  shard: Shard,
+): Promise<ShardReport> {
+  return await embedRun(records, opts, shard) as ShardReport;
 }
 
 /**
@@ -92,6 +175,15 @@ export async function embedRecords(
   records: readonly StudyRecord[],
   opts: EmbedOptions,
 ): Promise<EmbedReport> {
+  return await embedRun(records, opts, null) as EmbedReport;
+}
+
+/** {@link embedRecords}, or with a shard {@link embedShard}. */
+async function embedRun(
+  records: readonly StudyRecord[],
+  opts: EmbedOptions,
+  shard: Shard | null,
+): Promise<EmbedReport | ShardReport> {
   if (records.length === 0) throw new Error("embed: no records");
   const unsplit = records.find((r) => r.split === null);
   if (unsplit) {
@@ -106,7 +198,16 @@ export async function embedRecords(
     if (strict) throw new Error(`${formatSkipped(s)} (strict: bad input is fatal)`);
     skipped.push(s);
   };
-  const enc = await openBiomedClip(opts.weightsDir, { numThreads: opts.numThreads, batchSize });
+  const { runtime, reason } = await resolveRuntime(opts.runtime);
+  const threads = opts.numThreads ?? navigator.hardwareConcurrency;
+  const enc = await openBiomedClip(opts.weightsDir, { runtime, numThreads: threads, batchSize });
+  const info = opts.info ?? (show ? console.error : () => {});
+  info(
+    `encoders: ${runtime}, ${runtime === "webgpu" ? "GPU" : `${threads} thread(s)`}, batch ` +
+      `${batchSize}${reason ? ` (${reason})` : ""}`,
+  );
+  const workers = opts.preprocessWorkers ?? Math.min(navigator.hardwareConcurrency, 8);
+  const pool = workers > 0 ? new PreprocessPool(workers) : null;
   try {
     const tokenizer = await openTokenizer(opts.weightsDir, enc.manifest);
     const ids = encoderIds(enc.manifest), familyName = encoderFamilyName(enc.manifest);
@@ -149,7 +250,7 @@ export async function embedRecords(
     const hashing = show ? new Progress("hash images", paths.length, "images") : null;
     const imageKey = new Map<string, string>(), pathsOf = new Map<string, string[]>();
     for (const [i, p] of paths.entries()) {
-      const bytes = await readImage(p).catch((e) => {
+      const bytes = await readImageFile(p).catch((e) => {
         if (!(e instanceof BadItemError)) throw e;
         skip({ kind: "image", path: p, ids: studiesOf.get(p)!, reason: e.message });
         return null;
@@ -162,19 +263,68 @@ export async function embedRecords(
       hashing?.update(i + 1);
     }
     hashing?.done();
-    const imageItems = [...imageKey].map(([p, key]) => ({ key, load: () => decodeImage(p, size) }));
+    const imageItems = [...imageKey]
+      .filter(([, key]) => !shard || inShard(key, shard))
+      .map(([p, key]) => ({
+        key,
+        load: () => pool ? pool.load(p, size) : loadImageFile(p, size),
+      }));
+
+    const reportKey = new Map<string, string>();
+    for (const r of withText) reportKey.set(r.id, await contentHash(r.report));
+    const reportItems = withText
+      .map((r) => ({ key: reportKey.get(r.id)!, load: () => r.report }))
+      .filter((it) => !shard || inShard(it.key, shard));
+    const imageCache = await EmbeddingCache.open(
+      opts.cacheDir,
+      imageEmbedder.id,
+      imageEmbedder.dim,
+    );
+    const textCache = await EmbeddingCache.open(opts.cacheDir, textEmbedder.id, textEmbedder.dim);
+
+    // The estimate: reports at the rate of one batch timed now, images at the fill's.
+    const todo = {
+      images: uncached(imageCache, imageItems),
+      reports: uncached(textCache, reportItems),
+    };
+    const rate = { images: 0, reports: 0 };
+    if (todo.reports.length > 0) {
+      const sample = await Promise.all(todo.reports.slice(0, batchSize).map((it) => it.load()));
+      const t0 = performance.now();
+      await textEmbedder.embed(sample);
+      rate.reports = sample.length / ((performance.now() - t0) / 1000);
+    }
+    let announced = todo.images.length + todo.reports.length === 0;
+    const announce = () => {
+      if (!announced) info(estimateLine(todo.images.length, todo.reports.length, rate));
+      announced = true;
+    };
+    if (todo.images.length === 0) announce();
 
     const fill = async <T>(
+      cache: EmbeddingCache,
       embedder: Embedder<T> & { name: string },
       items: CacheItem<T>[],
       onSkip?: (item: CacheItem<T>, error: BadItemError) => void,
     ) => {
-      const cache = await EmbeddingCache.open(opts.cacheDir, embedder.id, embedder.dim);
       let progress: Progress | null = null;
+      let first: { done: number; at: number } | null = null;
+      const t0 = performance.now();
       const n = await cache.fill(items, embedder, {
         batchSize,
         flushEvery,
         onProgress: (done, total) => {
+          // Images at the rate of batches 2-4 (the first one also starts the workers and JIT).
+          if (embedder === imageEmbedder && done > 0 && !announced) {
+            const now = performance.now();
+            if (first && (done - first.done >= 3 * batchSize || done === total)) {
+              rate.images = (done - first.done) / ((now - first.at) / 1000);
+              announce();
+            } else if (!first && done === total) {
+              rate.images = done / ((now - t0) / 1000);
+              announce();
+            } else first ??= { done, at: now };
+          }
           if (!show) return;
           progress ??= new Progress(`embed ${embedder.name}`, total, embedder.name);
           progress.update(done);
@@ -185,11 +335,23 @@ export async function embedRecords(
       return { cache, n };
     };
     // Files with the same bytes share one cache item; each of them is named.
-    const images = await fill(imageEmbedder, imageItems, (item, e) => {
+    const images = await fill(imageCache, imageEmbedder, imageItems, (item, e) => {
       for (const p of pathsOf.get(item.key)!) {
         skip({ kind: "image", path: p, ids: studiesOf.get(p)!, reason: e.message });
       }
     });
+    if (shard) {
+      const texts = await fill(textCache, textEmbedder, reportItems);
+      if (skipped.length > 0) {
+        (opts.log ?? console.warn)(
+          [
+            `embed: shard ${shard.index}/${shard.count} skipped ${skipped.length} input(s)`,
+            ...skipped.map((x) => `  ${formatSkipped(x)}`),
+          ].join("\n"),
+        );
+      }
+      return { embedded: { images: images.n, reports: texts.n }, skipped };
+    }
     const kept: { record: StudyRecord; images: Float32Array[]; paths: string[] }[] = [];
     for (const r of withText) {
       const paths = r.imagePaths.filter((p) => {
@@ -206,8 +368,9 @@ export async function embedRecords(
     const order = new Map(records.map((r, i) => [r.id, i]));
     dropped.sort((a, b) => order.get(a.id)! - order.get(b.id)!);
     const rows = kept.map((k) => k.record);
-    const textKeys = await Promise.all(rows.map((r) => contentHash(r.report)));
+    const textKeys = rows.map((r) => reportKey.get(r.id)!);
     const texts = await fill(
+      textCache,
       textEmbedder,
       rows.map((r, i) => ({ key: textKeys[i], load: () => r.report })),
     );
@@ -262,38 +425,38 @@ export async function embedRecords(
     };
     return { set, embedded: { images: images.n, reports: texts.n }, skipped, dropped };
   } finally {
+    pool?.close();
     await enc.image.release();
     await enc.text.release();
   }
+}
+
+/** The items not in `cache`, each key once. */
+function uncached<T>(cache: EmbeddingCache, items: readonly CacheItem<T>[]): CacheItem<T>[] {
+  const seen = new Set<string>();
+  return items.filter((it) => !cache.has(it.key) && !seen.has(it.key) && seen.add(it.key));
+}
+
+/** The start line's estimate of the whole embedding, from the rates of the first batches. */
+function estimateLine(images: number, reports: number, rate: { images: number; reports: number }) {
+  const parts: string[] = [];
+  let seconds = 0;
+  for (
+    const [n, r, unit] of [[images, rate.images, "images"], [
+      reports,
+      rate.reports,
+      "reports",
+    ]] as const
+  ) {
+    if (n === 0) continue;
+    parts.push(`${n} ${unit} at ${r.toFixed(1)} ${unit}/s`);
+    seconds += n / r;
+  }
+  return `embed: ${parts.join(" and ")} (measured): about ${formatDuration(seconds)}`;
 }
 
 function append(map: Map<string, string[]>, key: string, value: string) {
   const list = map.get(key);
   if (list) list.push(value);
   else map.set(key, [value]);
-}
-
-/** Reads an image file; a file that cannot be read is a bad item. */
-async function readImage(path: string): Promise<Uint8Array<ArrayBuffer>> {
-  try {
-    return await Deno.readFile(path);
-  } catch (e) {
-    throw new BadItemError(`cannot read image (${(e as Error).message})`);
-  }
-}
-
-/**
- * Reads and preprocesses an image for the image tower; an undecodable file is a bad item. The
- * reason leaves the file name out: every file with these bytes shares it.
- */
-async function decodeImage(path: string, size: number): Promise<Float32Array> {
-  const bytes = await readImage(path);
-  try {
-    return preprocessImage(bytes, { size, name: path });
-  } catch (e) {
-    const message = (e as Error).message;
-    throw new BadItemError(
-      message.startsWith(`${path}: `) ? message.slice(path.length + 2) : message,
-    );
-  }
 }

@@ -132,6 +132,11 @@ export class EmbeddingCache {
     return this.#rows.size;
   }
 
+  /** Every cached key, in the order the shards hold them. */
+  keys(): string[] {
+    return [...this.#rows.keys()];
+  }
+
   /** Whether `key` is cached. */
   has(key: string): boolean {
     return this.#rows.has(key);
@@ -164,7 +169,8 @@ export class EmbeddingCache {
 
   /**
    * Embeds every item not yet cached (duplicates of a key once), `batchSize` at a time, writing
-   * a shard every `flushEvery` items; reports progress after each batch. An item whose load
+   * a shard every `flushEvery` items; reports progress after each batch. The next batch's items
+   * load while a batch embeds. An item whose load
    * throws a {@link BadItemError} is skipped and passed to `onSkip` (default: the error is
    * rethrown) after the rest of its batch is embedded. Whatever ends the fill early (a throw
    * from `onSkip`, a failing encoder), what was embedded before is written first. Returns how
@@ -203,10 +209,17 @@ export class EmbeddingCache {
     };
     let embedded = 0;
     if (missing.length > 0) opts.onProgress?.(0, missing.length);
+    const loadBatch = (start: number) =>
+      Promise.allSettled(
+        missing.slice(start, start + opts.batchSize).map(async (it) => await it.load()),
+      );
+    let next = loadBatch(0);
     try {
       for (let start = 0; start < missing.length; start += opts.batchSize) {
         const batch = missing.slice(start, start + opts.batchSize);
-        const settled = await Promise.allSettled(batch.map(async (it) => await it.load()));
+        const settled = await next;
+        // The next batch loads (in workers, where the loader uses them) while this one embeds.
+        if (start + opts.batchSize < missing.length) next = loadBatch(start + opts.batchSize);
         const good: string[] = [], loaded: T[] = [];
         const bad: [CacheItem<T>, BadItemError][] = [];
         settled.forEach((s, i) => {
@@ -235,4 +248,46 @@ export class EmbeddingCache {
     await flush();
     return embedded;
   }
+}
+
+/** Rows per shard written by {@link mergeEmbeddingCaches}. */
+const MERGE_ROWS = 65536;
+
+/**
+ * Merges the embedding cache under `from` into the one under `into`: for every encoder folder of
+ * `from`, the embeddings whose keys `into` lacks are added as new shards (atomically, as any
+ * flush). Keys are content hashes under the encoder's id, so caches filled on several machines
+ * (`deno task embed --shard i/n`) merge without conflict. Returns how many embeddings were added.
+ * @example
+ * ```ts
+ * const a = await Deno.makeTempDir(), b = await Deno.makeTempDir();
+ * await (await EmbeddingCache.open(b, "enc-v1", 2)).add(["k1"], new Float32Array([1, 2]));
+ * await mergeEmbeddingCaches(a, b); // 1
+ * (await EmbeddingCache.open(a, "enc-v1", 2)).get("k1"); // [1, 2]
+ * await Deno.remove(a, { recursive: true });
+ * await Deno.remove(b, { recursive: true });
+ * ```
+ */
+export async function mergeEmbeddingCaches(into: string, from: string): Promise<number> {
+  let added = 0;
+  for await (const e of Deno.readDir(from)) {
+    if (!e.isDirectory) continue;
+    const source = join(from, e.name);
+    const first = [...Deno.readDirSync(source)].map((f) => f.name).sort()
+      .find((n) => /^shard-\d{6}\.safetensors$/.test(n));
+    if (!first) continue;
+    const t = (await readSafetensors(join(source, first))).tensors.get("embeddings");
+    if (!t || t.shape.length !== 2) throw new Error(`${join(source, first)}: not a cache shard`);
+    const src = await EmbeddingCache.open(from, e.name, t.shape[1]);
+    const dst = await EmbeddingCache.open(into, e.name, t.shape[1]);
+    const keys = src.keys().filter((k) => !dst.has(k));
+    for (let start = 0; start < keys.length; start += MERGE_ROWS) {
+      const part = keys.slice(start, start + MERGE_ROWS);
+      const values = new Float32Array(part.length * dst.dim);
+      part.forEach((k, i) => values.set(src.get(k), i * dst.dim));
+      await dst.add(part, values);
+    }
+    added += keys.length;
+  }
+  return added;
 }

@@ -1,74 +1,36 @@
 /**
- * The frozen encoders: BiomedCLIP's image and text towers run by onnxruntime-web's WASM backend,
- * in batches. Each checks, when its model is opened, that the model's inputs and outputs are
- * the ones its tower has (names, element types, ranks, fixed dims), and each checks its inputs'
- * sizes before running.
+ * The frozen encoders' towers: BiomedCLIP's image and text towers, in batches, on the runtime
+ * asked for (native onnxruntime, its WASM build or its WebGPU provider: `onnx_runtime.ts`). Each
+ * checks, when its model is opened, that the model's inputs and outputs are the ones its tower
+ * has (names, element types, ranks, fixed dims), and each checks its inputs' sizes before
+ * running.
  *
- * onnxruntime-web in Deno: Deno resolves the npm package through the "node" export condition to
- * `dist/ort.node.min.mjs`, which imports `dist/ort-wasm-simd-threaded.mjs` beside it; that
- * Emscripten loader reads `dist/ort-wasm-simd-threaded.wasm` (the CPU-only SIMD build, 14 MB)
- * from the package folder with `node:fs`. So no `env.wasm.wasmPaths` / `wasmBinary` is needed.
- * `env.wasm.numThreads` is read once, when the first session initializes the runtime; N threads
- * are the calling thread plus N-1 Emscripten pthreads on `node:worker_threads` (they show up as
- * `worker-1` … in /proc/<pid>/task) sharing a SharedArrayBuffer heap.
- *
- * In a browser (the page's private search) the package resolves to its browser build, which
- * fetches its `.wasm` from `env.wasm.wasmPaths`; this module imports nothing of Deno's or Node's,
- * so it bundles for the page.
+ * This module and `onnx_runtime.ts` import nothing of Deno's or Node's at load time, so they
+ * bundle for the page's private search (which opens the towers on `wasm` with the model bytes;
+ * the bundle leaves onnxruntime-node out).
  *
  * @module
  */
 
-import * as ort from "onnxruntime-web";
 import { IMAGE_IO, TEXT_IO } from "./biomedclip_config.ts";
+import {
+  type OnnxSession,
+  openOnnxSession,
+  type RuntimeName,
+  type RuntimeOptions,
+  type ValueMetadata,
+} from "./onnx_runtime.ts";
 
-/** Options shared by both encoders. */
-export interface EncoderOptions {
-  /**
-   * WASM worker threads (default 1: with 2 or 4 threads, Deno 2.9 + onnxruntime-web 1.30 hung on
-   * an 8-image batch of the demo image tower in our runs, while 1 thread ran it in 0.4 s). onnxruntime-web
-   * fixes this when its runtime first initializes, so every encoder in a process must agree.
-   */
-  numThreads?: number;
+/** Options shared by both encoders: the runtime and its threads, and the batch size. */
+export interface EncoderOptions extends RuntimeOptions {
   /** Items per `session.run` (default 8). */
   batchSize?: number;
-}
-
-let ortThreads: number | undefined;
-
-async function openSession(
-  model: string | Uint8Array,
-  opts: EncoderOptions,
-): Promise<ort.InferenceSession> {
-  const threads = opts.numThreads ?? 1;
-  if (!Number.isInteger(threads) || threads < 1) {
-    throw new Error(`numThreads must be a positive integer, got ${threads}`);
-  }
-  if (ortThreads === undefined) {
-    ort.env.wasm.numThreads = threads;
-    ortThreads = threads;
-  } else if (threads !== ortThreads) {
-    throw new Error(
-      `onnxruntime-web already runs with ${ortThreads} WASM thread(s) in this process; ` +
-        `it cannot switch to ${threads} (the thread count is fixed when the runtime starts)`,
-    );
-  }
-  const bytes = typeof model === "string" ? await Deno.readFile(model) : model;
-  try {
-    return await ort.InferenceSession.create(bytes, {
-      executionProviders: ["wasm"],
-      graphOptimizationLevel: "all",
-    });
-  } catch (e) {
-    const what = typeof model === "string" ? model : "ONNX model";
-    throw new Error(`${what}: onnxruntime-web cannot load it: ${(e as Error).message}`);
-  }
 }
 
 /** Expected signature of one model input or output. */
 interface Expected {
   name: string;
-  type: ort.Tensor.Type;
+  type: "float32" | "int64";
   /**
    * Per dim: a number (that fixed size), `"batch"` (must be dynamic), `"fixed"` (any fixed
    * size) or `"any"` (fixed or dynamic).
@@ -81,7 +43,7 @@ interface Expected {
  * shapes (-1 for a dynamic dim), in the order given. Throws one error naming every mismatch.
  */
 function checkSignature(
-  session: ort.InferenceSession,
+  session: OnnxSession,
   tower: string,
   inputs: Expected[],
   outputs: Expected[],
@@ -90,7 +52,7 @@ function checkSignature(
   const shapes: number[][] = [];
   const check = (
     kind: string,
-    meta: readonly ort.InferenceSession.ValueMetadata[],
+    meta: readonly ValueMetadata[],
     e: Expected[],
   ) => {
     const names = meta.map((m) => m.name);
@@ -148,7 +110,8 @@ function checkBatchSize(n: number | undefined): number {
  * @example
  * ```ts
  * // The committed demo tower (random weights, 128-d); `weights/` holds the real one once imported.
- * const enc = await ImageEncoder.create("weights/demo/biomedclip-image.onnx", { numThreads: 2 });
+ * const enc = await ImageEncoder.create("weights/demo/biomedclip-image.onnx", { runtime: "auto" });
+ * enc.runtime; // "native" where onnxruntime-node loads, else "wasm"
  * const pixels = new Float32Array(2 * 3 * enc.imageSize * enc.imageSize);
  * const emb = await enc.encode(pixels); // Float32Array of 2 * enc.embedDim
  * await enc.release();
@@ -159,10 +122,10 @@ export class ImageEncoder {
   readonly imageSize: number;
   /** Embedding size. */
   readonly embedDim: number;
-  readonly #session: ort.InferenceSession;
+  readonly #session: OnnxSession;
   readonly #batch: number;
 
-  private constructor(session: ort.InferenceSession, size: number, embed: number, batch: number) {
+  private constructor(session: OnnxSession, size: number, embed: number, batch: number) {
     this.#session = session;
     this.imageSize = size;
     this.embedDim = embed;
@@ -175,7 +138,7 @@ export class ImageEncoder {
     opts: EncoderOptions = {},
   ): Promise<ImageEncoder> {
     const batch = checkBatchSize(opts.batchSize);
-    const session = await openSession(model, opts);
+    const session = await openOnnxSession(model, opts);
     const [input, output] = checkSignature(
       session,
       "image",
@@ -204,17 +167,21 @@ export class ImageEncoder {
     const out = new Float32Array(n * this.embedDim);
     for (let start = 0; start < n; start += this.#batch) {
       const b = Math.min(this.#batch, n - start);
-      const x = new ort.Tensor("float32", pixels.subarray(start * per, (start + b) * per), [
-        b,
-        3,
-        this.imageSize,
-        this.imageSize,
-      ]);
-      const r = await this.#session.run({ [IMAGE_IO.input]: x });
-      out.set(r[IMAGE_IO.output].data as Float32Array, start * this.embedDim);
-      r[IMAGE_IO.output].dispose();
+      const r = await this.#session.run({
+        [IMAGE_IO.input]: {
+          type: "float32",
+          data: pixels.subarray(start * per, (start + b) * per),
+          dims: [b, 3, this.imageSize, this.imageSize],
+        },
+      });
+      out.set(r[IMAGE_IO.output], start * this.embedDim);
     }
     return out;
+  }
+
+  /** The runtime the tower runs on. */
+  get runtime(): RuntimeName {
+    return this.#session.runtime;
   }
 
   /** Frees the session. */
@@ -251,13 +218,13 @@ export class TextEncoder {
   readonly embedDim: number;
   /** Vocabulary size ids are checked against, when known. */
   readonly vocabSize?: number;
-  readonly #session: ort.InferenceSession;
+  readonly #session: OnnxSession;
   readonly #batch: number;
   /** True when the model takes any sequence length up to contextLength. */
   readonly #dynamic: boolean;
 
   private constructor(
-    session: ort.InferenceSession,
+    session: OnnxSession,
     shape: { context: number; embed: number; dynamic: boolean },
     batch: number,
     vocab?: number,
@@ -281,7 +248,7 @@ export class TextEncoder {
     opts: EncoderOptions & { contextLength?: number; vocabSize?: number } = {},
   ): Promise<TextEncoder> {
     const batch = checkBatchSize(opts.batchSize);
-    const session = await openSession(model, opts);
+    const session = await openOnnxSession(model, opts);
     const [ids, mask, output] = checkSignature(
       session,
       "text",
@@ -348,17 +315,21 @@ export class TextEncoder {
       const gather = (src: BigInt64Array) => {
         const dst = new BigInt64Array(rows.length * seq);
         rows.forEach((r, k) => dst.set(src.subarray(r * L, r * L + seq), k * seq));
-        return new ort.Tensor("int64", dst, [rows.length, seq]);
+        return { type: "int64" as const, data: dst, dims: [rows.length, seq] };
       };
       const r = await this.#session.run({
         [TEXT_IO.ids]: gather(ids64),
         [TEXT_IO.mask]: gather(mask64),
       });
-      const emb = r[TEXT_IO.output].data as Float32Array, E = this.embedDim;
+      const emb = r[TEXT_IO.output], E = this.embedDim;
       rows.forEach((row, k) => out.set(emb.subarray(k * E, (k + 1) * E), row * E));
-      r[TEXT_IO.output].dispose();
     }
     return out;
+  }
+
+  /** The runtime the tower runs on. */
+  get runtime(): RuntimeName {
+    return this.#session.runtime;
   }
 
   /** Frees the session. */

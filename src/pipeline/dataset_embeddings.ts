@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { type DatasetKind, loadDataset } from "../data/load_dataset.ts";
 import type { StudyRecord } from "../data/record.ts";
 import { embedRecords } from "../encoders/embed_dataset.ts";
+import type { EncoderRuntime } from "../encoders/onnx_runtime.ts";
 import { summarizeSkipped } from "../encoders/skipped_inputs.ts";
 import type { EmbeddingSet } from "../io/embeddings.ts";
 
@@ -98,13 +99,15 @@ export async function datasetRecords(
 export async function embedWith(
   records: readonly StudyRecord[],
   weightsDir: string,
-  o: Pick<DatasetInput, "cacheDir" | "strict">,
+  o: Pick<DatasetInput, "cacheDir" | "strict"> & { encoderRuntime?: EncoderRuntime },
   log: (line: string) => void,
 ): Promise<{ set: EmbeddingSet; skipped: string }> {
   const embedded = await embedRecords(records, {
     weightsDir,
     cacheDir: o.cacheDir,
+    runtime: o.encoderRuntime,
     strict: o.strict,
+    info: log,
   });
   log(
     `embedded ${embedded.embedded.images} images and ${embedded.embedded.reports} reports ` +

@@ -7,6 +7,7 @@
  */
 
 import type { DatasetKind } from "../data/load_dataset.ts";
+import type { EncoderRuntime } from "../encoders/onnx_runtime.ts";
 import type { LossConfig } from "../model/config.ts";
 import { DEFAULT_TRAIN_OPTIONS, type TrainOptions } from "../train/trainer.ts";
 
@@ -28,6 +29,8 @@ export interface DataOptions {
   weights: string | null;
   /** Root of the embedding cache. */
   cacheDir: string;
+  /** Where the frozen encoders run: `auto` (native onnxruntime where it loads, else WASM). */
+  encoderRuntime: EncoderRuntime;
   /** Fail on a bad dataset row, image or report instead of skipping it. */
   strict: boolean;
 }
@@ -61,6 +64,7 @@ export const DEFAULT_PIPELINE_OPTIONS: PipelineOptions = {
   syntheticCount: 2000,
   weights: null,
   cacheDir: ".cache/embeddings",
+  encoderRuntime: "auto",
   strict: false,
   trainData: null,
   ...DEFAULT_TRAIN_OPTIONS,

@@ -33,6 +33,9 @@ export async function bundleLocalSearch(): Promise<string> {
         "--quiet",
         "--platform=browser",
         "--minify",
+        // The page runs the towers on WASM: the native addon and the WebGPU build stay out.
+        "--external=onnxruntime-node",
+        "--external=onnxruntime-web/webgpu",
         `--config=${fromFileUrl(CONFIG)}`,
         `--output=${out}`,
         fromFileUrl(ENTRY),

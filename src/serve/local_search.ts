@@ -69,12 +69,13 @@ export async function openLocalSearch(base: string): Promise<LocalSearch> {
   const imageIds = Array.from(rows.imageStudy, (s) => rows.ids[s]);
   const reports = await Retriever.fromProjections(projector, "text", index.text, [...rows.ids]);
   const pictures = await Retriever.fromProjections(projector, "image", index.image, imageIds);
-  // One thread: the page is not cross-origin isolated, so WASM threads are not available.
-  ort.env.wasm.numThreads = 1;
   ort.env.wasm.wasmPaths = new URL(`${base}ort/`, location.href).href;
+  // One thread: the page is not cross-origin isolated, so WASM threads are not available.
+  const runtime = { runtime: "wasm", numThreads: 1 } as const;
   const { contextLength, vocabSize } = index.encoders;
-  const image = await ImageEncoder.create(await get("models/image.onnx"));
+  const image = await ImageEncoder.create(await get("models/image.onnx"), runtime);
   const text = await TextEncoder.create(await get("models/text.onnx"), {
+    ...runtime,
     contextLength,
     vocabSize,
   });
