@@ -15,8 +15,9 @@
  * @module
  */
 
-import type { CollectionSearch, SearchHit } from "../retrieval/search.ts";
+import type { CollectionSearch } from "../retrieval/search.ts";
 import { SearchInputError } from "../retrieval/search.ts";
+import type { SearchHit } from "../retrieval/search_index.ts";
 import { imageType, parseSearchRequest, RequestError } from "./upload.ts";
 
 /** Options of {@link searchApp}. */
@@ -80,17 +81,28 @@ export function searchApp(
   };
   const log = options.log ?? console.error;
   let page: Promise<string> | null = null; // read on the first request for it
-  const files = search.collection.studies?.flatMap((s) => s.imagePaths) ?? [];
-  const fileIndex = new Map(files.map((f, i) => [f, i]));
-  const url = (path: string) => {
-    const n = fileIndex.get(path);
-    return n === undefined ? null : `/image/${n}`;
+  // The collection's image files, listed on first need (a PostgreSQL table is asked once).
+  let listed: Promise<{ files: string[]; index: Map<string, number> }> | null = null;
+  const imageFiles = () =>
+    listed ??= search.imageFiles().then(
+      (files) => ({ files, index: new Map(files.map((f, i) => [f, i])) }),
+      (e) => {
+        listed = null; // asked again on the next request
+        throw e;
+      },
+    );
+  const withUrls = async (h: SearchHit): Promise<ApiHit> => {
+    const { index } = await imageFiles();
+    const url = (path: string) => {
+      const n = index.get(path);
+      return n === undefined ? null : `/image/${n}`;
+    };
+    return {
+      ...h,
+      imageUrl: h.imagePath === null ? null : url(h.imagePath),
+      imageUrls: h.imagePaths.map(url).filter((u) => u !== null),
+    };
   };
-  const withUrls = (h: SearchHit): ApiHit => ({
-    ...h,
-    imageUrl: h.imagePath === null ? null : url(h.imagePath),
-    imageUrls: h.imagePaths.map(url).filter((u) => u !== null),
-  });
 
   const routes = async (request: Request, path: string): Promise<Response> => {
     const get = request.method === "GET" || request.method === "HEAD";
@@ -110,7 +122,7 @@ export function searchApp(
         const result = q.kind === "image"
           ? await search.searchByImage(q.bytes, q.k)
           : await search.searchByText(q.text, q.k);
-        return json({ ...result, hits: result.hits.map(withUrls) });
+        return json({ ...result, hits: await Promise.all(result.hits.map(withUrls)) });
       } catch (e) {
         if (!(e instanceof SearchInputError)) throw e;
         const name = q.kind === "image" ? q.name : "the report";
@@ -119,7 +131,7 @@ export function searchApp(
     }
     const image = path.match(/^\/image\/(\d{1,9})$/);
     if (image && get) {
-      const file = files[Number(image[1])];
+      const file = (await imageFiles()).files[Number(image[1])];
       if (file === undefined) throw new RequestError(404, `no image ${image[1]} in the collection`);
       const bytes = await Deno.readFile(file).catch(() => {
         throw new RequestError(404, `image ${image[1]} of the collection cannot be read`);
@@ -131,8 +143,7 @@ export function searchApp(
       });
     }
     if (path === "/api/status" && get) {
-      const { synthetic } = search.collection.metadata;
-      return json({ ...search.info, synthetic: synthetic === "true", memory: Deno.memoryUsage() });
+      return json({ ...search.info, memory: Deno.memoryUsage() });
     }
     throw new RequestError(404, `nothing at ${request.method} ${path}`);
   };
