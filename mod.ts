@@ -48,6 +48,8 @@ export {
 } from "./src/retrieval/demo_collection.ts";
 export { type ApiHit, type AppOptions, searchApp } from "./src/serve/app.ts";
 export { type ServeOptions, serveSearch } from "./src/serve/server.ts";
+export * from "./src/retrieval/search_index.ts";
+export * from "./src/retrieval/gpu_index.ts";
 export * from "./src/retrieval/pgvector_index.ts";
 export * from "./src/retrieval/pgvector_write.ts";
 export * from "./src/retrieval/pgvector_schema.ts";

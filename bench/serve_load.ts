@@ -10,7 +10,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { SEARCH_FLAGS } from "../src/cli/search.ts";
+import { DEMO_SEARCH, SEARCH_FLAGS } from "../src/cli/search.ts";
 import { loadEmbeddings } from "../src/io/embeddings.ts";
 
 /** What {@link loadTest} sends. */
@@ -139,8 +139,9 @@ if (import.meta.main) {
       "timeout-s": { type: "string", default: "600" },
     },
   });
-  const set = await loadEmbeddings(values.collection);
-  if (!set.studies) throw new Error(`${values.collection} keeps no study facts to search with`);
+  const collection = values.collection ?? DEMO_SEARCH.collection;
+  const set = await loadEmbeddings(collection);
+  if (!set.studies) throw new Error(`${collection} keeps no study facts to search with`);
   const paths = set.studies.slice(0, 50).map((s) => s.imagePaths[0]);
   const images = await Promise.all(paths.map((p) => Deno.readFile(p)));
   const reports = set.studies.slice(50, 100).map((s) => s.report);
@@ -149,7 +150,7 @@ if (import.meta.main) {
       "run",
       "-A",
       new URL("../src/cli/serve.ts", import.meta.url).pathname,
-      ...["--checkpoint", values.checkpoint, "--collection", values.collection, "--port", "0"],
+      ...["--checkpoint", values.checkpoint, "--collection", collection, "--port", "0"],
       ...(values.weights ? ["--weights", values.weights] : []),
     ],
     stdout: "piped",

@@ -3,7 +3,8 @@ import { loadEmbeddings, saveEmbeddings, selectRows, splitRows } from "../src/io
 import { loadCheckpoint } from "../src/model/checkpoint.ts";
 import { Projector } from "../src/model/projector.ts";
 import { connect } from "../src/retrieval/pg_connection.ts";
-import { parseWhere, PgvectorIndex, type StudyHit } from "../src/retrieval/pgvector_index.ts";
+import { PgvectorIndex } from "../src/retrieval/pgvector_index.ts";
+import { parseWhere, type SearchHit } from "../src/retrieval/search_index.ts";
 import { ensureTable, readTable } from "../src/retrieval/pgvector_schema.ts";
 import { headHash, indexCollection, upsertStudies } from "../src/retrieval/pgvector_write.ts";
 import { type Hit, Retriever } from "../src/retrieval/retriever.ts";
@@ -19,7 +20,7 @@ const TIE = 2e-5;
  * Checks pgvector's list against the exact one: the same ids in the same order, except near
  * ties, and the same scores; returns how many of the exact ids pgvector found.
  */
-function matchTopK(pg: StudyHit[], exact: Hit[], query: string): number {
+function matchTopK(pg: SearchHit[], exact: Hit[], query: string): number {
   assert.equal(pg.length, exact.length, `${query}: ${pg.length} hits, expected ${exact.length}`);
   const last = exact.at(-1)!.score, found = new Set(pg.map((h) => h.id));
   pg.forEach((h, i) => {

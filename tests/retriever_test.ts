@@ -56,6 +56,13 @@ gpuTest(
       () => retriever.queryBatch(image, 3, 5),
       /queries must be \[count = 3, inDim = 24\], got 48 values/,
     );
+    // Queries projected beforehand (a search backend's) give the same hits, bit for bit.
+    const projected = await retriever.queryProjected(zi as Float32Array<ArrayBuffer>, 2, 5);
+    assert.deepEqual(projected, hits);
+    await assert.rejects(
+      () => retriever.queryProjected(image, 2, 5),
+      /Retriever\.queryProjected: queries must be \[count = 2, outDim = 8\], got 48 values/,
+    );
     image[24 + 7] = NaN;
     await assert.rejects(
       () => retriever.queryBatch(image, 2, 5),

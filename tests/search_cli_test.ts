@@ -1,20 +1,11 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { gpuTest } from "./util/check.ts";
+import { runCli } from "./util/cli.ts";
 import { demoFixture } from "./util/demo_fixture.ts";
 
-const CLI = new URL("../src/cli/search.ts", import.meta.url).pathname;
-
-/** Runs `deno task search` with `args`; its exit code, stdout and stderr. */
-async function search(args: string[]) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", CLI, ...args],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const decode = (b: Uint8Array) => new TextDecoder().decode(b);
-  return { code: out.code, stdout: decode(out.stdout), stderr: decode(out.stderr) };
-}
+/** Runs `deno task search` with `args`. */
+const search = (args: string[]) => runCli("search.ts", args);
 
 gpuTest("deno task search --image prints ranked reports, the same on every run", async () => {
   const demo = await demoFixture();

@@ -4,6 +4,7 @@ import { searchApp } from "../src/serve/app.ts";
 import { serveSearch } from "../src/serve/server.ts";
 import { imageType, parseSearchRequest, RequestError } from "../src/serve/upload.ts";
 import { gpuTest } from "./util/check.ts";
+import { startServe } from "./util/cli.ts";
 import { demoFixture } from "./util/demo_fixture.ts";
 
 const post = (path: string, body: BodyInit, headers: Record<string, string> = {}) =>
@@ -239,22 +240,9 @@ gpuTest(
     await Deno.copyFile(demo.collection, `${cwd}/logs/demo/embeddings.safetensors`);
     await Deno.mkdir(`${cwd}/weights`);
     await Deno.symlink(`${root}weights/demo`, `${cwd}/weights/demo`);
-    const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", "--config", `${root}deno.json`, `${root}src/cli/serve.ts`, "--port", "0"],
-      cwd,
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
     try {
-      let out = "";
-      const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-      while (!out.includes("serving ")) {
-        const r = await reader.read();
-        if (r.done) throw new Error(`serve exited: ${out}`);
-        out += r.value;
-      }
-      reader.releaseLock();
-      const url = out.match(/serving (http:\/\/127\.0\.0\.1:\d+\/)/)![1];
+      await using serve = await startServe([], cwd);
+      const { url } = serve;
       const status = await (await fetch(`${url}api/status`)).json();
       assert.equal(status.checkpoint, "logs/demo/checkpoints/best.safetensors");
       assert.equal(status.collection, "logs/demo/embeddings.safetensors");
@@ -262,10 +250,6 @@ gpuTest(
       const page = await fetch(url);
       assert.ok((await page.text()).includes("<title>Chest X-ray retrieval</title>"));
     } finally {
-      child.kill();
-      await child.status;
-      await child.stdout.cancel().catch(() => {});
-      await child.stderr.cancel();
       await Deno.remove(cwd, { recursive: true });
     }
   },

@@ -2,7 +2,8 @@
  * `deno task serve`: the search as a local web app. Drop or choose an X-ray, or paste a report,
  * and see the most similar reports or images with scores, labels and the query's estimate;
  * `POST /api/search` is the same as JSON. Without `--checkpoint` and `--collection` it serves
- * the demo `deno task train` wrote. Listens on 127.0.0.1 unless `--host` says otherwise.
+ * the demo `deno task train` wrote; `--index postgres://…` (`--table`, `--ef-search`) serves a
+ * table `deno task index` wrote. Listens on 127.0.0.1 unless `--host` says otherwise.
  *
  * @module
  */
@@ -10,10 +11,11 @@
 import { parseArgs } from "node:util";
 import { openSearch } from "../retrieval/search.ts";
 import { serveSearch } from "../serve/server.ts";
-import { DEMO_SEARCH, SEARCH_FLAGS } from "./search.ts";
+import { DEMO_SEARCH, SEARCH_FLAGS, searchSource } from "./search.ts";
 
-const USAGE = `usage: deno task serve [--checkpoint ${DEMO_SEARCH.checkpoint}]
-       [--collection ${DEMO_SEARCH.collection}] [--weights <folder>]
+const USAGE = `usage: deno task serve [--checkpoint ${DEMO_SEARCH.checkpoint}] [--weights <folder>]
+       [--collection ${DEMO_SEARCH.collection}
+        | --index postgres://user@host[:port]/db [--table cxr_studies] [--ef-search 100]]
        [--host 127.0.0.1] [--port 8000] [--max-upload-mb 20]`;
 
 if (import.meta.main) {
@@ -37,11 +39,14 @@ if (import.meta.main) {
       throw new Error(`--port must be an integer from 0 to 65535, got ${values.port}`);
     }
     if (!(mb > 0)) throw new Error(`--max-upload-mb must be > 0, got ${values["max-upload-mb"]}`);
-    const search = await openSearch(values);
+    const search = await openSearch(searchSource(values));
     const { info } = search;
+    const index = info.backend === "pgvector"
+      ? "PostgreSQL + pgvector"
+      : `index ${info.index.cached ? "from the cache" : "projected"}`;
     console.log(
       `${info.collection}: ${info.studies} studies, ${info.images} images; checkpoint ` +
-        `${info.checkpoint}; index ${info.index.cached ? "from the cache" : "projected"}`,
+        `${info.checkpoint}; ${index}`,
     );
     serveSearch(search, {
       hostname: values.host,

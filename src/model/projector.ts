@@ -197,6 +197,47 @@ export class Projector {
     embeddings: Float32Array<ArrayBuffer>,
     count: number = embeddings.length / this.head.inDim,
   ): Promise<Float32Array<ArrayBuffer>> {
+    return (await this.#classify(tower, embeddings, count, false)).abnormal;
+  }
+
+  /**
+   * {@link Projector.classify} and {@link Projector.project} of the same embeddings, read back
+   * together: what a search needs of its query.
+   * @example
+   * ```ts
+   * import { initialParameters } from "./init.ts";
+   * import { ParameterLayout } from "./parameters.ts";
+   * import { tryGetGpu } from "../gpu/context.ts";
+   * const gpu = await tryGetGpu(); // null where there is no WebGPU adapter
+   * if (gpu) {
+   *   const head = { inDim: 4, hidden: 8, outDim: 4, layers: 2, dropout: 0 };
+   *   const identity = { mean: new Float32Array(4), std: new Float32Array(4).fill(1) };
+   *   const params = initialParameters(new ParameterLayout(head), 42);
+   *   const projector = new Projector(gpu, head, params, { image: identity, text: identity });
+   *   const { abnormal, projections } = await projector.projectAndClassify(
+   *     "image",
+   *     new Float32Array([1, 2, 3, 4]),
+   *     1,
+   *   ); // abnormal: [p]; projections: one unit row of 4
+   * }
+   * ```
+   */
+  async projectAndClassify(
+    tower: Tower,
+    embeddings: Float32Array<ArrayBuffer>,
+    count: number,
+  ): Promise<{ abnormal: Float32Array<ArrayBuffer>; projections: Float32Array<ArrayBuffer> }> {
+    const { abnormal, projections } = await this.#classify(tower, embeddings, count, true);
+    return { abnormal, projections: projections! };
+  }
+
+  /** The classifier's probabilities, and the projections when `readProjections`. */
+  async #classify(
+    tower: Tower,
+    embeddings: Float32Array<ArrayBuffer>,
+    count: number,
+    readProjections: boolean,
+  ) {
     const z = await this.projectToGpu(tower, embeddings, count);
     const logits = this.gpu.storage(count, `${tower} classifier logits`);
     const weight = this.layout.view(this.params, "classifier.weight");
@@ -205,7 +246,8 @@ export class Projector {
     try {
       await this.gpu.runOnce(() => linearForward(this.gpu, z, weight, bias, logits, shape));
       this.gpu.throwIfFailed("classifier");
-      return Float32Array.from(await this.gpu.read(logits), sigmoid);
+      const [l, p] = await this.gpu.readMany(readProjections ? [logits, z] : [logits]);
+      return { abnormal: Float32Array.from(l, sigmoid), projections: p ?? null };
     } finally {
       z.buffer.destroy();
       logits.buffer.destroy();

@@ -7,6 +7,8 @@
  * @module
  */
 
+import type { SplitName } from "../io/embeddings.ts";
+import type { SearchHit } from "./search_index.ts";
 import type { Projector } from "../model/projector.ts";
 import { TOP_K_MAX } from "../ops/retrieval.ts";
 import type { Retriever } from "./retriever.ts";
@@ -18,28 +20,6 @@ export class SearchInputError extends Error {
     super(message);
     this.name = "SearchInputError";
   }
-}
-
-/** One study found, best first. */
-export interface SearchHit {
-  /** 1 for the best. */
-  rank: number;
-  /** The study's id. */
-  id: string;
-  /** The study's row in the collection. */
-  row: number;
-  /** Cosine similarity to the query in the projected space. */
-  score: number;
-  /** The study's label. */
-  label: "normal" | "abnormal";
-  /** The study's finding tags ([] when the collection has none). */
-  findings: string[];
-  /** The study's report (null when the collection keeps no report text). */
-  report: string | null;
-  /** The study's image files ([] when the collection keeps none). */
-  imagePaths: string[];
-  /** The image that matched (report queries), null for a report hit or when unknown. */
-  imagePath: string | null;
 }
 
 /** What a query found. */
@@ -59,7 +39,14 @@ export interface CollectionRows {
   /** Each study's label, 0 normal, 1 abnormal. */
   label: ArrayLike<number>;
   /** Each study's findings, report and image files, when the collection keeps them. */
-  studies?: readonly { findings: string[]; report: string; imagePaths: string[] }[];
+  studies?: readonly {
+    patientId?: string;
+    findings: string[];
+    report: string;
+    imagePaths: string[];
+  }[];
+  /** Each study's split name. */
+  splits: readonly SplitName[];
   /** The study of each image row a report query searches. */
   imageStudy: ArrayLike<number>;
   /** The file of each image row (null or missing where unknown). */
@@ -92,7 +79,7 @@ export interface ProjectedCollection {
  *   const f = await trainDemoCollection();
  *   await using search = await openSearch({ checkpoint: f.checkpoint, collection: f.collection });
  *   const { reports, pictures, projector } = search.projected;
- *   const image = search.collection.image.slice(0, 128); // study 0's frozen image embedding
+ *   const image = search.collection!.image.slice(0, 128); // study 0's frozen image embedding
  *   const rows = search.projected.rows;
  *   const { hits } = await answerQuery({ projector, reports, pictures, rows }, "image", image, 3);
  *   hits.map((h) => h.id); // 3 studies, best first
@@ -122,20 +109,46 @@ export async function answerQuery(
   const x = Float32Array.from(embedding);
   const [abnormal] = await projector.classify(query, x, 1);
   const found = await retriever.query(x, k);
-  const hits = found.map((h, i): SearchHit => {
-    const row = query === "image" ? h.index : rows.imageStudy[h.index];
-    const study = rows.studies?.[row];
-    return {
-      rank: i + 1,
-      id: rows.ids[row],
-      row,
-      score: h.score,
-      label: rows.label[row] === 1 ? "abnormal" : "normal",
-      findings: study?.findings ?? [],
-      report: study?.report ?? null,
-      imagePaths: study?.imagePaths ?? [],
-      imagePath: query === "text" ? rows.imagePaths[h.index] ?? null : null,
-    };
-  });
+  const over = query === "image" ? "text" : "image";
+  const hits = found.map((h, i) =>
+    studyHit(rows, i + 1, h.score, query === "image" ? h.index : rows.imageStudy[h.index], {
+      imagePath: over === "image" ? rows.imagePaths[h.index] ?? null : null,
+    })
+  );
   return { query, abnormal, hits };
+}
+
+/**
+ * The hit of study `row` of `rows` at `rank` with `score`; `imagePath` is the image that matched
+ * (null for a report).
+ * @example
+ * ```ts
+ * const rows = {
+ *   ids: ["s1"], label: [1], splits: ["test" as const], imageStudy: [0], imagePaths: ["a.png"],
+ *   studies: [{ patientId: "p1", findings: ["Edema"], report: "Edema.", imagePaths: ["a.png"] }],
+ * };
+ * studyHit(rows, 1, 0.9, 0, { imagePath: "a.png" }).label; // "abnormal"
+ * ```
+ */
+export function studyHit(
+  rows: Pick<CollectionRows, "ids" | "label" | "studies" | "splits">,
+  rank: number,
+  score: number,
+  row: number,
+  { imagePath }: { imagePath: string | null },
+): SearchHit {
+  const study = rows.studies?.[row];
+  return {
+    rank,
+    id: rows.ids[row],
+    row,
+    score,
+    label: rows.label[row] === 1 ? "abnormal" : "normal",
+    findings: study?.findings ?? [],
+    report: study?.report ?? null,
+    imagePaths: study?.imagePaths ?? [],
+    imagePath,
+    patientId: study?.patientId ?? null,
+    split: rows.splits[row],
+  };
 }

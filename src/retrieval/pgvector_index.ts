@@ -1,8 +1,9 @@
 /**
  * Search of a projected collection in PostgreSQL + pgvector (written by `deno task index`): the
  * k nearest studies of projected query vectors by cosine distance through the table's HNSW
- * index, with optional filters (label, split, a patient left out). Hits carry the same fields as
- * the GPU exact index's. Queries are projected, unit-length vectors: project them with the
+ * index, with optional filters (label, split, a patient left out): the {@link SearchIndex}
+ * backend for collections shared beyond one machine. Hits carry the same fields as the GPU exact
+ * index's. Queries are projected, unit-length vectors: project them with the
  * checkpoint the table was written with (`Projector.project`), whose {@link TableIdentity}
  * `open` can check.
  *
@@ -14,7 +15,6 @@
  */
 
 import type { SplitName } from "../io/embeddings.ts";
-import { SPLIT_CODES } from "../io/embeddings.ts";
 import type { Tower } from "../model/head_graph.ts";
 import { connect, describeServer, type Sql, type TransactionSql } from "./pg_connection.ts";
 import {
@@ -27,56 +27,23 @@ import {
   type TableState,
 } from "./pgvector_schema.ts";
 import { vectorLiteral } from "./pgvector_write.ts";
-
-/** Which studies a search may return. */
-export interface StudyFilter {
-  /** Only studies with this label. */
-  label?: "normal" | "abnormal";
-  /** Only studies of this split. */
-  split?: SplitName;
-  /** Never this patient's studies (a query's own patient). */
-  excludePatient?: string;
-}
+import {
+  checkQueries,
+  hasFilter,
+  type IndexSearchOptions,
+  type SearchHit,
+  type SearchIndex,
+  type StudyFilter,
+} from "./search_index.ts";
 
 /** Options of {@link PgvectorIndex.search}. */
-export interface PgSearchOptions {
-  /** Filter; none by default. */
-  where?: StudyFilter;
-  /** `hnsw.ef_search` (1..1000, raised to k when lower; default {@link DEFAULT_EF_SEARCH}). */
+export interface PgSearchOptions extends IndexSearchOptions {
+  /** `hnsw.ef_search` (1..1000, raised to k when lower; default: the index's, see `open`). */
   efSearch?: number;
 }
 
 /** `hnsw.ef_search` when none is given (pgvector's own default is 40). */
 export const DEFAULT_EF_SEARCH = 100;
-
-/** One study found, best first: the GPU exact index's fields, plus patient and split. */
-export interface StudyHit {
-  /** 1 for the best. */
-  rank: number;
-  /** Study id. */
-  id: string;
-  /** Its row in the collection file that was indexed. */
-  row: number;
-  /** Cosine similarity to the query in the projected space (1 − pgvector's cosine distance). */
-  score: number;
-  /** Label. */
-  label: "normal" | "abnormal";
-  /** Finding tags ([] when the collection kept none). */
-  findings: string[];
-  /** Report text (null when the collection kept none). */
-  report: string | null;
-  /** Image files ([] when the collection kept none). */
-  imagePaths: string[];
-  /**
-   * The image that matched: a study's one image when images were searched (its row is the mean
-   * of its images' embeddings, so null for a study of several); null for report hits.
-   */
-  imagePath: string | null;
-  /** Patient id (null when the collection kept none). */
-  patientId: string | null;
-  /** Split. */
-  split: SplitName;
-}
 
 /** Options of {@link PgvectorIndex.open}. */
 export interface PgOpenOptions {
@@ -84,35 +51,8 @@ export interface PgOpenOptions {
   table?: string;
   /** Refuse a table not written by these encoders and head, at this width. */
   expect?: TableIdentity & { dim: number };
-}
-
-/**
- * Parses `--where` clauses: `label=normal|abnormal`, `split=train|validation|test`,
- * `patient!=<id>` (leave that patient out).
- * @example
- * ```ts
- * parseWhere(["label=abnormal", "patient!=p-17"]); // { label: "abnormal", excludePatient: "p-17" }
- * ```
- */
-export function parseWhere(clauses: string[]): StudyFilter {
-  const filter: StudyFilter = {};
-  for (const clause of clauses) {
-    const m = /^(label|split|patient)(!?=)(.+)$/.exec(clause.trim());
-    const [key, op, value] = m ? [m[1], m[2], m[3].trim()] : [];
-    if (key === "label" && op === "=" && (value === "normal" || value === "abnormal")) {
-      filter.label = value;
-    } else if (key === "split" && op === "=" && value! in SPLIT_CODES) {
-      filter.split = value as SplitName;
-    } else if (key === "patient" && op === "!=") {
-      filter.excludePatient = value;
-    } else {
-      throw new Error(
-        `--where "${clause}": expected label=normal|abnormal, split=train|validation|test or ` +
-          `patient!=<id>`,
-      );
-    }
-  }
-  return filter;
+  /** `hnsw.ef_search` of searches that give none (default {@link DEFAULT_EF_SEARCH}). */
+  efSearch?: number;
 }
 
 interface HitRow {
@@ -158,20 +98,33 @@ interface HitRow {
  * abnormal.map((h) => h.id); // ["s2"]
  * ```
  */
-export class PgvectorIndex {
+export class PgvectorIndex implements SearchIndex {
   /** The table. */
   readonly table: string;
   /** The server, without password. */
   readonly server: string;
   /** Width, rows and identity when opened. */
   readonly state: TableState;
+  /** `hnsw.ef_search` of searches that give none. */
+  readonly efSearch: number;
   readonly #sql: Sql;
 
-  private constructor(sql: Sql, table: string, server: string, state: TableState) {
+  private constructor(sql: Sql, table: string, server: string, state: TableState, ef: number) {
     this.#sql = sql;
     this.table = table;
     this.server = server;
     this.state = state;
+    this.efSearch = ef;
+  }
+
+  /** Width of the projections. */
+  get dim(): number {
+    return this.state.dim;
+  }
+
+  /** Rows searched, as opened: one report and one image (its mean) per study. */
+  get sizes(): Readonly<Record<Tower, number>> {
+    return { text: this.state.rows, image: this.state.rows };
   }
 
   /**
@@ -179,8 +132,9 @@ export class PgvectorIndex {
    * has no such table, and naming both identities when `expect` differs from the table's.
    */
   static async open(url: string, options: PgOpenOptions = {}): Promise<PgvectorIndex> {
-    const table = options.table ?? DEFAULT_TABLE;
+    const table = options.table ?? DEFAULT_TABLE, ef = options.efSearch ?? DEFAULT_EF_SEARCH;
     checkTableName(table);
+    checkEfSearch(ef);
     const server = describeServer(url);
     const sql = await connect(url);
     try {
@@ -191,7 +145,7 @@ export class PgvectorIndex {
         );
       }
       if (options.expect) checkTableIdentity(state, options.expect, `table ${table} at ${server}`);
-      return new PgvectorIndex(sql, table, server, state);
+      return new PgvectorIndex(sql, table, server, state, ef);
     } catch (e) {
       await sql.end({ timeout: 0 });
       throw e;
@@ -209,21 +163,13 @@ export class PgvectorIndex {
     count: number,
     k: number,
     options: PgSearchOptions = {},
-  ): Promise<StudyHit[][]> {
+  ): Promise<SearchHit[][]> {
     const dim = this.state.dim, ef = this.#efSearch(options, k);
-    if (!(Number.isInteger(count) && count >= 0) || queries.length !== count * dim) {
-      throw new RangeError(
-        `PgvectorIndex.search: queries must be [count = ${count}, dim = ${dim}] (the table's ` +
-          `width), got ${queries.length} values`,
-      );
-    }
-    const bad = queries.findIndex((v) => !Number.isFinite(v));
-    if (bad >= 0) {
-      throw new RangeError(
-        `PgvectorIndex.search: query ${Math.floor(bad / dim)} has a non-finite value ` +
-          `(${queries[bad]}) at column ${bad % dim}`,
-      );
-    }
+    checkQueries("PgvectorIndex.search", queries, count, {
+      name: "dim",
+      width: dim,
+      note: " (the table's width)",
+    });
     if (count === 0) return [];
     const rows = await this.#sql.begin("read only", async (tx) => {
       await this.#configure(tx, ef, options.where);
@@ -265,6 +211,16 @@ export class PgvectorIndex {
     });
   }
 
+  /**
+   * Every image file of the table's studies, in row order (one query; a large archive's list is
+   * large).
+   */
+  async imageFiles(): Promise<string[]> {
+    const rows = await this.#sql<{ image_paths: string[] }[]>`
+      SELECT image_paths FROM ${this.#sql(this.table)} ORDER BY row_index, id`;
+    return rows.flatMap((r) => r.image_paths);
+  }
+
   /** Closes the connection. */
   async close(): Promise<void> {
     await this.#sql.end({ timeout: 5 });
@@ -280,19 +236,15 @@ export class PgvectorIndex {
     if (!(Number.isInteger(k) && k >= 1 && k <= 1000)) {
       throw new RangeError(`PgvectorIndex.search: k must be an integer in 1..1000, got ${k}`);
     }
-    const ef = options.efSearch ?? DEFAULT_EF_SEARCH;
-    if (!(Number.isInteger(ef) && ef >= 1 && ef <= 1000)) {
-      throw new RangeError(
-        `PgvectorIndex.search: efSearch must be an integer in 1..1000, is ${ef}`,
-      );
-    }
+    const ef = options.efSearch ?? this.efSearch;
+    checkEfSearch(ef);
     return Math.max(ef, k);
   }
 
   /** Sets the transaction's HNSW search parameters (bound values, transaction-local). */
   async #configure(tx: TransactionSql, ef: number, where: StudyFilter | undefined): Promise<void> {
     await tx`SELECT set_config('hnsw.ef_search', ${String(ef)}, true)`;
-    if (where && Object.values(where).some((v) => v !== undefined)) {
+    if (hasFilter(where)) {
       await tx`SELECT set_config('hnsw.iterative_scan', 'strict_order', true)`;
     }
   }
@@ -315,7 +267,14 @@ export class PgvectorIndex {
   }
 }
 
-function toHit(r: HitRow, i: number, over: Tower): StudyHit {
+/** Throws unless `ef` is a valid `hnsw.ef_search`. */
+function checkEfSearch(ef: number): void {
+  if (!(Number.isInteger(ef) && ef >= 1 && ef <= 1000)) {
+    throw new RangeError(`PgvectorIndex: efSearch must be an integer in 1..1000, is ${ef}`);
+  }
+}
+
+function toHit(r: HitRow, i: number, over: Tower): SearchHit {
   return {
     rank: i + 1,
     id: r.id,

@@ -10,13 +10,7 @@
 
 import { createHash } from "node:crypto";
 import { getGpu, type GpuContext } from "../gpu/context.ts";
-import {
-  type EmbeddingSet,
-  loadEmbeddings,
-  selectRows,
-  SPLIT_CODES,
-  type SplitName,
-} from "../io/embeddings.ts";
+import { type EmbeddingSet, loadEmbeddings, selectRows, type SplitName } from "../io/embeddings.ts";
 import { type Checkpoint, loadCheckpoint } from "../model/checkpoint.ts";
 import { Projector } from "../model/projector.ts";
 import { connect, describeServer, type Sql } from "./pg_connection.ts";
@@ -29,6 +23,7 @@ import {
   readTable,
   type TableIdentity,
 } from "./pgvector_schema.ts";
+import { SPLIT_NAMES } from "./search_index.ts";
 
 /** Version of the content hash; part of every key. */
 export const STUDY_KEY_VERSION = "cxr-study-row/1";
@@ -337,8 +332,6 @@ function checkUniqueIds(set: EmbeddingSet, source: string): void {
     seen.set(id, i);
   });
 }
-
-const SPLIT_NAMES = Object.keys(SPLIT_CODES) as SplitName[];
 
 /** The table rows of the given collection rows, projected on the GPU. */
 async function projectStudies(

@@ -12,6 +12,7 @@ import { standardize } from "../model/input_norm.ts";
 import { similarityForward } from "../ops/similarity.ts";
 import { TOP_K_MAX, topK } from "../ops/retrieval.ts";
 import type { Projector } from "../model/projector.ts";
+import { checkQueries } from "./search_index.ts";
 
 /** One retrieved item. */
 export interface Hit {
@@ -311,33 +312,67 @@ export class Retriever {
    * }
    * ```
    */
-  async queryBatch(queries: Float32Array<ArrayBuffer>, count: number, k: number): Promise<Hit[][]> {
-    this.#live("queryBatch");
-    const p = this.#projector, n = this.size, inDim = p.head.inDim;
+  queryBatch(queries: Float32Array<ArrayBuffer>, count: number, k: number): Promise<Hit[][]> {
+    return this.#queryRows("queryBatch", queries, count, k, false);
+  }
+
+  /**
+   * {@link Retriever.queryBatch} for queries already projected by the other modality's head:
+   * [count, outDim] unit rows (what {@link Projector.project} returns, or a search backend's
+   * queries). The same hits as projecting them in the same submit, bit for bit.
+   * @example
+   * ```ts
+   * import { initialParameters } from "../model/init.ts";
+   * import { ParameterLayout } from "../model/parameters.ts";
+   * import { Projector } from "../model/projector.ts";
+   * import { tryGetGpu } from "../gpu/context.ts";
+   * const gpu = await tryGetGpu(); // null where there is no WebGPU adapter
+   * if (gpu) {
+   *   const head = { inDim: 4, hidden: 8, outDim: 4, layers: 2, dropout: 0 };
+   *   const identity = { mean: new Float32Array(4), std: new Float32Array(4).fill(1) };
+   *   const params = initialParameters(new ParameterLayout(head), 42);
+   *   const projector = new Projector(gpu, head, params, { image: identity, text: identity });
+   *   const reportEmbeddings = new Float32Array([1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0]); // 3 reports
+   *   using reports = await Retriever.create(projector, "text", reportEmbeddings, ["r1", "r2", "r3"]);
+   *   const image = await projector.project("image", new Float32Array([1, 0, 0, 0]), 1);
+   *   const hits = await reports.queryProjected(image as Float32Array<ArrayBuffer>, 1, 2);
+   *   // the same as reports.queryBatch(new Float32Array([1, 0, 0, 0]), 1, 2)
+   * }
+   * ```
+   */
+  queryProjected(
+    projections: Float32Array<ArrayBuffer>,
+    count: number,
+    k: number,
+  ): Promise<Hit[][]> {
+    return this.#queryRows("queryProjected", projections, count, k, true);
+  }
+
+  /** Validates a batch and scores it in chunks; `projected`: the rows are projections already. */
+  async #queryRows(
+    method: string,
+    queries: Float32Array<ArrayBuffer>,
+    count: number,
+    k: number,
+    projected: boolean,
+  ): Promise<Hit[][]> {
+    this.#live(method);
+    const p = this.#projector, n = this.size;
+    const width = projected ? p.head.outDim : p.head.inDim;
     const most = Math.min(n, TOP_K_MAX);
     if (!(Number.isInteger(k) && k >= 1 && k <= most)) {
-      throw new RangeError(`Retriever.queryBatch: k must be an integer in 1..${most}, got ${k}`);
+      throw new RangeError(`Retriever.${method}: k must be an integer in 1..${most}, got ${k}`);
     }
-    if (!(Number.isInteger(count) && count >= 0) || queries.length !== count * inDim) {
-      throw new RangeError(
-        `Retriever.queryBatch: queries must be [count = ${count}, inDim = ${inDim}], got ` +
-          `${queries.length} values`,
-      );
-    }
-    // Every score of a broken query would be NaN, and its list item 0, 1, …: refuse it instead.
-    const bad = queries.findIndex((v) => !Number.isFinite(v));
-    if (bad >= 0) {
-      throw new RangeError(
-        `Retriever.queryBatch: query ${Math.floor(bad / inDim)} has a non-finite value ` +
-          `(${queries[bad]}) at column ${bad % inDim}`,
-      );
-    }
+    checkQueries(`Retriever.${method}`, queries, count, {
+      name: projected ? "outDim" : "inDim",
+      width,
+    });
     if (count === 0) return [];
     const hits: Hit[][] = [];
     for (let start = 0; start < count; start += this.#chunk) {
       const rows = Math.min(this.#chunk, count - start);
-      const part = queries.subarray(start * inDim, (start + rows) * inDim);
-      hits.push(...await this.#queryChunk(part, rows, k, this.#scale));
+      const part = queries.subarray(start * width, (start + rows) * width);
+      hits.push(...await this.#queryChunk(part, rows, k, projected));
     }
     return hits;
   }
@@ -426,7 +461,8 @@ export class Retriever {
   }
 
   /**
-   * Scores `rows` queries against the collection in one submit; `scale` undoes the logit scale.
+   * Scores `rows` queries (frozen embeddings, or `projected` rows) against the collection in one
+   * submit; the logit scale is undone on the host.
    * A collection of several shards: each shard's top k (its first `min(k, shard size)`) goes to a
    * slot of one candidate row per query, and a last top-k pass picks the k best candidates; a
    * candidate's position names its shard and its rank there, whose local index is read back.
@@ -436,8 +472,9 @@ export class Retriever {
     queries: Float32Array<ArrayBuffer>,
     rows: number,
     k: number,
-    scale: number,
+    projected: boolean,
   ): Promise<Hit[][]> {
+    const scale = this.#scale;
     const p = this.#projector, gpu = p.gpu, n = this.size, dim = p.head.outDim;
     const other: Tower = this.#tower === "image" ? "text" : "image";
     const shards = Array.from({ length: Math.ceil(n / this.#shardRows) }, (_, s) => {
@@ -453,11 +490,9 @@ export class Retriever {
       // Checked again here: dispose() may have run while the projection was awaited.
       await gpu.runOnce(() => {
         const z = this.#live("queryBatch");
-        // The queries' projection runs in the same submit as their scoring.
-        const head = { ...p.head, dropout: 0 };
-        const x = gpu.storage(standardize(queries, p.inputNorm[other]), `${other} queries`);
-        const acts = allocateHeadActivations(gpu, head, rows), q = acts.z;
-        const project = headForward(gpu, p.layout, p.params, other, head, x, acts, null);
+        const { q, project } = projected
+          ? { q: gpu.storage(queries, `${other} query projections`), project: [] }
+          : this.#projectQueries(queries, rows);
         const scores = gpu.storage(rows * shards[0].cols, "retrieval scores");
         if (shards.length === 1) {
           return [
@@ -514,6 +549,15 @@ export class Retriever {
     } finally {
       for (const b of [index, score, local]) b?.buffer.destroy();
     }
+  }
+
+  /** The queries' projection, encoded to run in the same submit as their scoring. */
+  #projectQueries(queries: Float32Array<ArrayBuffer>, rows: number) {
+    const p = this.#projector, gpu = p.gpu, head = { ...p.head, dropout: 0 };
+    const other: Tower = this.#tower === "image" ? "text" : "image";
+    const x = gpu.storage(standardize(queries, p.inputNorm[other]), `${other} queries`);
+    const acts = allocateHeadActivations(gpu, head, rows);
+    return { q: acts.z, project: headForward(gpu, p.layout, p.params, other, head, x, acts, null) };
   }
 
   /** The collection's projections, or a clear error once disposed. */

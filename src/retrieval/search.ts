@@ -1,15 +1,19 @@
 /**
  * Search a collection by image or by report, opened in one call from a trained checkpoint and a
  * collection: {@link openSearch}. A query goes through the frozen encoder the collection was
- * embedded with, the trained head, the similarity and the exact top-k on the GPU; each hit
- * carries what a reader needs (study id, score, label, findings, report, image paths), and the
- * result carries the query's probability of abnormal from the BCE head's classifier.
+ * embedded with and the trained head, then to one of two backends ({@link SearchIndex}): the
+ * collection's projections on the GPU with exact top-k (an embeddings file or a dataset), or a
+ * PostgreSQL + pgvector table that `deno task index` wrote (`postgres://…`). Each hit carries
+ * what a reader needs (study id, score, label, findings, report, image paths, patient, split),
+ * the same from both, and the result carries the query's probability of abnormal from the BCE
+ * head's classifier. Optional filters: label, split, a patient left out.
  *
- * Image queries search the collection's reports; report queries search its images (each image
- * of a study on its own row when the collection keeps per-image embeddings, else each study's
- * mean image). The collection's projections are cached beside the checkpoint
- * (`projected_index.ts`). Queries on one search run one at a time, in call order (the encoders'
- * sessions and the GPU queue are shared), so concurrent callers need no lock of their own.
+ * Image queries search the collection's reports; report queries search its images (on the GPU,
+ * each image of a study on its own row when the collection keeps per-image embeddings, else each
+ * study's mean image; in PostgreSQL, each study's mean image). A file collection's projections
+ * are cached beside the checkpoint (`projected_index.ts`). Queries on one search run one at a
+ * time, in call order (the encoders' sessions and the GPU queue are shared), so concurrent
+ * callers need no lock of their own.
  *
  * @module
  */
@@ -27,18 +31,17 @@ import { getGpu } from "../gpu/context.ts";
 import { type EmbeddingSet, loadEmbeddings } from "../io/embeddings.ts";
 import { type Checkpoint, loadCheckpoint } from "../model/checkpoint.ts";
 import { Projector } from "../model/projector.ts";
-import {
-  answerQuery,
-  type CollectionRows,
-  type ProjectedCollection,
-  SearchInputError,
-  type SearchResult,
-} from "./answer.ts";
+import { TOP_K_MAX } from "../ops/retrieval.ts";
+import { type ProjectedCollection, SearchInputError, type SearchResult } from "./answer.ts";
+import { GpuExactIndex } from "./gpu_index.ts";
+import { PgvectorIndex } from "./pgvector_index.ts";
+import { checkTableIdentity } from "./pgvector_schema.ts";
+import { headHash } from "./pgvector_write.ts";
 import { openProjectedIndex } from "./projected_index.ts";
-import { Retriever } from "./retriever.ts";
+import { type IndexSearchOptions, type SearchIndex, SPLIT_NAMES } from "./search_index.ts";
 
 export { SearchInputError } from "./answer.ts";
-export type { SearchHit, SearchResult } from "./answer.ts";
+export type { SearchResult } from "./answer.ts";
 
 /** Weights folders tried, in order, when none is given: the real import, then the demo's. */
 export const DEFAULT_WEIGHTS = ["weights", "weights/demo"] as const;
@@ -53,11 +56,21 @@ export interface DatasetCollection extends DatasetOptions {
 export interface SearchOptions {
   /** Projector checkpoint (`logs/<run>/checkpoints/best.safetensors`). */
   checkpoint: string;
-  /** An embeddings file, or a dataset embedded through the cache. */
-  collection: string | DatasetCollection;
+  /** An embeddings file, or a dataset embedded through the cache; or give `index`. */
+  collection?: string | DatasetCollection;
+  /**
+   * A PostgreSQL + pgvector collection instead (`postgres://user@host[:port]/database`), written
+   * by `deno task index` with this checkpoint's head; a table of another head or encoder is
+   * refused.
+   */
+  index?: string;
+  /** The table of `index` (default `cxr_studies`). */
+  table?: string;
+  /** `hnsw.ef_search` of `index`'s searches (default 100). */
+  efSearch?: number;
   /**
    * The encoders' weights folder. Default: the first of {@link DEFAULT_WEIGHTS} whose encoder
-   * ids the collection records (a dataset collection: `weights`).
+   * ids the collection (or table) records (a dataset collection: `weights`).
    */
   weights?: string;
   /** Receives warnings (an uncached index, a collection without encoder ids); `console.warn`. */
@@ -68,23 +81,34 @@ export interface SearchOptions {
 export interface SearchInfo {
   /** The checkpoint. */
   checkpoint: string;
-  /** The collection (a file path, or `<dataset>:<dataDir>`). */
+  /**
+   * The collection (a file path, `<dataset>:<dataDir>`, or `table <t> at <user@host:port/db>`).
+   */
   collection: string;
+  /** Where it is searched: the GPU exact index, or PostgreSQL + pgvector. */
+  backend: "gpu" | "pgvector";
   /** The encoders' weights folder. */
   weights: string;
   /** Studies (report rows). */
   studies: number;
   /** Image rows searched by a report. */
   images: number;
-  /** The projected index file, and whether it was read from the cache. */
+  /**
+   * The projected index: its file and whether it was read from the cache (for PostgreSQL, the
+   * table, always read).
+   */
   index: { path: string; cached: boolean };
+  /** Whether the collection says it is SYNTHETIC (a PostgreSQL table records no such flag). */
+  synthetic: boolean;
 }
 
 /**
  * Opens a search: loads the checkpoint, the collection (or embeds the dataset through the
  * cache), checks that the collection was embedded by the weights' towers, opens the encoders
- * and puts the projected collection on the GPU (from the index cache when it is current).
- * Errors name the missing or mismatched file.
+ * and puts the projected collection on the GPU (from the index cache when it is current). With
+ * `index` (`postgres://…`) it connects to that table instead and refuses it unless this
+ * checkpoint's head and the weights' encoders wrote it. Errors name the missing or mismatched
+ * file, table or server.
  * @example
  * ```ts
  * import { tryGetGpu } from "../gpu/context.ts";
@@ -101,14 +125,43 @@ export interface SearchInfo {
  */
 export async function openSearch(o: SearchOptions): Promise<CollectionSearch> {
   const log = o.log ?? console.warn;
+  if ((o.collection === undefined) === (o.index === undefined)) {
+    throw new Error("openSearch: give a collection (file or dataset) or an index (postgres://…)");
+  }
+  const opened = o.index === undefined
+    ? await openCollection(o, o.collection!, log)
+    : await openTable(o, o.index);
+  try {
+    const encoders = await openBiomedClip(opened.info.weights);
+    return new CollectionSearch({ ...opened, encoders });
+  } catch (e) {
+    await opened.index.close();
+    opened.projector.params.buffer.destroy();
+    throw e;
+  }
+}
+
+/** A backend opened, before the encoders. */
+type Opened = Omit<Parts, "encoders">;
+
+/** The GPU exact index of an embeddings file or a dataset. */
+async function openCollection(
+  o: SearchOptions,
+  collection: string | DatasetCollection,
+  log: (message: string) => void,
+): Promise<Opened> {
   let set: EmbeddingSet, weights: string, name: string;
-  if (typeof o.collection === "string") {
-    name = o.collection;
+  if (typeof collection === "string") {
+    name = collection;
     await mustExist(name, "collection");
     set = await loadEmbeddings(name);
-    weights = o.weights ?? await weightsFor(set, name);
+    weights = o.weights ??
+      await weightsFor(
+        { image: set.metadata.image_encoder, text: set.metadata.text_encoder },
+        name,
+      );
   } else {
-    const d = o.collection;
+    const d = collection;
     name = `${d.dataset}:${d.dataDir}`;
     weights = o.weights ?? DEFAULT_WEIGHTS[0];
     const { records } = await loadDataset(d);
@@ -133,27 +186,58 @@ export async function openSearch(o: SearchOptions): Promise<CollectionSearch> {
   const { head, params, inputNorm } = checkpoint;
   const projector = new Projector(await getGpu(), head, params, inputNorm);
   const images = set.images?.values ?? set.image;
-  const index = await openProjectedIndex(
+  const projected = await openProjectedIndex(
     projector,
     { checkpoint: o.checkpoint, ids: set.ids, text: set.text, image: images },
     log,
   );
-  const imageStudy = set.images?.study ?? Int32Array.from(set.ids, (_, i) => i);
-  const imageIds = Array.from(imageStudy, (s) => set.ids[s]);
-  const reports = await Retriever.fromProjections(projector, "text", index.text, set.ids);
-  const pictures = await Retriever.fromProjections(projector, "image", index.image, imageIds);
-  const encoders = await openBiomedClip(weights);
-  const rows = { ...set, imageStudy, imagePaths: imagePathsByRow(set) };
+  const index = await GpuExactIndex.create(projector, set, projected);
   const info: SearchInfo = {
     checkpoint: o.checkpoint,
     collection: name,
+    backend: "gpu",
     weights,
     studies: set.count,
-    images: imageIds.length,
-    index: { path: index.path, cached: index.cached },
+    images: index.sizes.image,
+    index: { path: projected.path, cached: projected.cached },
+    synthetic: set.metadata.synthetic === "true",
   };
-  const parts = { set, projected: { projector, reports, pictures, rows }, encoders, info };
-  return new CollectionSearch(parts);
+  return { set, projector, index, info };
+}
+
+/** A PostgreSQL + pgvector table, refused unless this checkpoint's head and towers wrote it. */
+async function openTable(o: SearchOptions, url: string): Promise<Opened> {
+  await mustExist(o.checkpoint, "checkpoint");
+  const checkpoint = await loadCheckpoint(o.checkpoint);
+  const index = await PgvectorIndex.open(url, { table: o.table, efSearch: o.efSearch });
+  try {
+    const name = `table ${index.table} at ${index.server}`, wrote = index.state.identity;
+    const weights = o.weights ??
+      await weightsFor({ image: wrote?.imageEncoder, text: wrote?.textEncoder }, name);
+    const towers = encoderIds(await readManifest(weights));
+    checkTableIdentity(index.state, {
+      imageEncoder: towers.image,
+      textEncoder: towers.text,
+      head: headHash(checkpoint),
+      dim: checkpoint.head.outDim,
+    }, name);
+    const { head, params, inputNorm } = checkpoint;
+    const projector = new Projector(await getGpu(), head, params, inputNorm);
+    const info: SearchInfo = {
+      checkpoint: o.checkpoint,
+      collection: name,
+      backend: "pgvector",
+      weights,
+      studies: index.state.rows,
+      images: index.state.rows,
+      index: { path: name, cached: true },
+      synthetic: false,
+    };
+    return { set: null, projector, index, info };
+  } catch (e) {
+    await index.close();
+    throw e;
+  }
 }
 
 /**
@@ -194,9 +278,12 @@ async function mustExist(path: string, what: string): Promise<void> {
   throw new Error(`${path}: the ${what} is not a file`);
 }
 
-/** The first default weights folder holding the towers `set` records; throws naming them. */
-async function weightsFor(set: EmbeddingSet, name: string): Promise<string> {
-  const image = set.metadata.image_encoder, text = set.metadata.text_encoder;
+/** The first default weights folder holding the towers `name` records; throws naming them. */
+async function weightsFor(
+  towers: { image?: string; text?: string },
+  name: string,
+): Promise<string> {
+  const { image, text } = towers;
   if (image === undefined || text === undefined) {
     throw new Error(`${name} records no encoder ids; say which weights embedded it (--weights)`);
   }
@@ -212,16 +299,18 @@ async function weightsFor(set: EmbeddingSet, name: string): Promise<string> {
 
 /** What {@link CollectionSearch} holds. */
 interface Parts {
-  set: EmbeddingSet;
-  projected: ProjectedCollection & { rows: CollectionRows };
+  /** The collection file's content; null for a PostgreSQL table. */
+  set: EmbeddingSet | null;
+  projector: Projector;
   encoders: BiomedClipEncoders;
+  index: SearchIndex;
   info: SearchInfo;
 }
 
 /**
  * A collection ready to search by image or by report ({@link openSearch} opens one). It holds the
- * encoders' sessions and the projected collection on the GPU until {@link CollectionSearch.close}
- * (or the end of an `await using` block).
+ * encoders' sessions and the projected collection on the GPU (or a connection to PostgreSQL)
+ * until {@link CollectionSearch.close} (or the end of an `await using` block).
  * @example
  * ```ts
  * import { tryGetGpu } from "../gpu/context.ts";
@@ -238,10 +327,11 @@ interface Parts {
 export class CollectionSearch {
   /** What was opened: files, sizes, whether the index came from the cache. */
   readonly info: SearchInfo;
-  /** The collection searched (its embeddings, labels and, when kept, studies). */
-  readonly collection: EmbeddingSet;
-  /** The heads and the projected collection on the GPU, and the rows that describe hits. */
-  readonly projected: ProjectedCollection;
+  /**
+   * The collection file searched (its embeddings, labels and, when kept, studies); null for a
+   * PostgreSQL table.
+   */
+  readonly collection: EmbeddingSet | null;
   readonly #p: Parts;
   #tokenizer: ReturnType<typeof openTokenizer> | null = null;
   #queue: Promise<unknown> = Promise.resolve();
@@ -252,13 +342,33 @@ export class CollectionSearch {
     this.#p = parts;
     this.info = parts.info;
     this.collection = parts.set;
-    this.projected = parts.projected;
+  }
+
+  /**
+   * The heads and the collection's projections on the GPU, with the rows that describe hits, as
+   * the page's private search takes them (`answerQuery`). Throws for a PostgreSQL table, whose
+   * projections stay in the database.
+   */
+  get projected(): ProjectedCollection {
+    const { set, index, projector } = this.#p;
+    if (!set || !(index instanceof GpuExactIndex)) {
+      throw new Error(`${this.info.collection}: only a collection file has projections to send`);
+    }
+    const reports = index.view("text"), pictures = index.view("image");
+    const rows = {
+      ...set,
+      imageStudy: pictures.study,
+      imagePaths: pictures.imagePath,
+      splits: Array.from(set.split, (c) => SPLIT_NAMES[c]),
+    };
+    return { projector, reports: reports.retriever, pictures: pictures.retriever, rows };
   }
 
   /**
    * The `k` reports most similar to an X-ray (PNG or JPEG bytes, or a file path), and the
-   * image's probability of abnormal. Throws {@link SearchInputError} for a file that cannot be
-   * read, bytes that are not a decodable PNG or JPEG, or a k outside 1..min(64, studies).
+   * image's probability of abnormal; `options.where` filters the reports (label, split, a
+   * patient left out). Throws {@link SearchInputError} for a file that cannot be read, bytes that
+   * are not a decodable PNG or JPEG, or a k outside 1..min(64, studies).
    * @example
    * ```ts
    * import { tryGetGpu } from "../gpu/context.ts";
@@ -269,11 +379,18 @@ export class CollectionSearch {
    *   const bytes = await Deno.readFile(f.imagePaths[0]); // e.g. an upload
    *   const { abnormal, hits } = await search.searchByImage(bytes, 3);
    *   hits.map((h) => `${h.rank}. ${h.score.toFixed(3)} ${h.label}: ${h.report}`);
+   *   const others = await search.searchByImage(bytes, 3, {
+   *     where: { excludePatient: hits[0].patientId!, label: "abnormal" },
+   *   }); // abnormal studies of other patients
    *   await f.remove();
    * }
    * ```
    */
-  searchByImage(image: Uint8Array | string, k: number): Promise<SearchResult> {
+  searchByImage(
+    image: Uint8Array | string,
+    k: number,
+    options: IndexSearchOptions = {},
+  ): Promise<SearchResult> {
     return this.#serial(async () => {
       const name = typeof image === "string" ? image : "the query image";
       const bytes = typeof image === "string" ? await readQueryFile(image) : image;
@@ -284,13 +401,14 @@ export class CollectionSearch {
         throw new SearchInputError((e as Error).message);
       }
       const embedding = await this.#p.encoders.image.encode(pixels);
-      return await this.#search("image", embedding, k);
+      return await this.#search("image", embedding, k, options);
     });
   }
 
   /**
-   * The `k` images most similar to a report, and the report's probability of abnormal. Throws
-   * {@link SearchInputError} for an empty report (or one with no tokens) or a bad k.
+   * The `k` images most similar to a report, and the report's probability of abnormal;
+   * `options.where` filters their studies. Throws {@link SearchInputError} for an empty report
+   * (or one with no tokens) or a bad k.
    * @example
    * ```ts
    * import { tryGetGpu } from "../gpu/context.ts";
@@ -304,7 +422,7 @@ export class CollectionSearch {
    * }
    * ```
    */
-  searchByText(report: string, k: number): Promise<SearchResult> {
+  searchByText(report: string, k: number, options: IndexSearchOptions = {}): Promise<SearchResult> {
     return this.#serial(async () => {
       const { encoders } = this.#p;
       this.#tokenizer ??= openTokenizer(this.info.weights, encoders.manifest);
@@ -312,12 +430,30 @@ export class CollectionSearch {
       const problem = reportProblem(tokenizer, report);
       if (problem !== null) throw new SearchInputError(`the query report: ${problem}`);
       const { ids, mask } = tokenizer.encodeBatch([report], encoders.text.contextLength);
-      return await this.#search("text", await encoders.text.encode(ids, mask), k);
+      return await this.#search("text", await encoders.text.encode(ids, mask), k, options);
     });
   }
 
   /**
-   * Frees the encoders' sessions and the GPU buffers; later searches throw. Calling it again
+   * Every image file of the collection, its studies in row order (what a page may show).
+   * @example
+   * ```ts
+   * import { tryGetGpu } from "../gpu/context.ts";
+   * import { trainDemoCollection } from "./demo_collection.ts";
+   * if (await tryGetGpu()) {
+   *   const f = await trainDemoCollection();
+   *   await using search = await openSearch({ checkpoint: f.checkpoint, collection: f.collection });
+   *   (await search.imageFiles()).length; // 24
+   *   await f.remove();
+   * }
+   * ```
+   */
+  imageFiles(): Promise<string[]> {
+    return this.#serial(() => this.#p.index.imageFiles());
+  }
+
+  /**
+   * Frees the encoders' sessions and the GPU buffers (or the connection); later searches throw. Calling it again
    * does nothing. Waits for the searches already queued.
    * @example
    * ```ts
@@ -336,9 +472,8 @@ export class CollectionSearch {
     return this.#serial(async () => {
       if (this.#closed) return;
       this.#closed = true;
-      const { encoders, projected: { reports, pictures, projector } } = this.#p;
-      reports.dispose();
-      pictures.dispose();
+      const { encoders, index, projector } = this.#p;
+      await index.close();
       projector.params.buffer.destroy();
       await encoders.image.release();
       await encoders.text.release();
@@ -363,19 +498,29 @@ export class CollectionSearch {
   }
 
   /** Top k of the other modality for one frozen embedding, with the query's estimate. */
-  #search(query: "image" | "text", embedding: Float32Array, k: number): Promise<SearchResult> {
-    return answerQuery(this.#p.projected, query, embedding, k, this.info.weights);
+  async #search(
+    query: "image" | "text",
+    embedding: Float32Array,
+    k: number,
+    options: IndexSearchOptions,
+  ): Promise<SearchResult> {
+    const { projector, index } = this.#p, over = query === "image" ? "text" : "image";
+    const most = Math.min(TOP_K_MAX, index.sizes[over]);
+    if (most === 0) throw new SearchInputError(`${this.info.collection} holds no studies`);
+    if (!(Number.isInteger(k) && k >= 1 && k <= most)) {
+      throw new SearchInputError(`k must be an integer from 1 to ${most}, got ${k}`);
+    }
+    if (embedding.length !== projector.head.inDim) {
+      throw new Error(
+        `${this.info.weights}: the ${query} encoder gives ${embedding.length}-wide embeddings, ` +
+          `the checkpoint's heads take ${projector.head.inDim}-wide ones`,
+      );
+    }
+    const x = Float32Array.from(embedding);
+    const { abnormal, projections } = await projector.projectAndClassify(query, x, 1);
+    const [hits] = await index.search(over, projections, 1, k, options);
+    return { query, abnormal: abnormal[0], hits };
   }
-}
-
-/**
- * The image file of each image row a report query searches (per-image rows when the collection
- * keeps them, else each study's first image); null where the collection keeps no paths.
- */
-function imagePathsByRow(set: EmbeddingSet): (string | null)[] {
-  if (!set.studies) return [];
-  if (set.images) return set.studies.flatMap((s) => s.imagePaths);
-  return set.studies.map((s) => s.imagePaths[0] ?? null);
 }
 
 /** Reads a query image file; a missing or unreadable one is the query's fault. */

@@ -17,8 +17,9 @@
  * @module
  */
 
-import type { CollectionSearch, SearchHit } from "../retrieval/search.ts";
+import type { CollectionSearch } from "../retrieval/search.ts";
 import { SearchInputError } from "../retrieval/search.ts";
+import type { SearchHit } from "../retrieval/search_index.ts";
 import { localFiles } from "./local_files.ts";
 import { imageType, parseSearchRequest, RequestError } from "./upload.ts";
 
@@ -87,18 +88,33 @@ export function searchApp(
   };
   const log = options.log ?? console.error;
   let page: Promise<string> | null = null; // read on the first request for it
-  const files = search.collection.studies?.flatMap((s) => s.imagePaths) ?? [];
-  const fileIndex = new Map(files.map((f, i) => [f, i]));
-  const url = (path: string) => {
-    const n = fileIndex.get(path);
-    return n === undefined ? null : `/image/${n}`;
+  // The collection's image files, listed on first need (a PostgreSQL table is asked once).
+  let listed: Promise<{ files: string[]; index: Map<string, number> }> | null = null;
+  const imageFiles = () =>
+    listed ??= search.imageFiles().then(
+      (files) => ({ files, index: new Map(files.map((f, i) => [f, i])) }),
+      (e) => {
+        listed = null; // asked again on the next request
+        throw e;
+      },
+    );
+  /** The URL of each collection image file, null for any other path. */
+  const imageUrl = async () => {
+    const { index } = await imageFiles();
+    return (path: string) => {
+      const n = index.get(path);
+      return n === undefined ? null : `/image/${n}`;
+    };
   };
-  const withUrls = (h: SearchHit): ApiHit => ({
-    ...h,
-    imageUrl: h.imagePath === null ? null : url(h.imagePath),
-    imageUrls: h.imagePaths.map(url).filter((u) => u !== null),
-  });
-  const local = localFiles(search, url);
+  const local = localFiles(search, imageUrl);
+  const withUrls = async (h: SearchHit): Promise<ApiHit> => {
+    const url = await imageUrl();
+    return {
+      ...h,
+      imageUrl: h.imagePath === null ? null : url(h.imagePath),
+      imageUrls: h.imagePaths.map(url).filter((u) => u !== null),
+    };
+  };
 
   const routes = async (request: Request, path: string): Promise<Response> => {
     const get = request.method === "GET" || request.method === "HEAD";
@@ -118,7 +134,7 @@ export function searchApp(
         const result = q.kind === "image"
           ? await search.searchByImage(q.bytes, q.k)
           : await search.searchByText(q.text, q.k);
-        return json({ ...result, hits: result.hits.map(withUrls) });
+        return json({ ...result, hits: await Promise.all(result.hits.map(withUrls)) });
       } catch (e) {
         if (!(e instanceof SearchInputError)) throw e;
         const name = q.kind === "image" ? q.name : "the report";
@@ -127,7 +143,7 @@ export function searchApp(
     }
     const image = path.match(/^\/image\/(\d{1,9})$/);
     if (image && get) {
-      const file = files[Number(image[1])];
+      const file = (await imageFiles()).files[Number(image[1])];
       if (file === undefined) throw new RequestError(404, `no image ${image[1]} in the collection`);
       const bytes = await Deno.readFile(file).catch(() => {
         throw new RequestError(404, `image ${image[1]} of the collection cannot be read`);
@@ -140,8 +156,7 @@ export function searchApp(
     }
     if (path.startsWith("/local/") && get) return await local(path);
     if (path === "/api/status" && get) {
-      const { synthetic } = search.collection.metadata;
-      return json({ ...search.info, synthetic: synthetic === "true", memory: Deno.memoryUsage() });
+      return json({ ...search.info, memory: Deno.memoryUsage() });
     }
     throw new RequestError(404, `nothing at ${request.method} ${path}`);
   };

@@ -32,8 +32,8 @@ const TYPES: Record<string, string> = {
 };
 
 /**
- * The handler of `/local/…` paths over `search`; `imageUrl` gives the URL the app serves an image
- * file at. Each document is made on its first request and kept; a path it does not serve throws
+ * The handler of `/local/…` paths over `search`; `imageUrl` resolves to the function giving the
+ * URL the app serves an image file at. Each document is made on its first request and kept; a path it does not serve throws
  * a 404 {@link RequestError}.
  * @example
  * ```ts
@@ -43,7 +43,7 @@ const TYPES: Record<string, string> = {
  * if (await tryGetGpu()) {
  *   const demo = await trainDemoCollection();
  *   await using search = await openSearch(demo);
- *   const local = localFiles(search, () => null);
+ *   const local = localFiles(search, () => Promise.resolve(() => null));
  *   const kernels = await (await local("/local/kernels")).json();
  *   "similarity.wgsl" in kernels; // true
  *   await demo.remove();
@@ -52,7 +52,7 @@ const TYPES: Record<string, string> = {
  */
 export function localFiles(
   search: CollectionSearch,
-  imageUrl: (path: string) => string | null,
+  imageUrl: () => Promise<(path: string) => string | null>,
 ): (path: string) => Promise<Response> {
   const made = new Map<string, Promise<BodyInit>>();
   const once = (key: string, make: () => Promise<BodyInit>) => {
@@ -89,7 +89,8 @@ export function localFiles(
           );
         }
         const { contextLength, vocabSize } = m.config.text;
-        return await encodeLocalIndex(search.projected, { contextLength, vocabSize }, imageUrl);
+        const url = await imageUrl();
+        return await encodeLocalIndex(search.projected, { contextLength, vocabSize }, url);
       });
     } else if (file.startsWith("models/")) body = await model(file.slice("models/".length));
     else if (file.startsWith("ort/") && ORT_FILE.test(file.slice(4))) {

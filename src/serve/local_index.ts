@@ -75,7 +75,9 @@ export async function encodeLocalIndex(
   const page: CollectionRows = {
     ids: rows.ids,
     label: Array.from(rows.label),
+    splits: rows.splits,
     studies: rows.studies?.map((s) => ({
+      patientId: s.patientId,
       findings: s.findings,
       report: s.report,
       imagePaths: s.imagePaths.map(url).filter((u) => u !== null),
