@@ -96,16 +96,12 @@ export async function answerQuery(
 ): Promise<SearchResult> {
   const { projector, reports, pictures, rows } = c;
   const retriever = query === "image" ? reports : pictures;
-  const most = Math.min(TOP_K_MAX, retriever.size);
-  if (!(Number.isInteger(k) && k >= 1 && k <= most)) {
-    throw new SearchInputError(`k must be an integer from 1 to ${most}, got ${k}`);
-  }
-  if (embedding.length !== projector.head.inDim) {
-    throw new Error(
-      `${encoder}: the ${query} encoder gives ${embedding.length}-wide embeddings, the ` +
-        `collection holds ${projector.head.inDim}-wide ones`,
-    );
-  }
+  checkQuery(query, embedding, k, {
+    size: retriever.size,
+    inDim: projector.head.inDim,
+    encoder,
+    takes: "the collection holds",
+  });
   const x = Float32Array.from(embedding);
   const [abnormal] = await projector.classify(query, x, 1);
   const found = await retriever.query(x, k);
@@ -116,6 +112,35 @@ export async function answerQuery(
     })
   );
   return { query, abnormal, hits };
+}
+
+/**
+ * Checks one frozen `embedding` of modality `query` before it is searched: `k` must be an
+ * integer from 1 to min(64, `size`) ({@link SearchInputError} otherwise), and the embedding as
+ * wide as the heads take (an error naming `encoder` and saying `takes` — who holds that width —
+ * otherwise).
+ * @example
+ * ```ts
+ * const o = { size: 5, inDim: 4, encoder: "weights/demo", takes: "the collection holds" };
+ * checkQuery("image", new Float32Array(4), 3, o); // passes
+ * ```
+ */
+export function checkQuery(
+  query: "image" | "text",
+  embedding: Float32Array,
+  k: number,
+  o: { size: number; inDim: number; encoder: string; takes: string },
+): void {
+  const most = Math.min(TOP_K_MAX, o.size);
+  if (!(Number.isInteger(k) && k >= 1 && k <= most)) {
+    throw new SearchInputError(`k must be an integer from 1 to ${most}, got ${k}`);
+  }
+  if (embedding.length !== o.inDim) {
+    throw new Error(
+      `${o.encoder}: the ${query} encoder gives ${embedding.length}-wide embeddings, ` +
+        `${o.takes} ${o.inDim}-wide ones`,
+    );
+  }
 }
 
 /**

@@ -82,15 +82,15 @@ export class GpuExactIndex implements SearchIndex {
   readonly sizes: Readonly<Record<Tower, number>>;
   readonly #projector: Projector;
   readonly #set: EmbeddingSet;
-  /** What hits are described with. */
-  readonly #described: Parameters<typeof studyHit>[0];
+  /** What hits are described with: the collection's ids, labels, studies and split names. */
+  readonly described: Parameters<typeof studyHit>[0];
   readonly #rows: Record<Tower, Rows>;
   readonly #subsets = new Map<string, Promise<Subset>>();
 
   private constructor(projector: Projector, set: EmbeddingSet, rows: Record<Tower, Rows>) {
     this.#projector = projector;
     this.#set = set;
-    this.#described = { ...set, splits: Array.from(set.split, (c) => SPLIT_NAMES[c]) };
+    this.described = { ...set, splits: Array.from(set.split, (c) => SPLIT_NAMES[c]) };
     this.#rows = rows;
     this.dim = projector.head.outDim;
     this.sizes = { text: rows.text.study.length, image: rows.image.study.length };
@@ -240,7 +240,7 @@ export class GpuExactIndex implements SearchIndex {
   #hits(over: Tower, found: Hit[]): SearchHit[] {
     const rows = this.#rows[over];
     return found.map((h, i) =>
-      studyHit(this.#described, i + 1, h.score, rows.study[h.index], {
+      studyHit(this.described, i + 1, h.score, rows.study[h.index], {
         imagePath: over === "image" ? rows.imagePath[h.index] : null,
       })
     );

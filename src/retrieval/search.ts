@@ -31,14 +31,18 @@ import { getGpu } from "../gpu/context.ts";
 import { type EmbeddingSet, loadEmbeddings } from "../io/embeddings.ts";
 import { type Checkpoint, loadCheckpoint } from "../model/checkpoint.ts";
 import { Projector } from "../model/projector.ts";
-import { TOP_K_MAX } from "../ops/retrieval.ts";
-import { type ProjectedCollection, SearchInputError, type SearchResult } from "./answer.ts";
+import {
+  checkQuery,
+  type ProjectedCollection,
+  SearchInputError,
+  type SearchResult,
+} from "./answer.ts";
 import { GpuExactIndex } from "./gpu_index.ts";
 import { PgvectorIndex } from "./pgvector_index.ts";
 import { checkTableIdentity } from "./pgvector_schema.ts";
 import { headHash } from "./pgvector_write.ts";
 import { openProjectedIndex } from "./projected_index.ts";
-import { type IndexSearchOptions, type SearchIndex, SPLIT_NAMES } from "./search_index.ts";
+import type { IndexSearchOptions, SearchIndex } from "./search_index.ts";
 
 export { SearchInputError } from "./answer.ts";
 export type { SearchResult } from "./answer.ts";
@@ -355,12 +359,7 @@ export class CollectionSearch {
       throw new Error(`${this.info.collection}: only a collection file has projections to send`);
     }
     const reports = index.view("text"), pictures = index.view("image");
-    const rows = {
-      ...set,
-      imageStudy: pictures.study,
-      imagePaths: pictures.imagePath,
-      splits: Array.from(set.split, (c) => SPLIT_NAMES[c]),
-    };
+    const rows = { ...index.described, imageStudy: pictures.study, imagePaths: pictures.imagePath };
     return { projector, reports: reports.retriever, pictures: pictures.retriever, rows };
   }
 
@@ -505,17 +504,14 @@ export class CollectionSearch {
     options: IndexSearchOptions,
   ): Promise<SearchResult> {
     const { projector, index } = this.#p, over = query === "image" ? "text" : "image";
-    const most = Math.min(TOP_K_MAX, index.sizes[over]);
-    if (most === 0) throw new SearchInputError(`${this.info.collection} holds no studies`);
-    if (!(Number.isInteger(k) && k >= 1 && k <= most)) {
-      throw new SearchInputError(`k must be an integer from 1 to ${most}, got ${k}`);
-    }
-    if (embedding.length !== projector.head.inDim) {
-      throw new Error(
-        `${this.info.weights}: the ${query} encoder gives ${embedding.length}-wide embeddings, ` +
-          `the checkpoint's heads take ${projector.head.inDim}-wide ones`,
-      );
-    }
+    const size = index.sizes[over];
+    if (size === 0) throw new SearchInputError(`${this.info.collection} holds no studies`);
+    checkQuery(query, embedding, k, {
+      size,
+      inDim: projector.head.inDim,
+      encoder: this.info.weights,
+      takes: "the checkpoint's heads take",
+    });
     const x = Float32Array.from(embedding);
     const { abnormal, projections } = await projector.projectAndClassify(query, x, 1);
     const [hits] = await index.search(over, projections, 1, k, options);
